@@ -1,0 +1,1 @@
+"""Use cases: the event-sourced applications and the ports they need from the outside."""

@@ -1,0 +1,95 @@
+"""The Account aggregate: a person who owns sites and API keys."""
+
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.emails import normalize_email
+from domain.timezones import validate_timezone
+
+
+class Account(Aggregate):
+    """An account; `is_subscribed` is the plan flag that unlocks premium features."""
+
+    @classmethod
+    def register(
+        cls, email: str, password_hash: str, timezone: str = "UTC", is_subscribed: bool = False
+    ) -> "Account":
+        return cls(
+            email=normalize_email(email),
+            password_hash=password_hash,
+            timezone=validate_timezone(timezone),
+            is_subscribed=is_subscribed,
+        )
+
+    @event("Registered")
+    def __init__(self, email: str, password_hash: str, timezone: str, is_subscribed: bool) -> None:
+        self.email = email
+        self.password_hash = password_hash
+        self.timezone = timezone
+        self.is_subscribed = is_subscribed
+        self.email_confirmed = False
+        self.site_ids: list[UUID] = []
+        self.key_ids: list[UUID] = []
+        self.past_emails: list[str] = []
+
+    def confirm_email(self) -> None:
+        if not self.email_confirmed:
+            self._email_confirmed()
+
+    @event("EmailConfirmed")
+    def _email_confirmed(self) -> None:
+        self.email_confirmed = True
+
+    def change_password(self, password_hash: str) -> None:
+        self._password_changed(password_hash)
+
+    @event("PasswordChanged")
+    def _password_changed(self, password_hash: str) -> None:
+        self.password_hash = password_hash
+
+    def change_email(self, email: str) -> None:
+        email = normalize_email(email)
+        if email != self.email:
+            self._email_changed(email)
+
+    @event("EmailChanged")
+    def _email_changed(self, email: str) -> None:
+        self.past_emails.append(self.email)
+        self.email = email
+        self.email_confirmed = False
+
+    def change_timezone(self, timezone: str) -> None:
+        timezone = validate_timezone(timezone)
+        if timezone != self.timezone:
+            self._timezone_changed(timezone)
+
+    @event("TimezoneChanged")
+    def _timezone_changed(self, timezone: str) -> None:
+        self.timezone = timezone
+
+    def subscribe(self) -> None:
+        if not self.is_subscribed:
+            self._subscribed()
+
+    @event("Subscribed")
+    def _subscribed(self) -> None:
+        self.is_subscribed = True
+
+    def unsubscribe(self) -> None:
+        if self.is_subscribed:
+            self._unsubscribed()
+
+    @event("Unsubscribed")
+    def _unsubscribed(self) -> None:
+        self.is_subscribed = False
+
+    # The account lists what it owns, so that erasure finds every aggregate to
+    # remove from the event store itself, not from a read model that may lag.
+    @event("SiteAttached")
+    def attach_site(self, site_id: UUID) -> None:
+        self.site_ids.append(site_id)
+
+    @event("KeyAttached")
+    def attach_key(self, key_id: UUID) -> None:
+        self.key_ids.append(key_id)

@@ -1,0 +1,148 @@
+"""The Site aggregate: a web site whose traffic an account tracks."""
+
+import secrets
+import string
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import DomainError
+from domain.paths import validate_ignore_patterns
+from domain.timezones import validate_timezone
+from domain.urls import normalize_site_url
+
+MAX_LABEL_LENGTH = 100
+UID_LENGTH = 10
+_UID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def new_site_uid() -> str:
+    """The public id that embed codes, pixels and widgets carry."""
+    return "".join(secrets.choice(_UID_ALPHABET) for _ in range(UID_LENGTH))
+
+
+def normalize_label(label: str | None, url: str) -> str:
+    label = (label or "").strip()
+    if len(label) > MAX_LABEL_LENGTH:
+        raise DomainError(f"Label is too long (at most {MAX_LABEL_LENGTH} characters)")
+    return label or url.split("://", 1)[-1]
+
+
+class Site(Aggregate):
+    """A tracked site and the owner's settings for it."""
+
+    @classmethod
+    def register(
+        cls, owner_id: UUID, url: str, label: str | None = None, timezone: str = "UTC"
+    ) -> "Site":
+        canonical = normalize_site_url(url)
+        return cls(
+            owner_id=owner_id,
+            uid=new_site_uid(),
+            url=canonical,
+            label=normalize_label(label, canonical),
+            timezone=validate_timezone(timezone),
+        )
+
+    @event("Registered")
+    def __init__(self, owner_id: UUID, uid: str, url: str, label: str, timezone: str) -> None:
+        self.owner_id = owner_id
+        self.uid = uid
+        self.url = url
+        self.label = label
+        self.timezone = timezone
+        self.is_public = False
+        # The hosted product counts unique hits with no setup, so it starts on.
+        self.tracks_uniques = True
+        self.allows_any_domain = False
+        self.ignored_paths: list[str] = []
+        self.is_archived = False
+        self.past_urls: list[str] = []
+
+    def _require_active(self) -> None:
+        if self.is_archived:
+            raise DomainError("Site is archived")
+
+    def change_url(self, url: str) -> None:
+        self._require_active()
+        url = normalize_site_url(url)
+        if url != self.url:
+            self._url_changed(url)
+
+    @event("UrlChanged")
+    def _url_changed(self, url: str) -> None:
+        self.past_urls.append(self.url)
+        self.url = url
+
+    def relabel(self, label: str) -> None:
+        self._require_active()
+        label = normalize_label(label, self.url)
+        if label != self.label:
+            self._relabelled(label)
+
+    @event("Relabelled")
+    def _relabelled(self, label: str) -> None:
+        self.label = label
+
+    def change_timezone(self, timezone: str) -> None:
+        self._require_active()
+        timezone = validate_timezone(timezone)
+        if timezone != self.timezone:
+            self._timezone_changed(timezone)
+
+    @event("TimezoneChanged")
+    def _timezone_changed(self, timezone: str) -> None:
+        self.timezone = timezone
+
+    def set_public(self, public: bool) -> None:
+        self._require_active()
+        if public != self.is_public:
+            self._public_stats_set(public)
+
+    @event("PublicStatsSet")
+    def _public_stats_set(self, public: bool) -> None:
+        self.is_public = public
+
+    def set_unique_tracking(self, on: bool) -> None:
+        self._require_active()
+        if on != self.tracks_uniques:
+            self._unique_tracking_set(on)
+
+    @event("UniqueTrackingSet")
+    def _unique_tracking_set(self, on: bool) -> None:
+        self.tracks_uniques = on
+
+    def set_any_domain(self, on: bool) -> None:
+        self._require_active()
+        if on != self.allows_any_domain:
+            self._any_domain_set(on)
+
+    @event("AnyDomainSet")
+    def _any_domain_set(self, on: bool) -> None:
+        self.allows_any_domain = on
+
+    def set_ignored_paths(self, patterns: list[str]) -> None:
+        self._require_active()
+        patterns = validate_ignore_patterns(patterns)
+        if patterns != self.ignored_paths:
+            self._ignored_paths_set(patterns)
+
+    @event("IgnoredPathsSet")
+    def _ignored_paths_set(self, patterns: list[str]) -> None:
+        self.ignored_paths = list(patterns)
+
+    def archive(self) -> None:
+        if not self.is_archived:
+            self._archived()
+
+    @event("Archived")
+    def _archived(self) -> None:
+        self.is_archived = True
+
+    def unarchive(self) -> None:
+        if self.is_archived:
+            self._unarchived()
+
+    @event("Unarchived")
+    def _unarchived(self) -> None:
+        self.is_archived = False

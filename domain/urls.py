@@ -1,0 +1,51 @@
+"""Site URLs: what an owner types, and the canonical form the domain keeps."""
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from domain.errors import DomainError
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+MAX_URL_LENGTH = 2048
+
+
+def normalize_site_url(url: str) -> str:
+    """Canonical site URL: http(s), lower-case host, no credentials, query or trailing slash.
+
+    Owners type `mysite.com` as often as `https://mysite.com/`; both name one site.
+    """
+    raw = (url or "").strip()
+    if not raw:
+        raise DomainError("URL can't be blank")
+    if len(raw) > MAX_URL_LENGTH:
+        raise DomainError(f"URL is too long (at most {MAX_URL_LENGTH} characters)")
+    if "://" not in raw:
+        raw = "https://" + raw
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as error:
+        raise DomainError(f"Invalid URL {url!r}: {error}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise DomainError(f"Invalid URL {url!r}: only http and https sites can be tracked")
+    if parts.username or parts.password:
+        raise DomainError(f"Invalid URL {url!r}: credentials are not allowed in a site URL")
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise DomainError(f"Invalid URL {url!r}: bad host name") from None
+    if not host or not (_HOST.match(host) or _IPV4.match(host)):
+        raise DomainError(f"Invalid URL {url!r}: bad host name")
+    netloc = host if port is None else f"{host}:{port}"
+    path = parts.path.rstrip("/")
+    if any(c.isspace() for c in path):
+        raise DomainError(f"Invalid URL {url!r}: spaces in the path")
+    return urlunsplit((parts.scheme.lower(), netloc, path, "", ""))
+
+
+def host_of(url: str) -> str:
+    """The host name of a canonical site URL."""
+    return urlsplit(url).hostname or ""

@@ -1,0 +1,1 @@
+"""Adapters: settings, persistence, password hashing, rate limits, jobs, erasure, wiring."""

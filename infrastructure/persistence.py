@@ -1,0 +1,106 @@
+"""Where events and read models are kept: SQLite files by default, PostgreSQL by DATABASE_URL."""
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+from infrastructure.settings import Settings
+
+SQLITE_TIMEOUT_SECONDS = 30
+
+
+def postgres_url(settings: Settings) -> URL:
+    assert settings.database_url is not None
+    url = make_url(settings.database_url)
+    return url.set(drivername="postgresql+psycopg")
+
+
+def event_store_env(settings: Settings, store: str) -> dict[str, str]:
+    """The `eventsourcing` environment for one application's event store.
+
+    On SQLite each application gets a file (one writer per file at a time); on
+    PostgreSQL each gets a table, `<application>_events`, in the same database.
+    """
+    if not settings.is_postgres:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(sqlite_event_file(settings, store)),
+            "SQLITE_LOCK_TIMEOUT": str(SQLITE_TIMEOUT_SECONDS),
+        }
+    url = postgres_url(settings)
+    env = {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.database or "postgres",
+        "POSTGRES_HOST": url.host or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": url.username or "postgres",
+        "POSTGRES_PASSWORD": url.password or "",
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+    }
+    if settings.db_schema:
+        env["POSTGRES_SCHEMA"] = settings.db_schema
+    return env
+
+
+def sqlite_event_file(settings: Settings, store: str) -> Path:
+    return settings.data_dir / f"{store}.sqlite3"
+
+
+def ensure_schema(settings: Settings) -> None:
+    """Create the configured PostgreSQL schema, so that both stores can use it."""
+    if not (settings.is_postgres and settings.db_schema):
+        return
+    engine = create_engine(postgres_url(settings))
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{settings.db_schema}"')
+    engine.dispose()
+
+
+def read_model_engine(settings: Settings) -> Engine:
+    """The SQLAlchemy engine for the read models.
+
+    On SQLite a transaction started with `execution_options(immediate=True)` takes the
+    write lock at BEGIN: a projection batch holds it while it reads new events, so an
+    erasure or a rebuild swap cannot slip in between its read and its write.
+    """
+    if settings.is_postgres:
+        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        if settings.db_schema:
+            connect_args["options"] = f"-c search_path={settings.db_schema}"
+        return create_engine(
+            postgres_url(settings),
+            pool_size=5,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args=connect_args,
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        f"sqlite:///{settings.data_dir / 'readmodels.sqlite3'}",
+        connect_args={"timeout": SQLITE_TIMEOUT_SECONDS, "check_same_thread": False},
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let SQLAlchemy's BEGIN below decide when a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine

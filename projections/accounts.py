@@ -1,0 +1,86 @@
+"""The accounts read model: who has an account, on which plan, in which time zone."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    select,
+)
+
+from application.erasure import ErasureScope
+from domain.accounts import Account
+from projections.base import Projection, Tables, event_type, set_columns
+
+
+class AccountsProjection(Projection):
+    name = "accounts"
+    source = "configuration"
+
+    @staticmethod
+    def define(metadata: MetaData, suffix: str) -> Tables:
+        table = Table(
+            "accounts" + suffix,
+            metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("uuid", Uuid, nullable=False),
+            Column("email", String(254), nullable=False),
+            Column("timezone", String(64), nullable=False),
+            Column("is_subscribed", Boolean, nullable=False),
+            Column("email_confirmed", Boolean, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Index(f"ix_accounts{suffix}_uuid", "uuid", unique=True),
+        )
+        return {"accounts": table}
+
+    def _registered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
+        conn.execute(
+            t["accounts"]
+            .insert()
+            .values(
+                id=nid,
+                uuid=e.originator_id,
+                email=e.email,
+                timezone=e.timezone,
+                is_subscribed=e.is_subscribed,
+                email_confirmed=False,
+                created_at=e.timestamp,
+                updated_at=e.timestamp,
+            )
+        )
+
+    handlers = {
+        event_type(Account, "Registered"): _registered,
+        event_type(Account, "EmailConfirmed"): set_columns(
+            "accounts", email_confirmed=lambda e: True
+        ),
+        event_type(Account, "EmailChanged"): set_columns(
+            "accounts", email=lambda e: e.email, email_confirmed=lambda e: False
+        ),
+        event_type(Account, "TimezoneChanged"): set_columns(
+            "accounts", timezone=lambda e: e.timezone
+        ),
+        event_type(Account, "Subscribed"): set_columns("accounts", is_subscribed=lambda e: True),
+        event_type(Account, "Unsubscribed"): set_columns("accounts", is_subscribed=lambda e: False),
+        event_type(Account, "PasswordChanged"): set_columns("accounts"),
+    }
+
+    def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
+        table = tables["accounts"]
+        conn.execute(delete(table).where(table.c.uuid == scope.account_id))
+
+    @staticmethod
+    def by_uuid(conn: Connection, tables: Tables, account_id: UUID) -> Any:
+        table = tables["accounts"]
+        return conn.execute(select(table).where(table.c.uuid == account_id)).first()

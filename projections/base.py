@@ -1,0 +1,72 @@
+"""What every projection is: tables it owns, how events change them, how erasure clears them."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from sqlalchemy import Connection, MetaData, Table, update
+
+from application.erasure import ErasureScope
+
+Tables = dict[str, Table]
+Handler = Callable[[Any, Connection, Tables, Any, int], None]
+
+
+def event_type(aggregate: type, name: str) -> type:
+    """The event class the `@event("Name")` decorator made on an aggregate.
+
+    The library makes these classes at run time, so type checkers cannot see them
+    as attributes; naming them here fails loudly at import if one is renamed.
+    """
+    found = aggregate.__dict__.get(name)
+    if not isinstance(found, type):
+        raise LookupError(f"{aggregate.__name__} has no event {name!r}")
+    return found
+
+
+def set_columns(table: str, key: str = "uuid", **columns: Callable[[Any], Any]) -> Handler:
+    """A handler that updates one row, found by the event's originator, from the event.
+
+    Each keyword names a column and says how to get its value from the event; every
+    change also moves `updated_at` to the event's time.
+    """
+
+    def handler(_self: Any, conn: Connection, tables: Tables, event: Any, _nid: int) -> None:
+        target = tables[table]
+        values = {name: get(event) for name, get in columns.items()}
+        conn.execute(
+            update(target)
+            .where(target.c[key] == event.originator_id)
+            .values(updated_at=event.timestamp, **values)
+        )
+
+    return handler
+
+
+class Projection(ABC):
+    """A read model that follows one application's notification log.
+
+    `define(metadata, suffix)` declares the tables; a rebuild asks for a fresh set
+    under a suffix, fills it, then renames it into place, so index names carry the
+    suffix too and two generations never clash.
+    """
+
+    name: ClassVar[str]
+    source: ClassVar[str]
+    handlers: ClassVar[dict[type, Handler]] = {}
+
+    @staticmethod
+    @abstractmethod
+    def define(metadata: MetaData, suffix: str) -> Tables: ...
+
+    def apply_batch(
+        self, conn: Connection, tables: Tables, events: Sequence[tuple[int, Any]]
+    ) -> None:
+        """Apply events in log order; override to write a whole batch at once."""
+        for notification_id, domain_event in events:
+            handler = self.handlers.get(type(domain_event))
+            if handler is not None:
+                handler(self, conn, tables, domain_event, notification_id)
+
+    @abstractmethod
+    def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None: ...

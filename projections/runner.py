@@ -1,0 +1,252 @@
+"""The projection runner: exactly-once batches, catch-up, status, rebuild and erasure locks.
+
+Each batch runs in one read-model transaction that first locks the projection's
+position row, then reads the next events, writes the read model and moves the
+position: a crash anywhere leaves either the whole batch or none of it.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from eventsourcing.application import Application
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    select,
+    update,
+)
+
+from application.erasure import ErasureScope
+from projections.base import Projection, Tables
+
+log = logging.getLogger("tinylytics.projections")
+
+# Erasure overwrites the newest erased row with this topic on SQLite, where a
+# deleted highest rowid would otherwise be handed out again (infrastructure/erasure.py).
+ERASED_TOPIC = "tinylytics:erased"
+BATCH_SIZE = 1000
+
+positions_metadata = MetaData()
+positions = Table(
+    "projection_positions",
+    positions_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    source: str
+    position: int
+    head: int
+    lag: int
+    updated_at: datetime | None
+
+
+Progress = Callable[[int, int], None]
+
+
+class ProjectionEngine:
+    def __init__(
+        self, engine: Engine, sources: dict[str, Application[Any]], projections: list[Projection]
+    ) -> None:
+        self.engine = engine
+        self.sources = sources
+        self.projections = {p.name: p for p in projections}
+        self.metadata = MetaData()
+        self.tables: dict[str, Tables] = {p.name: p.define(self.metadata, "") for p in projections}
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    # -- set up --------------------------------------------------------------------
+    def setup(self) -> None:
+        with self.engine.begin() as conn:
+            positions_metadata.create_all(conn)
+            self.metadata.create_all(conn)
+            known = {row.name for row in conn.execute(select(positions.c.name))}
+            for name in self.projections:
+                if name not in known:
+                    conn.execute(positions.insert().values(name=name, position=0))
+
+    # -- locking ---------------------------------------------------------------------
+    @contextmanager
+    def locked(self, names: Sequence[str]) -> Iterator[tuple[Connection, dict[str, int]]]:
+        """A transaction that holds the position rows of these projections.
+
+        No batch of theirs can run until it ends: on SQLite the write lock is taken
+        at BEGIN, on PostgreSQL the rows are locked FOR UPDATE (in name order, so two
+        lockers never deadlock).
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                query = select(positions.c.name, positions.c.position).where(
+                    positions.c.name.in_(sorted(names))
+                )
+                if self.is_postgres:
+                    query = query.order_by(positions.c.name).with_for_update()
+                found = {row.name: int(row.position) for row in conn.execute(query)}
+                yield conn, found
+
+    def _set_position(self, conn: Connection, name: str, position: int) -> None:
+        conn.execute(
+            update(positions)
+            .where(positions.c.name == name)
+            .values(position=position, updated_at=datetime.now(UTC))
+        )
+
+    # -- reading the log -------------------------------------------------------------
+    def _read(self, source: str, after: int, limit: int) -> tuple[int, list[tuple[int, Any]]]:
+        """The next events after a position, decoded; returns the last id read too."""
+        app = self.sources[source]
+        notifications = app.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        if not notifications:
+            return after, []
+        mapper = app.mapper
+        events = [
+            (n.id, mapper.to_domain_event(n)) for n in notifications if n.topic != ERASED_TOPIC
+        ]
+        return notifications[-1].id, events
+
+    def head(self, source: str) -> int:
+        return self.sources[source].recorder.max_notification_id() or 0
+
+    # -- running ---------------------------------------------------------------------
+    def step(self, name: str, limit: int = BATCH_SIZE) -> int:
+        """Apply one batch to one projection; returns how many notifications it read."""
+        projection = self.projections[name]
+        with self.locked([name]) as (conn, found):
+            position = found[name]
+            last, events = self._read(projection.source, position, limit)
+            if last == position:
+                return 0
+            projection.apply_batch(conn, self.tables[name], events)
+            self._set_position(conn, name, last)
+            return last - position
+
+    def catch_up(self, names: Sequence[str] | None = None) -> int:
+        """Run every projection until it has read all that was recorded when it started."""
+        done = 0
+        for name in names or list(self.projections):
+            while True:
+                moved = self.step(name)
+                done += moved
+                if moved == 0:
+                    break
+        return done
+
+    def run(self, stop: threading.Event, wake: threading.Event, idle: float = 0.5) -> None:
+        """Follow the logs until `stop` is set; a failure is logged and retried."""
+        failures = 0
+        while not stop.is_set():
+            wake.clear()
+            try:
+                self.catch_up()
+                if failures:
+                    log.warning("projection runner recovered after %d failure(s)", failures)
+                failures = 0
+            except Exception:
+                failures += 1
+                log.exception("projection runner failed; restarting it (failure %d)", failures)
+                stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            wake.wait(idle)
+
+    # -- status ----------------------------------------------------------------------
+    def status(self) -> list[Status]:
+        with self.engine.connect() as conn:
+            rows = {r.name: r for r in conn.execute(select(positions))}
+        heads = {source: self.head(source) for source in self.sources}
+        result = []
+        for name, projection in self.projections.items():
+            row = rows.get(name)
+            position = int(row.position) if row else 0
+            head = heads[projection.source]
+            result.append(
+                Status(
+                    name=name,
+                    source=projection.source,
+                    position=position,
+                    head=head,
+                    lag=max(0, head - position),
+                    updated_at=row.updated_at if row else None,
+                )
+            )
+        return result
+
+    # -- rebuild ---------------------------------------------------------------------
+    def rebuild(self, name: str, progress: Progress | None = None) -> int:
+        """Replay the whole log into fresh tables, then swap them in atomically.
+
+        The old tables keep serving (and the live runner keeps them current) until
+        the swap, which catches up the last events under the position lock.
+        """
+        projection = self.projections[name]
+        suffix = f"__r{time.time_ns() // 1000}"
+        fresh_metadata = MetaData()
+        fresh = projection.define(fresh_metadata, suffix)
+        self._drop_leftovers(name)
+        with self.engine.begin() as conn:
+            fresh_metadata.create_all(conn)
+        position = 0
+        head = self.head(projection.source)
+        try:
+            while True:
+                with self.engine.begin() as conn:
+                    last, events = self._read(projection.source, position, BATCH_SIZE * 5)
+                    if last == position:
+                        break
+                    projection.apply_batch(conn, fresh, events)
+                position = last
+                if progress:
+                    progress(position, max(head, position))
+            with self.locked([name]) as (conn, _found):
+                while True:
+                    last, events = self._read(projection.source, position, BATCH_SIZE * 5)
+                    if last == position:
+                        break
+                    projection.apply_batch(conn, fresh, events)
+                    position = last
+                for base, table in self.tables[name].items():
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}"')
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{fresh[base].name}" RENAME TO "{table.name}"'
+                    )
+                self._set_position(conn, name, position)
+        except BaseException:
+            self._drop_leftovers(name)
+            raise
+        if progress:
+            progress(position, max(head, position))
+        return position
+
+    def _drop_leftovers(self, name: str) -> None:
+        """Drop tables a crashed or failed rebuild left behind."""
+        bases = [t.name for t in self.tables[name].values()]
+        with self.engine.begin() as conn:
+            existing = inspect(conn).get_table_names()
+            for table_name in existing:
+                if any(table_name.startswith(base + "__r") for base in bases):
+                    conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table_name}"')
+
+    # -- erasure ---------------------------------------------------------------------
+    def erase(self, conn: Connection, scope: ErasureScope) -> None:
+        for name, projection in self.projections.items():
+            projection.erase(conn, self.tables[name], scope)

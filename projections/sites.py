@@ -1,0 +1,110 @@
+"""The sites read model: every site with its settings, listed per owner and found by id."""
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    delete,
+    select,
+)
+
+from application.erasure import ErasureScope
+from domain.sites import Site
+from projections.base import Projection, Tables, event_type, set_columns
+
+
+class SitesProjection(Projection):
+    name = "sites"
+    source = "configuration"
+
+    @staticmethod
+    def define(metadata: MetaData, suffix: str) -> Tables:
+        table = Table(
+            "sites" + suffix,
+            metadata,
+            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("uuid", Uuid, nullable=False),
+            Column("uid", String(64), nullable=False),
+            Column("owner_uuid", Uuid, nullable=False),
+            Column("url", String(2048), nullable=False),
+            Column("label", String(100), nullable=False),
+            Column("timezone", String(64), nullable=False),
+            Column("public", Boolean, nullable=False),
+            Column("unique_tracking", Boolean, nullable=False),
+            Column("any_domain", Boolean, nullable=False),
+            Column("ignored_paths", JSON, nullable=False),
+            Column("active", Boolean, nullable=False),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Index(f"ix_sites{suffix}_uuid", "uuid", unique=True),
+            Index(f"ix_sites{suffix}_uid", "uid", unique=True),
+            Index(f"ix_sites{suffix}_owner", "owner_uuid", "id"),
+        )
+        return {"sites": table}
+
+    def _registered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
+        conn.execute(
+            t["sites"]
+            .insert()
+            .values(
+                id=nid,
+                uuid=e.originator_id,
+                uid=e.uid,
+                owner_uuid=e.owner_id,
+                url=e.url,
+                label=e.label,
+                timezone=e.timezone,
+                public=False,
+                unique_tracking=True,
+                any_domain=False,
+                ignored_paths=[],
+                active=True,
+                created_at=e.timestamp,
+                updated_at=e.timestamp,
+            )
+        )
+
+    handlers = {
+        event_type(Site, "Registered"): _registered,
+        event_type(Site, "UrlChanged"): set_columns("sites", url=lambda e: e.url),
+        event_type(Site, "Relabelled"): set_columns("sites", label=lambda e: e.label),
+        event_type(Site, "TimezoneChanged"): set_columns("sites", timezone=lambda e: e.timezone),
+        event_type(Site, "PublicStatsSet"): set_columns("sites", public=lambda e: e.public),
+        event_type(Site, "UniqueTrackingSet"): set_columns("sites", unique_tracking=lambda e: e.on),
+        event_type(Site, "AnyDomainSet"): set_columns("sites", any_domain=lambda e: e.on),
+        event_type(Site, "IgnoredPathsSet"): set_columns(
+            "sites", ignored_paths=lambda e: list(e.patterns)
+        ),
+        event_type(Site, "Archived"): set_columns("sites", active=lambda e: False),
+        event_type(Site, "Unarchived"): set_columns("sites", active=lambda e: True),
+    }
+
+    def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
+        table = tables["sites"]
+        conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
+
+    @staticmethod
+    def for_owner(conn: Connection, tables: Tables, owner_id: UUID | None) -> list[Any]:
+        table = tables["sites"]
+        query = select(table).order_by(table.c.id)
+        if owner_id is not None:
+            query = query.where(table.c.owner_uuid == owner_id)
+        return list(conn.execute(query))
+
+    @staticmethod
+    def by_id(conn: Connection, tables: Tables, site_id: int, owner_id: UUID) -> Any:
+        table = tables["sites"]
+        return conn.execute(
+            select(table).where(table.c.id == site_id, table.c.owner_uuid == owner_id)
+        ).first()
