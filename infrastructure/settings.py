@@ -37,7 +37,7 @@ class Settings:
     data_dir: Path
     database_url: str | None
     redis_url: str | None
-    base_url: str
+    base_url: str | None  # None: taken from each request's host
     db_schema: str | None
     api_rate_limit_per_hour: int
     redis_prefix: str
@@ -62,12 +62,14 @@ class Settings:
         schema = env.get("TINYLYTICS_DB_SCHEMA", "").strip() or None
         if schema and not _SCHEMA.match(schema):
             raise SettingsError("TINYLYTICS_DB_SCHEMA must be a lower-case SQL identifier")
-        base_url = env.get("TINYLYTICS_BASE_URL", "").strip() or "http://127.0.0.1:5000"
+        base_url = env.get("TINYLYTICS_BASE_URL", "").strip().rstrip("/") or None
+        if base_url and not base_url.startswith(("http://", "https://")):
+            raise SettingsError("TINYLYTICS_BASE_URL must start with http:// or https://")
         return cls(
             data_dir=Path(env.get("TINYLYTICS_DATA_DIR", "").strip() or "data").resolve(),
             database_url=database_url,
             redis_url=redis_url,
-            base_url=base_url.rstrip("/"),
+            base_url=base_url,
             db_schema=schema,
             api_rate_limit_per_hour=_int(env, "TINYLYTICS_API_RATE_LIMIT", 1000),
             redis_prefix=env.get("TINYLYTICS_REDIS_PREFIX", "").strip() or "tinylytics",

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from interfaces.api.blueprint import api
 from interfaces.api.operations import OPERATIONS, Operation, operation
-from interfaces.container import container
+from interfaces.container import base_url, container
 
 TITLE = "Tinylytics API"
 VERSION = "1.0.0"
@@ -45,7 +45,7 @@ class DiscoverySchema(Schema):
 )
 def discovery() -> Any:
     c = container()
-    base = c.settings.base_url + "/api/v1"
+    base = base_url() + "/api/v1"
     return DiscoverySchema().dump(
         {
             "name": TITLE,
@@ -82,7 +82,7 @@ def discovery() -> Any:
     tags=("Discovery",),
 )
 def openapi() -> Any:
-    return jsonify(openapi_document(container().settings.base_url))
+    return jsonify(openapi_document(base_url()))
 
 
 def _operation_spec(op: Operation) -> dict[str, Any]:
