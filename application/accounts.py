@@ -90,7 +90,13 @@ class AccountCommands(EventSourcedApplication):
         """Everything the account's erasure must remove from the configuration store."""
         account = self.get_account(account_id)
         ids: list[UUID] = [account.id]
-        ids += [Claim.id_for(EMAIL, e) for e in [account.email, *account.past_emails]]
+        ids += [
+            Claim.id_for(EMAIL, e)
+            for e in [account.email, *account.past_emails]
+            # A released address may have been taken by another account since: the claim
+            # is theirs now, and deleting it would let anyone register over them.
+            if self.holder(EMAIL, e) in (None, account.id)
+        ]
         for site_id in account.site_ids:
             site = self.get(site_id, Site, "Site")
             ids.append(site.id)

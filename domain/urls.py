@@ -49,3 +49,19 @@ def normalize_site_url(url: str) -> str:
 def host_of(url: str) -> str:
     """The host name of a canonical site URL."""
     return urlsplit(url).hostname or ""
+
+
+def host_accepted(site_url: str, host: str, any_domain: bool) -> bool:
+    """Whether a page on `host` may send hits for the site.
+
+    The site's own host and its `www.` twin always may (a site that answers on both
+    without redirecting should lose no hits); any host may when the owner allows it.
+    """
+    if any_domain:
+        return True
+    own = host_of(site_url).lower()
+    host = (host or "").lower().rstrip(".")
+    if not own or not host:
+        return False
+    bare_own = own.removeprefix("www.")
+    return host in (bare_own, "www." + bare_own)

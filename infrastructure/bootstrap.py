@@ -7,14 +7,24 @@ from dataclasses import dataclass, field
 import dramatiq
 from sqlalchemy import Engine
 
+from application.collection import Collection
 from application.configuration import Configuration
+from application.enrichment import CountryResolver
+from application.group_commit import GroupCommitter
+from application.privacy import SeenHashes, VisitorHasher
+from application.tracking import Tracking
+from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
+from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import ensure_schema, event_store_env, read_model_engine
-from infrastructure.rate_limits import ApiRateLimiter
+from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
+from infrastructure.salts import SqlSaltStore
+from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
+from infrastructure.user_agents import UaParserAdapter
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.runner import ProjectionEngine
@@ -23,16 +33,21 @@ from projections.sites import SitesProjection
 log = logging.getLogger("tinylytics")
 
 CONFIGURATION_STORE = "configuration"
+TRACKING_STORE = "tracking"
 
 
 @dataclass
 class Container:
     settings: Settings
     configuration: Configuration
+    tracking: Tracking
     engine: Engine
     projections: ProjectionEngine
     key_usage: KeyUsage
+    drops: SqlDropCounter
     rate_limiter: ApiRateLimiter
+    committer: GroupCommitter
+    collection: Collection
     broker: dramatiq.Broker
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -62,8 +77,27 @@ class Container:
             thread.join(timeout=10)
         if self._worker is not None:
             self._worker.stop()
+        self.committer.close()
+        self.drops.flush()
         self.configuration.close()
+        self.tracking.close()
         self.engine.dispose()
+
+
+def _country_resolver(settings: Settings) -> CountryResolver:
+    path = settings.geoip_path()
+    if path is None:
+        log.warning(
+            "no country database (run scripts/geo-db or set TINYLYTICS_GEOIP_DB): "
+            "countries are XX unless a client or CDN gives them"
+        )
+    local = MmdbCountryLookup(path) if path is not None else None
+    fallback = (
+        IpinfoLiteFallback(settings.ipinfo_token, base_url=settings.ipinfo_url)
+        if settings.ipinfo_token
+        else None
+    )
+    return CountryResolver(local=local, fallback=fallback)
 
 
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
@@ -73,30 +107,59 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         env=event_store_env(settings, CONFIGURATION_STORE),
         passwords=Argon2Passwords(fast=fast_passwords),
     )
+    tracking = Tracking(env=event_store_env(settings, TRACKING_STORE))
     engine = read_model_engine(settings)
     projections = ProjectionEngine(
         engine,
-        sources={CONFIGURATION_STORE: configuration},
+        sources={CONFIGURATION_STORE: configuration, TRACKING_STORE: tracking},
         projections=[AccountsProjection(), SitesProjection(), ApiKeysProjection()],
     )
     projections.setup()
     key_usage = KeyUsage(engine)
     key_usage.setup()
+    drops = SqlDropCounter(engine)
+    drops.setup()
+    salts = SqlSaltStore(engine)
+    salts.setup()
+    seen: SeenHashes = (
+        RedisSeenHashes(settings.redis_url, settings.redis_prefix)
+        if settings.redis_url
+        else MemorySeenHashes()
+    )
     configuration.use_eraser(
         StoreEraser(
             projections,
-            stores=[EventStoreRows(settings, CONFIGURATION_STORE, configuration.name)],
-            key_usage=key_usage,
+            configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
+            tracking=EventStoreRows(settings, TRACKING_STORE, tracking.name),
+            forgetters=[
+                lambda conn, scope: key_usage.forget(conn, scope.key_ids),
+                lambda conn, scope: drops.forget(conn, scope.site_ids),
+            ],
         )
+    )
+    committer = GroupCommitter(tracking.record)
+    collection = Collection(
+        sites=configuration,
+        user_agents=UaParserAdapter(),
+        countries=_country_resolver(settings),
+        hasher=VisitorHasher(salts, seen),
+        limiter=VisitorRateLimiter(settings),
+        drops=drops,
+        commit=committer.submit,
     )
     container = Container(
         settings=settings,
         configuration=configuration,
+        tracking=tracking,
         engine=engine,
         projections=projections,
         key_usage=key_usage,
+        drops=drops,
         rate_limiter=ApiRateLimiter(settings),
+        committer=committer,
+        collection=collection,
         broker=make_broker(settings),
     )
     configuration.on_saved(container.wake.set)
+    tracking.on_saved(container.wake.set)
     return container

@@ -6,13 +6,13 @@ events that are being removed and write them back afterwards.
 """
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID, uuid4
 
 from sqlalchemy import Connection, text
 
 from application.erasure import ErasureScope
-from infrastructure.key_usage import KeyUsage
+from domain.hits import site_id_range
 from infrastructure.persistence import SQLITE_TIMEOUT_SECONDS, sqlite_event_file
 from infrastructure.settings import Settings
 from projections.runner import ERASED_TOPIC, ProjectionEngine
@@ -26,20 +26,36 @@ class EventStoreRows:
         self.store = store
         self.table = f"{app_name.lower()}_events"
 
-    def delete(self, conn: Connection, originator_ids: Sequence[UUID]) -> int:
-        if not originator_ids:
+    def delete(
+        self,
+        conn: Connection,
+        originator_ids: Sequence[UUID] = (),
+        ranges: Sequence[tuple[UUID, UUID]] = (),
+    ) -> int:
+        """Delete the events of these aggregates, and of every aggregate whose id lies in
+        one of the (inclusive) ranges — a site's hits share its id's first bytes."""
+        if not originator_ids and not ranges:
             return 0
         if self.settings.is_postgres:
             # Same database as the read models: this delete commits with their cleanup.
-            schema = self.settings.db_schema or "public"
-            result = conn.execute(
-                text(f'DELETE FROM "{schema}"."{self.table}" WHERE originator_id = ANY(:ids)'),
-                {"ids": list(originator_ids)},
-            )
-            return int(result.rowcount)
-        return self._delete_sqlite([i.hex for i in originator_ids])
+            table = f'"{self.settings.db_schema or "public"}"."{self.table}"'
+            removed = 0
+            if originator_ids:
+                removed += conn.execute(
+                    text(f"DELETE FROM {table} WHERE originator_id = ANY(:ids)"),
+                    {"ids": list(originator_ids)},
+                ).rowcount
+            for low, high in ranges:
+                removed += conn.execute(
+                    text(f"DELETE FROM {table} WHERE originator_id BETWEEN :low AND :high"),
+                    {"low": low, "high": high},
+                ).rowcount
+            return removed
+        return self._delete_sqlite(
+            [i.hex for i in originator_ids], [(lo.hex, hi.hex) for lo, hi in ranges]
+        )
 
-    def _delete_sqlite(self, hex_ids: list[str]) -> int:
+    def _delete_sqlite(self, hex_ids: list[str], hex_ranges: list[tuple[str, str]]) -> int:
         db = sqlite3.connect(
             sqlite_event_file(self.settings, self.store),
             timeout=SQLITE_TIMEOUT_SECONDS,
@@ -54,6 +70,11 @@ class EventStoreRows:
                 marks = ",".join("?" * len(chunk))
                 removed += db.execute(
                     f"DELETE FROM stored_events WHERE originator_id IN ({marks})", chunk
+                ).rowcount
+            for low, high in hex_ranges:
+                # Ids are stored as lower-case hex, whose order is the bytes' order.
+                removed += db.execute(
+                    "DELETE FROM stored_events WHERE originator_id BETWEEN ? AND ?", (low, high)
                 ).rowcount
             if highest is not None:
                 still = db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
@@ -74,6 +95,10 @@ class EventStoreRows:
             db.close()
 
 
+# Operational tables outside the projections (key usage, drop counts) clear their rows.
+Forgetter = Callable[[Connection, ErasureScope], None]
+
+
 class StoreEraser:
     """The application's `Eraser` port, under one lock of every projection.
 
@@ -85,16 +110,19 @@ class StoreEraser:
     def __init__(
         self,
         projections: ProjectionEngine,
-        stores: list[EventStoreRows],
-        key_usage: KeyUsage,
+        configuration: EventStoreRows,
+        tracking: EventStoreRows,
+        forgetters: Sequence[Forgetter],
     ) -> None:
         self.projections = projections
-        self.stores = stores
-        self.key_usage = key_usage
+        self.configuration = configuration
+        self.tracking = tracking
+        self.forgetters = forgetters
 
     def erase(self, scope: ErasureScope) -> None:
         with self.projections.locked(list(self.projections.projections)) as (conn, _):
             self.projections.erase(conn, scope)
-            self.key_usage.forget(conn, scope.key_ids)
-            for store in self.stores:
-                store.delete(conn, scope.originator_ids)
+            for forget in self.forgetters:
+                forget(conn, scope)
+            self.tracking.delete(conn, ranges=[site_id_range(s) for s in scope.site_ids])
+            self.configuration.delete(conn, originator_ids=scope.originator_ids)

@@ -1,5 +1,6 @@
 """Every setting, read once from the environment; docs/deploy.md lists them."""
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -32,6 +33,21 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise SettingsError(
+                f"TINYLYTICS_TRUSTED_PROXIES: {part!r} is not an address or CIDR"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -42,6 +58,12 @@ class Settings:
     api_rate_limit_per_hour: int
     redis_prefix: str
     run_projections_in_process: bool
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    country_header: str | None = None
+    geoip_db: Path | None = None
+    ipinfo_token: str | None = None
+    ipinfo_url: str = "https://api.ipinfo.io"
+    visitor_rate_limit_per_minute: int = 25
     max_body_bytes: int = 1024 * 1024
 
     @property
@@ -65,8 +87,10 @@ class Settings:
         base_url = env.get("TINYLYTICS_BASE_URL", "").strip().rstrip("/") or None
         if base_url and not base_url.startswith(("http://", "https://")):
             raise SettingsError("TINYLYTICS_BASE_URL must start with http:// or https://")
+        data_dir = Path(env.get("TINYLYTICS_DATA_DIR", "").strip() or "data").resolve()
+        geoip_db = env.get("TINYLYTICS_GEOIP_DB", "").strip()
         return cls(
-            data_dir=Path(env.get("TINYLYTICS_DATA_DIR", "").strip() or "data").resolve(),
+            data_dir=data_dir,
             database_url=database_url,
             redis_url=redis_url,
             base_url=base_url,
@@ -76,4 +100,19 @@ class Settings:
             run_projections_in_process=_flag(
                 env.get("TINYLYTICS_INPROCESS_PROJECTIONS"), default=redis_url is None
             ),
+            trusted_proxies=_networks(env.get("TINYLYTICS_TRUSTED_PROXIES", "")),
+            country_header=env.get("TINYLYTICS_COUNTRY_HEADER", "").strip() or None,
+            geoip_db=Path(geoip_db) if geoip_db else None,
+            ipinfo_token=env.get("TINYLYTICS_IPINFO_TOKEN", "").strip() or None,
+            ipinfo_url=(
+                env.get("TINYLYTICS_IPINFO_URL", "").strip().rstrip("/") or "https://api.ipinfo.io"
+            ),
+            visitor_rate_limit_per_minute=_int(env, "TINYLYTICS_VISITOR_RATE_LIMIT", 25),
         )
+
+    def geoip_path(self) -> Path | None:
+        """The country database: the setting, else the newest .mmdb under <data>/geo."""
+        if self.geoip_db is not None:
+            return self.geoip_db
+        found = sorted((self.data_dir / "geo").glob("*.mmdb"), key=lambda p: p.stat().st_mtime)
+        return found[-1] if found else None

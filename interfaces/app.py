@@ -8,6 +8,9 @@ from infrastructure.bootstrap import Container
 from interfaces import container as container_module
 from interfaces.api import register_api
 from interfaces.api.errors import register_error_handlers
+from interfaces.collect.collector import collector
+from interfaces.collect.embed import register_embed
+from interfaces.collect.pixel import pixel
 
 HOME = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tinylytics</title>
@@ -29,6 +32,9 @@ def create_app(container: Container) -> Flask:
     container_module.install(app, container)
     register_error_handlers(app)
     register_api(app)
+    register_embed(app)
+    app.register_blueprint(collector)
+    app.register_blueprint(pixel)
 
     @app.get("/")
     def home() -> Any:

@@ -21,7 +21,7 @@ import click
 from application.sites import SiteChanges
 from domain.errors import DomainError
 from infrastructure.bootstrap import Container, bootstrap
-from infrastructure.settings import SettingsError
+from infrastructure.settings import Settings, SettingsError
 from projections.sites import SitesProjection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -105,21 +105,27 @@ def _stop_on_sigterm() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
-def serve(host: str, port: int, threads: int) -> None:
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Web processes sharing the port (the parent runs projections and jobs).",
+)
+def serve(host: str, port: int, threads: int, workers: int) -> None:
     """Run the web server (and, with no REDIS_URL, the projections and jobs)."""
-    import waitress
-
-    from interfaces.app import create_app
+    from interfaces import server
 
     _configure_logging()
     try:
-        container = bootstrap()
-    except SettingsError as error:
+        settings = Settings.from_env()
+        sock = server.listen(host, port)
+    except (SettingsError, OSError) as error:
         raise click.ClickException(str(error)) from None
-    container.start_background()
-    app = create_app(container)
-    store = "PostgreSQL" if container.settings.is_postgres else str(container.settings.data_dir)
+    if workers > 1 and not settings.redis_url:
+        log.warning("several workers without REDIS_URL: each keeps its own visitor rate limits")
+    store = "PostgreSQL" if settings.is_postgres else str(settings.data_dir)
     click.echo(
         f"Tinylytics is listening on http://{host}:{port} (data: {store}).\n"
         "First steps, in another terminal:\n"
@@ -128,13 +134,7 @@ def serve(host: str, port: int, threads: int) -> None:
         "  tinylytics keys create --owner you@example.com --name cli --access read_only\n"
         f"  curl -H 'Authorization: Bearer <key>' http://{host}:{port}/api/v1/me"
     )
-    _stop_on_sigterm()
-    try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="tinylytics")
-    except KeyboardInterrupt:
-        pass
-    finally:
-        container.close()
+    server.run(sock, threads, workers)
 
 
 @main.command()

@@ -72,6 +72,9 @@ class ProjectionEngine:
         self.metadata = MetaData()
         self.tables: dict[str, Tables] = {p.name: p.define(self.metadata, "") for p in projections}
         self.is_postgres = engine.dialect.name == "postgresql"
+        # The last position this process saw each projection at (a hint, never trusted
+        # for writing: a batch always re-reads its position under the lock).
+        self._seen: dict[str, int] = {}
 
     # -- set up --------------------------------------------------------------------
     def setup(self) -> None:
@@ -132,14 +135,19 @@ class ProjectionEngine:
     def step(self, name: str, limit: int = BATCH_SIZE) -> int:
         """Apply one batch to one projection; returns how many notifications it read."""
         projection = self.projections[name]
+        if self._seen.get(name, -1) >= self.head(projection.source):
+            # Nothing new in its log since this process last looked: skip the write lock.
+            return 0
         with self.locked([name]) as (conn, found):
             position = found[name]
             last, events = self._read(projection.source, position, limit)
             if last == position:
+                self._seen[name] = position
                 return 0
             projection.apply_batch(conn, self.tables[name], events)
             self._set_position(conn, name, last)
-            return last - position
+        self._seen[name] = last
+        return last - position
 
     def catch_up(self, names: Sequence[str] | None = None) -> int:
         """Run every projection until it has read all that was recorded when it started."""
@@ -209,7 +217,9 @@ class ProjectionEngine:
         head = self.head(projection.source)
         try:
             while True:
-                with self.engine.begin() as conn:
+                # Under the position lock, like a live batch: an erasure cannot fall between
+                # reading events here and writing them into the fresh tables.
+                with self.locked([name]) as (conn, _found):
                     last, events = self._read(projection.source, position, BATCH_SIZE * 5)
                     if last == position:
                         break
@@ -248,5 +258,16 @@ class ProjectionEngine:
 
     # -- erasure ---------------------------------------------------------------------
     def erase(self, conn: Connection, scope: ErasureScope) -> None:
+        existing = set(inspect(conn).get_table_names())
         for name, projection in self.projections.items():
             projection.erase(conn, self.tables[name], scope)
+            # A rebuild in progress (in this process or another) swaps its own tables in
+            # later: they have replayed the erased events already and must lose them too.
+            for suffix in self._rebuild_suffixes(name, existing):
+                projection.erase(conn, projection.define(MetaData(), suffix), scope)
+
+    def _rebuild_suffixes(self, name: str, existing: set[str]) -> list[str]:
+        """The suffixes of rebuild tables that exist for every table of a projection."""
+        bases = [t.name for t in self.tables[name].values()]
+        found = {t[len(bases[0]) :] for t in existing if t.startswith(bases[0] + "__r")}
+        return sorted(s for s in found if all(base + s in existing for base in bases))

@@ -2,12 +2,21 @@
 
 from flask import Flask
 
-from interfaces.api import account, discovery, sites  # noqa: F401  (they add their routes)
+from interfaces.api import (  # noqa: F401  (they add their routes)
+    account,
+    discovery,
+    events,
+    hits,
+    sites,
+)
 from interfaces.api.auth import add_rate_headers, authenticate
 from interfaces.api.blueprint import api
 
+# Hooks go on the blueprint once, at import: a blueprint cannot change after its
+# first registration, and tests create many apps.
+api.before_request(authenticate)
+api.after_request(add_rate_headers)
+
 
 def register_api(app: Flask) -> None:
-    api.before_request(authenticate)
-    api.after_request(add_rate_headers)
     app.register_blueprint(api)

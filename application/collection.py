@@ -1,0 +1,261 @@
+"""Collecting hits and custom events: from a request's facts to a privacy-safe aggregate.
+
+The interfaces (collector, pixel, REST API) reduce a request to a `Sighting`; this
+service applies the site's rules, enriches it through the ports (user agent,
+country, hashes) and hands the resulting aggregates to a committer. The IP address
+and the user-agent string are used here and dropped: neither reaches an event.
+"""
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID
+
+from application.enrichment import CountryResolver, UserAgentParser
+from application.privacy import VisitorHasher
+from application.tracking import Tracked
+from domain.custom_events import CustomEvent
+from domain.errors import DomainError, NotFound
+from domain.feed_readers import detect_feed_reader
+from domain.hits import MAX_PATH_LENGTH, MAX_URL_LENGTH, Hit, Visit
+from domain.paths import is_ignored, normalize_path
+from domain.privacy import visitor_key
+from domain.sites import Site
+from domain.sources import classify_source
+from domain.tracking_params import query_params, strip_tracking_params
+from domain.urls import host_of
+
+IGNORED_PATH = "Path matches ignore rule"
+IGNORED_EVENT = "Event matched ignore rules"
+BOT = "Bot user agent"
+RATE_LIMITED = "Too many hits from this visitor"
+INACTIVE = "Site is archived"
+SITE_CACHE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class SiteSnapshot:
+    """The settings collection needs, read from the Site aggregate."""
+
+    id: UUID
+    owner_id: UUID
+    uid: str
+    url: str
+    host: str
+    ignored_paths: tuple[str, ...]
+    tracks_uniques: bool
+    allows_any_domain: bool
+    active: bool
+
+    @classmethod
+    def of(cls, site: Site) -> "SiteSnapshot":
+        return cls(
+            id=site.id,
+            owner_id=site.owner_id,
+            uid=site.uid,
+            url=site.url,
+            host=host_of(site.url),
+            ignored_paths=tuple(site.ignored_paths),
+            tracks_uniques=site.tracks_uniques,
+            allows_any_domain=site.allows_any_domain,
+            active=not site.is_archived,
+        )
+
+
+@dataclass(frozen=True)
+class Sighting:
+    """The facts of one request before enrichment; never stored."""
+
+    path: str | None
+    url: str | None
+    referrer: str | None
+    ip: str | None
+    user_agent: str | None
+    channel: str  # "script", "pixel" or "api"
+    visitor_id: str | None = None
+    country: str | None = None  # given by an API client, already validated
+    cdn_country: str | None = None
+    source: str | None = None  # an explicit override
+
+
+@dataclass(frozen=True)
+class Skipped:
+    reason: str
+    dropped: bool  # counted as dropped (bot, rate limit) rather than ignored by a rule
+
+
+class VisitorLimiter(Protocol):
+    def allow(self, key: str) -> bool: ...
+
+
+class DropCounter(Protocol):
+    def count(self, site_id: UUID, reason: str) -> None: ...
+
+
+class SiteSource(Protocol):
+    def site_by_uid(self, uid: str) -> Site: ...
+
+    def site_by_number(self, number: int, owner_id: UUID | None = None) -> Site: ...
+
+
+def _clip(text: str | None, limit: int) -> str | None:
+    text = (text or "").strip()
+    return text[:limit] if text else None
+
+
+def _clean_url(url: str | None) -> str | None:
+    """An http(s) URL without tracking parameters or fragment; None if it is not one."""
+    url = _clip(url, MAX_URL_LENGTH)
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    tail = strip_tracking_params(urlunsplit(("", "", parts.path or "/", parts.query, "")))
+    return f"{parts.scheme}://{parts.netloc}{tail}"
+
+
+class Collection:
+    def __init__(
+        self,
+        sites: SiteSource,
+        user_agents: UserAgentParser,
+        countries: CountryResolver,
+        hasher: VisitorHasher,
+        limiter: VisitorLimiter,
+        drops: DropCounter,
+        commit: Callable[[Sequence[Tracked]], list[int]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.sites = sites
+        self.user_agents = user_agents
+        self.countries = countries
+        self.hasher = hasher
+        self.limiter = limiter
+        self.drops = drops
+        self.commit = commit
+        self.clock = clock
+        self._cache: dict[str, tuple[float, SiteSnapshot]] = {}
+        self._cache_lock = threading.Lock()
+
+    # -- sites ---------------------------------------------------------------------------
+    def site(self, uid: str) -> SiteSnapshot:
+        """The site for a public uid, cached for a few seconds (the hot path reads it per hit).
+
+        Raises NotFound for an unknown uid. A settings change reaches collection
+        within SITE_CACHE_SECONDS.
+        """
+        return self._cached(uid, lambda: self.sites.site_by_uid(uid))
+
+    def site_for_owner(self, number: int, owner_id: UUID) -> SiteSnapshot:
+        """The owner's site by its integer id (NotFound for anyone else's), cached likewise."""
+        site = self._cached(f"#{number}", lambda: self.sites.site_by_number(number))
+        if site.owner_id != owner_id:
+            raise NotFound("Site not found")
+        return site
+
+    def _cached(self, key: str, load: Callable[[], Site]) -> SiteSnapshot:
+        now = time.monotonic()
+        with self._cache_lock:
+            cached = self._cache.get(key)
+        if cached and now - cached[0] < SITE_CACHE_SECONDS:
+            return cached[1]
+        snapshot = SiteSnapshot.of(load())
+        with self._cache_lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (now, snapshot)
+        return snapshot
+
+    # -- rules ---------------------------------------------------------------------------
+    def throttled(self, site: SiteSnapshot, sighting: Sighting) -> bool:
+        """True when this visitor has sent more than the per-minute limit (then counted)."""
+        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
+        key = hashlib.sha256(f"{site.id}\x00{visitor}".encode()).hexdigest()[:32]
+        if self.limiter.allow(key):
+            return False
+        self.drops.count(site.id, "rate_limited")
+        return True
+
+    # -- building ------------------------------------------------------------------------
+    def _visit(
+        self, site: SiteSnapshot, s: Sighting, path: str, hash_path: str, default_url: bool = True
+    ) -> Visit | Skipped:
+        agent = self.user_agents.parse(s.user_agent)
+        reader = detect_feed_reader(s.user_agent) if s.channel == "pixel" else None
+        # An API client need not send a user agent; a browser always does.
+        silent_api_client = s.channel == "api" and not (s.user_agent or "").strip()
+        if agent.is_bot and reader is None and not silent_api_client:
+            self.drops.count(site.id, "bot")
+            return Skipped(BOT, dropped=True)
+        url = _clean_url(s.url) or (_clean_url(site.url + path) if default_url else None)
+        query = query_params(s.url or path)
+        referrer = _clip(s.referrer, MAX_URL_LENGTH)
+        info = classify_source(referrer, query, site.host, override=_clip(s.source, 100))
+        source = info.source
+        if reader is not None:
+            source = reader.name.lower()
+        elif s.channel == "api" and not referrer and not s.source and source == "direct":
+            # The API documents `source: null` when nothing tells where a hit came from.
+            source = None
+        unique = visitor_hash = None
+        if site.tracks_uniques:
+            visitor = visitor_key(s.ip, s.user_agent, s.visitor_id)
+            unique, visitor_hash = self.hasher.hashes(
+                str(site.id), hash_path, visitor, self.clock()
+            )
+        return Visit(
+            path=path,
+            url=url,
+            referrer=referrer,
+            country=self.countries.resolve(s.country, s.ip, s.cdn_country),
+            browser=agent.browser,
+            platform=agent.platform,
+            is_mobile=agent.is_mobile,
+            source=source,
+            utm_campaign=info.utm_campaign,
+            utm_medium=info.utm_medium,
+            unique_hash=unique,
+            visitor_hash=visitor_hash,
+            channel=s.channel,
+            subscribers=reader.subscribers if reader else None,
+        )
+
+    def hit(self, site: SiteSnapshot, sighting: Sighting) -> Tracked | Skipped:
+        """A hit ready to commit, or why it is not counted. Raises DomainError for bad input."""
+        if not site.active:
+            return Skipped(INACTIVE, dropped=False)
+        path = strip_tracking_params(normalize_path(sighting.path or ""))
+        if len(path) > MAX_PATH_LENGTH:
+            raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        if is_ignored(path, list(site.ignored_paths)):
+            return Skipped(IGNORED_PATH, dropped=False)
+        visit = self._visit(site, sighting, path, path.split("?", 1)[0])
+        if isinstance(visit, Skipped):
+            return visit
+        return Hit.record(site.id, visit)
+
+    def event(
+        self, site: SiteSnapshot, sighting: Sighting, name: str, value: str | None
+    ) -> Tracked | Skipped:
+        """A custom event ready to commit (name and value already normalised)."""
+        if not site.active:
+            return Skipped(INACTIVE, dropped=False)
+        has_path = bool(sighting.path and sighting.path.strip())
+        path = strip_tracking_params(normalize_path(sighting.path or "/"))
+        if len(path) > MAX_PATH_LENGTH:
+            raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        if has_path and is_ignored(path, list(site.ignored_paths)):
+            return Skipped(IGNORED_EVENT, dropped=False)
+        visit = self._visit(site, sighting, path, "event:" + name, default_url=has_path)
+        if isinstance(visit, Skipped):
+            return visit
+        return CustomEvent.record(site.id, name, value, visit, has_path=has_path)

@@ -1,0 +1,90 @@
+"""POST /api/v1/sites/:id/events and /events/batch: server-side custom events."""
+
+from typing import Any
+
+from application.collection import Sighting, SiteSnapshot, Skipped
+from application.tracking import Tracked
+from domain.custom_events import normalize_event_name, normalize_event_value
+from interfaces.api.blueprint import api
+from interfaces.api.bodies import json_array, json_object
+from interfaces.api.errors import ValidationErrorSchema
+from interfaces.api.hits import WRITE_ERRORS
+from interfaces.api.operations import operation
+from interfaces.api.tracking_schemas import (
+    BatchResultSchema,
+    CreatedEventSchema,
+    EventInputSchema,
+    EventSchema,
+    IgnoredSchema,
+)
+from interfaces.api.writes import batch_payload, commit, prepare, single_answer, writable_site
+from interfaces.container import container
+
+
+def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Tracked | Skipped:
+    name = normalize_event_name(row["event"])
+    value = normalize_event_value(row.get("value"))
+    return container().collection.event(site, sighting, name, value)
+
+
+def event_shape(item: Any, event_id: int) -> dict[str, Any]:
+    return EventSchema().dump(
+        {
+            "id": event_id,
+            "event": item.name,
+            "value": item.value,
+            "url": item.url,
+            "path": item.path,
+            "referrer": item.referrer,
+            "country": item.country,
+            "source": item.source,
+            "unique_hash": item.unique_hash,
+            "visitor_hash": item.visitor_hash,
+            "created_at": item.timestamp,
+        }
+    )
+
+
+@api.post("/sites/<int:site_id>/events")
+@operation(
+    method="post",
+    path="/sites/{id}/events",
+    summary="Create one custom event",
+    access="full_access",
+    path_params={"id": "Site numeric ID"},
+    body=EventInputSchema,
+    responses={
+        201: ("The event was recorded", CreatedEventSchema),
+        202: ("The event was ignored (e.g. its path matches an ignore rule)", IgnoredSchema),
+        422: ("The body or a field is invalid", ValidationErrorSchema),
+        **WRITE_ERRORS,
+    },
+    tags=("Tracking",),
+)
+def create_event(site_id: int) -> Any:
+    site = writable_site(site_id)
+    outcome = prepare(site, EventInputSchema(), json_object(), _build)
+    return single_answer(outcome, "event", event_shape)
+
+
+@api.post("/sites/<int:site_id>/events/batch")
+@operation(
+    method="post",
+    path="/sites/{id}/events/batch",
+    summary="Create many custom events in one request (partial success)",
+    access="full_access",
+    path_params={"id": "Site numeric ID"},
+    body=EventInputSchema(many=True),
+    responses={
+        200: ("Per-row results", BatchResultSchema),
+        422: ("The body is not a JSON array", ValidationErrorSchema),
+        **WRITE_ERRORS,
+    },
+    tags=("Tracking",),
+)
+def create_events(site_id: int) -> Any:
+    site = writable_site(site_id)
+    schema = EventInputSchema()
+    outcomes = [prepare(site, schema, row, _build) for row in json_array()]
+    commit(outcomes)
+    return batch_payload(outcomes)

@@ -1,0 +1,102 @@
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from application.group_commit import CommitFailed, GroupCommitter
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.transactions: list[list[Any]] = []
+        self.next_id = 1
+        self.gate = threading.Event()
+        self.gate.set()
+        self.lock = threading.Lock()
+
+    def save(self, items: Sequence[Any]) -> list[int]:
+        self.gate.wait(5)
+        if any(item == "poison" for item in items):
+            raise ValueError("bad row")
+        with self.lock:
+            self.transactions.append(list(items))
+            ids = list(range(self.next_id, self.next_id + len(items)))
+            self.next_id += len(items)
+        return ids
+
+
+def test_a_lone_request_is_committed_and_answered_with_its_ids() -> None:
+    store = FakeStore()
+    committer = GroupCommitter(store.save)
+    try:
+        assert committer.submit(["a", "b"]) == [1, 2]
+        assert store.transactions == [["a", "b"]]
+    finally:
+        committer.close()
+
+
+def test_requests_that_queue_during_a_commit_share_the_next_transaction() -> None:
+    store = FakeStore()
+    committer = GroupCommitter(store.save)
+    results: dict[int, list[int]] = {}
+    try:
+        store.gate.clear()  # the first commit stalls while others queue up
+        first = threading.Thread(target=lambda: results.__setitem__(0, committer.submit(["x"])))
+        first.start()
+        threads = [
+            threading.Thread(target=lambda i=i: results.__setitem__(i, committer.submit([i])))
+            for i in range(1, 21)
+        ]
+        for t in threads:
+            t.start()
+        while committer._queue.qsize() < 20:
+            threading.Event().wait(0.001)
+        store.gate.set()
+        first.join(5)
+        for t in threads:
+            t.join(5)
+        assert len(store.transactions) == 2
+        assert sorted(len(tx) for tx in store.transactions) == [1, 20]
+        all_ids = sorted(i for ids in results.values() for i in ids)
+        assert all_ids == list(range(1, 22))
+    finally:
+        committer.close()
+
+
+def test_a_failing_request_does_not_sink_the_others_in_its_group() -> None:
+    store = FakeStore()
+    committer = GroupCommitter(store.save)
+    outcomes: dict[str, Any] = {}
+
+    def send(name: str, items: list[Any]) -> None:
+        try:
+            outcomes[name] = committer.submit(items)
+        except CommitFailed as error:
+            outcomes[name] = error
+
+    try:
+        store.gate.clear()
+        blocker = threading.Thread(target=send, args=("blocker", ["b"]))
+        blocker.start()
+        good = threading.Thread(target=send, args=("good", ["g1", "g2"]))
+        bad = threading.Thread(target=send, args=("bad", ["poison"]))
+        good.start()
+        bad.start()
+        while committer._queue.qsize() < 2:
+            threading.Event().wait(0.001)
+        store.gate.set()
+        for t in (blocker, good, bad):
+            t.join(5)
+        assert isinstance(outcomes["bad"], CommitFailed)
+        assert len(outcomes["good"]) == 2
+        assert ["poison"] not in store.transactions
+    finally:
+        committer.close()
+
+
+def test_after_close_nothing_is_accepted() -> None:
+    committer = GroupCommitter(FakeStore().save)
+    committer.close()
+    with pytest.raises(CommitFailed):
+        committer.submit(["late"])
