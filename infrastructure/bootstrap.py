@@ -29,6 +29,7 @@ from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.runner import ProjectionEngine
 from projections.sites import SitesProjection
+from projections.traffic import TrafficProjection
 
 log = logging.getLogger("tinylytics")
 
@@ -112,7 +113,12 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     projections = ProjectionEngine(
         engine,
         sources={CONFIGURATION_STORE: configuration, TRACKING_STORE: tracking},
-        projections=[AccountsProjection(), SitesProjection(), ApiKeysProjection()],
+        projections=[
+            AccountsProjection(),
+            SitesProjection(),
+            ApiKeysProjection(),
+            TrafficProjection(),
+        ],
     )
     projections.setup()
     key_usage = KeyUsage(engine)

@@ -204,11 +204,15 @@ class IpinfoLiteFallback:
                 return cached[1]
             if now < self._paused_until:
                 return None
+            if self._failures >= self._failure_limit:
+                # The pause is over: one trial call goes out, the others wait for its outcome.
+                self._paused_until = now + self._timeout + 1.0
         answer, failure = self._fetch(address)
         with self._lock:
             now = self._clock()
             if failure is None:
                 self._failures = 0
+                self._paused_until = float("-inf")
                 ttl = self._cache_ttl if answer else self._miss_ttl
                 self._cache[key] = (now + ttl, answer)
                 self._cache.move_to_end(key)
@@ -216,7 +220,7 @@ class IpinfoLiteFallback:
                     self._cache.popitem(last=False)
             else:
                 self._failures += 1
-                if self._failures >= self._failure_limit and now >= self._paused_until:
+                if self._failures >= self._failure_limit:
                     self._paused_until = now + self._cooldown
                     log.warning(
                         "IPinfo Lite fallback failed %d times in a row (last: %s); "

@@ -2,7 +2,7 @@
 
 ua-parser 1.0 picks its fastest resolver by whether `ua_parser_rs` is importable
 (`ua_parser.BestAvailableResolver`); here the Rust resolver is built explicitly so
-its absence is a logged fact rather than a silent ~100x slowdown. The same Rust
+its absence is a logged fact rather than a silent ~50x slowdown. The same Rust
 regex-set engine also runs the ~1,500 crawler patterns: Python's `re` walks an
 alternation that wide branch by branch (about 1 ms per user agent), the Rust set
 prefilters on literals (about 2 µs). Results are cached per user-agent string
@@ -190,7 +190,7 @@ def _resolver(accelerated: bool) -> tuple[Callable[[str, Domain], PartialResult]
         except ImportError:
             log.warning(
                 "ua-parser-rs is not installed: user agents are parsed in pure Python, "
-                "about a hundred times slower"
+                "about fifty times slower"
             )
         else:
             return RustResolver(load_lazy_builtins()), True

@@ -114,18 +114,19 @@ class ProjectionEngine:
         )
 
     # -- reading the log -------------------------------------------------------------
-    def _read(self, source: str, after: int, limit: int) -> tuple[int, list[tuple[int, Any]]]:
+    def _read(
+        self, projection: Projection, after: int, limit: int
+    ) -> tuple[int, list[tuple[int, Any]]]:
         """The next events after a position, decoded; returns the last id read too."""
-        app = self.sources[source]
+        app = self.sources[projection.source]
         notifications = app.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
         if not notifications:
             return after, []
+        decode = projection.decode
         mapper = app.mapper
-        events = [
-            (n.id, mapper.to_domain_event(n)) for n in notifications if n.topic != ERASED_TOPIC
-        ]
+        events = [(n.id, decode(n, mapper)) for n in notifications if n.topic != ERASED_TOPIC]
         return notifications[-1].id, events
 
     def head(self, source: str) -> int:
@@ -140,7 +141,7 @@ class ProjectionEngine:
             return 0
         with self.locked([name]) as (conn, found):
             position = found[name]
-            last, events = self._read(projection.source, position, limit)
+            last, events = self._read(projection, position, limit)
             if last == position:
                 self._seen[name] = position
                 return 0
@@ -220,7 +221,7 @@ class ProjectionEngine:
                 # Under the position lock, like a live batch: an erasure cannot fall between
                 # reading events here and writing them into the fresh tables.
                 with self.locked([name]) as (conn, _found):
-                    last, events = self._read(projection.source, position, BATCH_SIZE * 5)
+                    last, events = self._read(projection, position, BATCH_SIZE * 5)
                     if last == position:
                         break
                     projection.apply_batch(conn, fresh, events)
@@ -229,7 +230,7 @@ class ProjectionEngine:
                     progress(position, max(head, position))
             with self.locked([name]) as (conn, _found):
                 while True:
-                    last, events = self._read(projection.source, position, BATCH_SIZE * 5)
+                    last, events = self._read(projection, position, BATCH_SIZE * 5)
                     if last == position:
                         break
                     projection.apply_batch(conn, fresh, events)

@@ -567,10 +567,26 @@ def test_the_breaker_stops_calls_for_a_minute_after_failures(ipinfo: FakeIpinfo)
     clock.now += 61
     ipinfo.mode = "ok"
     assert fallback.country("9.9.9.9") == "US"  # closed again
+    assert fallback.country("8.8.4.4") == "US"
+    assert len(ipinfo.requests) == 6
     ipinfo.mode = "500"
     assert fallback.country("1.0.0.1") is None  # one failure alone does not open it
     ipinfo.mode = "ok"
     assert fallback.country("1.0.0.2") == "US"
+
+
+def test_after_the_pause_only_one_trial_call_goes_out(ipinfo: FakeIpinfo) -> None:
+    clock = Clock()
+    fallback = IpinfoLiteFallback(TOKEN, base_url=ipinfo.url, failure_limit=1, clock=clock)
+    ipinfo.mode = "slow"
+    fallback._failures = 1  # as if it had just failed and paused
+    clock.now += 61
+    calls = [threading.Thread(target=fallback.country, args=(f"8.8.8.{n}",)) for n in range(5)]
+    for call in calls:
+        call.start()
+    for call in calls:
+        call.join()
+    assert len(ipinfo.requests) == 1
 
 
 def test_cached_answers_are_served_while_the_breaker_is_open(ipinfo: FakeIpinfo) -> None:

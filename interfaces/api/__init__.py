@@ -4,9 +4,12 @@ from flask import Flask
 
 from interfaces.api import (  # noqa: F401  (they add their routes)
     account,
+    analytics,
     discovery,
     events,
     hits,
+    journeys,
+    leaderboard,
     sites,
 )
 from interfaces.api.auth import add_rate_headers, authenticate

@@ -3,6 +3,7 @@
 from typing import Any
 
 from marshmallow import Schema, fields
+from sqlalchemy import Connection
 
 from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
@@ -11,6 +12,7 @@ from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.container import container
 from projections.sites import SitesProjection
+from projections.traffic_queries import site_totals
 
 MAX_ID = 2**62
 
@@ -20,7 +22,6 @@ class SiteSchema(Schema):
     uid = fields.String(required=True)
     url = fields.String(required=True)
     label = fields.String(required=True)
-    # The traffic projections fill these in; until a site has traffic they are 0.
     lifetime_hits = fields.Integer(required=True, dump_default=0)
     lifetime_unique_hits = fields.Integer(required=True, dump_default=0)
     lifetime_kudos = fields.Integer(required=True, dump_default=0)
@@ -32,6 +33,22 @@ class SiteSchema(Schema):
 
 class SiteListSchema(Schema):
     sites = fields.List(fields.Nested(SiteSchema), required=True)
+
+
+def with_counters(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
+    """Site rows with their lifetime counters from the traffic read model."""
+    totals = site_totals(conn, container().projections.tables["traffic"], [r.uuid for r in rows])
+    counted = []
+    for row in rows:
+        found = totals.get(row.uuid)
+        counted.append(
+            {
+                **row._mapping,
+                "lifetime_hits": int(found.hits) if found is not None else 0,
+                "lifetime_unique_hits": int(found.uniques) if found is not None else 0,
+            }
+        )
+    return counted
 
 
 SITE_RESPONSES: dict[int, tuple[str, Any]] = {
@@ -69,12 +86,13 @@ def list_sites() -> Any:
 )
 def get_site(site_id: int) -> Any:
     c = container()
-    row = None
-    if site_id <= MAX_ID:
-        with c.engine.connect() as conn:
-            row = SitesProjection.by_id(
-                conn, c.projections.tables["sites"], site_id, current_key().owner_id
-            )
-    if row is None:
+    if site_id > MAX_ID:
         raise ApiError(404, "Site not found")
-    return SiteSchema().dump(row._mapping)
+    with c.engine.connect() as conn:
+        row = SitesProjection.by_id(
+            conn, c.projections.tables["sites"], site_id, current_key().owner_id
+        )
+        if row is None:
+            raise ApiError(404, "Site not found")
+        counted = with_counters(conn, [row])
+    return SiteSchema().dump(counted[0])

@@ -1,0 +1,142 @@
+"""GET /api/v1/sites/:id/hits: raw hits, or grouped counts read from the rollups."""
+
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+
+from interfaces.api.auth import current_key
+from interfaces.api.blueprint import api
+from interfaces.api.errors import ErrorSchema
+from interfaces.api.fields import UtcDateTime
+from interfaces.api.operations import operation
+from interfaces.api.queries import (
+    DateRangeSchema,
+    PaginationSchema,
+    page_field,
+    pagination,
+    parse,
+    per_page_field,
+    resolve_dates,
+)
+from interfaces.container import container
+from projections.traffic_queries import GROUPABLE, Filters, grouped, raw_hits, utc_interval
+
+READ_ERRORS: dict[int, tuple[str, Any]] = {
+    400: ("Invalid parameters", ErrorSchema),
+    401: ("Missing or invalid key", ErrorSchema),
+    404: ("No such site for this account", ErrorSchema),
+}
+
+
+class HitsQuerySchema(DateRangeSchema):
+    country = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^[A-Za-z]{2}$", error="Country must be a 2-letter code"),
+    )
+    path = fields.String(load_default=None, validate=validate.Length(max=2048))
+    referrer = fields.String(load_default=None, validate=validate.Length(max=2048))
+    grouped = fields.Boolean(
+        load_default=False,
+        truthy={"true", "1", "yes"},
+        falsy={"false", "0", "no", ""},
+        error_messages={"invalid": "Grouped must be true or false"},
+    )
+    group_by = fields.String(
+        load_default=None,
+        validate=validate.OneOf(
+            list(GROUPABLE), error="Group by must be one of: " + ", ".join(GROUPABLE)
+        ),
+    )
+    page = page_field()
+    per_page = per_page_field(1000, 100)
+
+
+class RawHitSchema(Schema):
+    id = fields.Integer(required=True)
+    url = fields.String(required=True, allow_none=True)
+    path = fields.String(required=True)
+    referrer = fields.String(required=True, allow_none=True)
+    country = fields.String(required=True)
+    browser_name = fields.String(required=True, allow_none=True, attribute="browser")
+    platform_name = fields.String(required=True, allow_none=True, attribute="platform")
+    is_mobile = fields.Boolean(required=True)
+    source = fields.String(required=True, allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class HitsFiltersSchema(Schema):
+    start_date = fields.String(required=True)
+    end_date = fields.String(required=True)
+    time_zone = fields.String(required=True)
+    country = fields.String(required=True, allow_none=True)
+    path = fields.String(required=True, allow_none=True)
+    referrer = fields.String(required=True, allow_none=True)
+    grouped = fields.Boolean(required=True)
+    group_by = fields.String()
+
+
+class HitsResponseSchema(Schema):
+    hits = fields.List(fields.Nested(RawHitSchema))
+    grouped_hits = fields.List(fields.Dict())
+    pagination = fields.Nested(PaginationSchema, required=True)
+    filters = fields.Nested(HitsFiltersSchema, required=True)
+
+
+@api.get("/sites/<int:site_id>/hits")
+@operation(
+    method="get",
+    path="/sites/{id}/hits",
+    summary="Read raw hits or grouped analytics",
+    path_params={"id": "Site numeric ID"},
+    query=HitsQuerySchema,
+    responses={200: ("Hits or grouped hits", HitsResponseSchema), **READ_ERRORS},
+    tags=("Analytics",),
+)
+def read_hits(site_id: int) -> Any:
+    c = container()
+    key = current_key()
+    site = c.collection.site_for_owner(site_id, key.owner_id)
+    query = parse(HitsQuerySchema())
+    account_zone = c.configuration.get_account(key.owner_id).timezone
+    start, end, zone = resolve_dates(query, account_zone)
+    begin, finish = utc_interval(start, end, zone)
+    country = query["country"].upper() if query["country"] else None
+    filters = Filters(country=country, path=query["path"], referrer=query["referrer"])
+    page, per_page = query["page"], query["per_page"]
+    echo: dict[str, Any] = {
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "time_zone": query["time_zone"],
+        "country": country,
+        "path": query["path"],
+        "referrer": query["referrer"],
+        "grouped": query["grouped"],
+    }
+    tables = c.projections.tables["traffic"]
+    with c.engine.connect() as conn:
+        if query["grouped"]:
+            group_by = query["group_by"] or "path"
+            echo["group_by"] = group_by
+            groups = grouped(conn, tables, site.id, begin, finish, group_by, filters)
+            chosen = groups[(page - 1) * per_page : page * per_page]
+            if group_by == "path":
+                rows = [
+                    {"path": g.value, "views": g.hits}
+                    | ({"unique_views": g.uniques} if site.tracks_uniques else {})
+                    for g in chosen
+                ]
+            else:
+                rows = [{group_by: g.value, "hit_count": g.hits} for g in chosen]
+            return {
+                "grouped_hits": rows,
+                "pagination": pagination(page, per_page, len(groups)),
+                "filters": echo,
+            }
+        total, found = raw_hits(
+            conn, tables, site.id, begin, finish, filters, per_page, (page - 1) * per_page
+        )
+    return {
+        "hits": RawHitSchema(many=True).dump(found),
+        "pagination": pagination(page, per_page, total),
+        "filters": echo,
+    }

@@ -1,0 +1,1 @@
+"""Real-browser tests of the embed script (headless Chromium)."""
