@@ -202,7 +202,7 @@ class Collection:
         info = classify_source(referrer, query, site.host, override=_clip(s.source, 100))
         source = info.source
         if reader is not None:
-            source = reader.name.lower()
+            source = reader.source
         elif s.channel == "api" and not referrer and not s.source and source == "direct":
             # The API documents `source: null` when nothing tells where a hit came from.
             source = None

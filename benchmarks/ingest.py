@@ -184,7 +184,9 @@ print(len(rows) / elapsed)
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def bench_backend(backend: str, seconds: int, clients: int, wrk: str, workers: int) -> list[dict[str, Any]]:
+def bench_backend(
+    backend: str, seconds: int, clients: int, wrk: str, workers: int
+) -> list[dict[str, Any]]:
     tmp = tempfile.mkdtemp(prefix="tly-bench-")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
@@ -221,7 +223,16 @@ def bench_backend(backend: str, seconds: int, clients: int, wrk: str, workers: i
     )["key"]
     port = free_port()
     server = subprocess.Popen(
-        [str(BIN / "tinylytics"), "serve", "--port", str(port), "--threads", "16", "--workers", str(workers)],
+        [
+            str(BIN / "tinylytics"),
+            "serve",
+            "--port",
+            str(port),
+            "--threads",
+            "16",
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -301,7 +312,12 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--workers", type=int, default=0, help="web processes (default: 1 on SQLite, 2 on PostgreSQL)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="web processes (default: 1 on SQLite, 2 on PostgreSQL)",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]

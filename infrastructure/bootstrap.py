@@ -89,10 +89,13 @@ def _country_resolver(settings: Settings) -> CountryResolver:
     path = settings.geoip_path()
     if path is None:
         log.warning(
-            "no country database (run scripts/geo-db or set TINYLYTICS_GEOIP_DB): "
+            "no country database yet (run scripts/geo-db or set TINYLYTICS_GEOIP_DB): "
             "countries are XX unless a client or CDN gives them"
         )
-    local = MmdbCountryLookup(path) if path is not None else None
+        path = settings.data_dir / "geo" / "geo-whois-asn-country.mmdb"
+    # Created even when the file is missing: it rechecks the file every few minutes, so
+    # a database fetched after start-up is used without a restart.
+    local = MmdbCountryLookup(path)
     fallback = (
         IpinfoLiteFallback(settings.ipinfo_token, base_url=settings.ipinfo_url)
         if settings.ipinfo_token

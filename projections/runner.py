@@ -37,7 +37,7 @@ log = logging.getLogger("tinylytics.projections")
 # Erasure overwrites the newest erased row with this topic on SQLite, where a
 # deleted highest rowid would otherwise be handed out again (infrastructure/erasure.py).
 ERASED_TOPIC = "tinylytics:erased"
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 
 positions_metadata = MetaData()
 positions = Table(

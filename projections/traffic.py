@@ -2,9 +2,12 @@
 
 - `traffic_hits`, `traffic_events`: one row per hit / custom event, for listings and
   journeys (and the sub-hour edges of a range in a time zone with a :30 offset).
-- `traffic_daily`, `traffic_hourly`: hits and unique hits per site per UTC day (hour)
-  per combination of path, referrer, source, country, browser and platform, so that
-  every grouped query, filtered or not, sums rollup rows and never scans raw hits.
+- `traffic_daily`: hits and unique hits per site per UTC day per combination of path,
+  referrer, source, country, browser and platform, so that a grouped query, filtered
+  or not, sums rollup rows instead of scanning raw hits.
+- `traffic_hourly`: the same per UTC hour for the last HOURLY_DAYS days (the 24-hour
+  chart, and the partial days at the edges of a range in another time zone; older
+  edges are read from the raw rows of at most two partial days).
 - `traffic_event_daily`: custom events per day per name and value.
 - `traffic_paths`, `traffic_countries`, `traffic_sites`: lifetime counters (the
   leaderboard, the visited-countries widget, `/sites` and the hit counter).
@@ -18,7 +21,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -37,17 +40,32 @@ from sqlalchemy import (
     Uuid,
     and_,
     delete,
-    select,
-    tuple_,
 )
 
 from application.erasure import ErasureScope
-from projections.base import Projection, Tables, upsert_add, utc
+from projections.base import Projection, Tables, utc
+from projections.bulk import Bulk
 
 HIT_TOPIC = "domain.hits:Hit.Recorded"
 EVENT_TOPIC = "domain.custom_events:CustomEvent.Recorded"
 DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform")
 SEEN_DAYS = 2  # a unique hash can only recur on its own UTC day; keep a spare day
+HOURLY_DAYS = 8
+HIT_COLUMNS = (
+    "id", "site_uuid", "created_at", "path", "url", "referrer", "country", "browser",
+    "platform", "is_mobile", "source", "utm_campaign", "utm_medium", "unique_hash",
+    "visitor_hash", "is_unique", "channel", "subscribers",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "id", "site_uuid", "created_at", "name", "value", "path", "url", "referrer", "country",
+    "source", "browser", "platform", "unique_hash", "visitor_hash",
+)  # fmt: skip
+
+
+def hourly_horizon() -> datetime:
+    """Hourly rollups are kept for the last days only (the 24-hour chart, time-zone edges)."""
+    now = datetime.now(UTC)
+    return now.replace(minute=0, second=0, microsecond=0) - timedelta(days=HOURLY_DAYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +104,9 @@ def _cube(name: str, metadata: MetaData, suffix: str, bucket: Column[Any]) -> Ta
 class TrafficProjection(Projection):
     name = "traffic"
     source = "tracking"
+
+    def __init__(self) -> None:
+        self._site_ids: dict[str, UUID] = {}  # a log holds few sites: parse each id once
 
     @staticmethod
     def define(metadata: MetaData, suffix: str) -> Tables:
@@ -207,7 +228,10 @@ class TrafficProjection(Projection):
         try:
             state = json.loads(notification.state)
             at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
-            site_id = UUID(hex=state.pop("site_id")["_data_"])
+            site_hex = state.pop("site_id")["_data_"]
+            site_id = self._site_ids.get(site_hex)
+            if site_id is None:
+                site_id = self._site_ids.setdefault(site_hex, UUID(hex=site_hex))
         except (ValueError, KeyError, TypeError):
             return mapper.to_domain_event(notification)
         return Tracked("hit" if topic == HIT_TOPIC else "event", site_id, at, state)
@@ -242,9 +266,7 @@ class TrafficProjection(Projection):
         kind = "hit" if topic == HIT_TOPIC else "event"
         return Tracked(kind, event.site_id, utc(event.timestamp), fields)
 
-    def _first_seen(
-        self, conn: Connection, seen: Table, items: list[tuple[int, Tracked]]
-    ) -> set[int]:
+    def _first_seen(self, bulk: Bulk, seen: Table, items: list[tuple[int, Tracked]]) -> set[int]:
         """The notification ids of the hits whose unique hash is new for its day."""
         candidates: dict[tuple[UUID, date, str], int] = {}
         for nid, item in items:
@@ -253,171 +275,181 @@ class TrafficProjection(Projection):
                 candidates.setdefault((item.site_id, item.at.date(), unique), nid)
         if not candidates:
             return set()
+        by_day: dict[tuple[UUID, date], list[str]] = defaultdict(list)
+        for site, day, unique in candidates:
+            by_day[(site, day)].append(unique)
         known: set[tuple[UUID, date, str]] = set()
-        keys = list(candidates)
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            rows = conn.execute(
-                select(seen.c.site_uuid, seen.c.day, seen.c.hash).where(
-                    tuple_(seen.c.site_uuid, seen.c.day, seen.c.hash).in_(chunk)
+        for (site, day), hashes in by_day.items():
+            for start in range(0, len(hashes), 900):
+                chunk = hashes[start : start + 900]
+                marks = ", ".join([bulk.mark] * len(chunk))
+                rows = bulk.conn.exec_driver_sql(
+                    f'SELECT hash FROM "{seen.name}" WHERE site_uuid = {bulk.mark} '
+                    f"AND day = {bulk.mark} AND hash IN ({marks})",
+                    (bulk.uuid(site), bulk.day(day), *chunk),
                 )
-            )
-            known.update((r.site_uuid, r.day, r.hash) for r in rows)
-        fresh = [k for k in keys if k not in known]
-        if fresh:
-            conn.execute(
-                seen.insert(), [{"site_uuid": s, "day": d, "hash": h} for s, d, h in fresh]
-            )
+                known.update((site, day, row[0]) for row in rows)
+        fresh = [k for k in candidates if k not in known]
+        bulk.insert(
+            seen,
+            ("site_uuid", "day", "hash"),
+            [(bulk.uuid(s), bulk.day(d), h) for s, d, h in fresh],
+        )
         # Forget days on which no unique hash can arrive any more.
         newest = max(item.at.date() for _, item in items)
-        conn.execute(delete(seen).where(seen.c.day < newest - timedelta(days=SEEN_DAYS)))
+        bulk.conn.exec_driver_sql(
+            f'DELETE FROM "{seen.name}" WHERE day < {bulk.mark}',
+            (bulk.day(newest - timedelta(days=SEEN_DAYS)),),
+        )
         return {candidates[k] for k in fresh}
 
     def _apply_hits(self, conn: Connection, t: Tables, hits: list[tuple[int, Tracked]]) -> None:
-        first = self._first_seen(conn, t["seen"], hits)
-        raw: list[dict[str, Any]] = []
-        daily: dict[tuple[Any, ...], list[Any]] = {}
-        hourly: dict[tuple[Any, ...], list[Any]] = {}
-        paths: dict[tuple[UUID, str], list[Any]] = {}
+        bulk = Bulk(conn)
+        first = self._first_seen(bulk, t["seen"], hits)
+        recent = hourly_horizon()
+        raw: list[tuple[Any, ...]] = []
+        # Keyed by (site, bucket, combination); the bucket is a date or an hour.
+        daily: dict[tuple[UUID, Any, str], list[Any]] = {}
+        hourly: dict[tuple[UUID, Any, str], list[Any]] = {}
+        paths: dict[tuple[UUID, str], list[int]] = {}
         countries: dict[tuple[UUID, str], int] = defaultdict(int)
         sites: dict[UUID, list[Any]] = {}
         for nid, item in hits:
             f = item.fields
             unique = 1 if nid in first else 0
+            site, at, path = item.site_id, item.at, f["path"]
+            country = f.get("country") or "XX"
+            dims = (
+                path,
+                f.get("referrer"),
+                f.get("source"),
+                country,
+                f.get("browser"),
+                f.get("platform"),
+            )
             raw.append(
-                {
-                    "id": nid,
-                    "site_uuid": item.site_id,
-                    "created_at": item.at,
-                    "path": f["path"],
-                    "url": f.get("url"),
-                    "referrer": f.get("referrer"),
-                    "country": f.get("country") or "XX",
-                    "browser": f.get("browser"),
-                    "platform": f.get("platform"),
-                    "is_mobile": bool(f.get("is_mobile")),
-                    "source": f.get("source"),
-                    "utm_campaign": f.get("utm_campaign"),
-                    "utm_medium": f.get("utm_medium"),
-                    "unique_hash": f.get("unique_hash"),
-                    "visitor_hash": f.get("visitor_hash"),
-                    "is_unique": bool(unique),
-                    "channel": f.get("channel") or "api",
-                    "subscribers": f.get("subscribers"),
-                }
+                (
+                    nid,
+                    bulk.uuid(site),
+                    bulk.moment(at),
+                    path,
+                    f.get("url"),
+                    dims[1],
+                    country,
+                    dims[4],
+                    dims[5],
+                    bulk.flag(bool(f.get("is_mobile"))),
+                    dims[2],
+                    f.get("utm_campaign"),
+                    f.get("utm_medium"),
+                    f.get("unique_hash"),
+                    f.get("visitor_hash"),
+                    bulk.flag(bool(unique)),
+                    f.get("channel") or "api",
+                    f.get("subscribers"),
+                )
             )
-            dims = tuple(raw[-1][d] for d in DIMENSIONS)
             key = combo_key(dims)
-            hour = item.at.replace(minute=0, second=0, microsecond=0)
-            for bucket_map, bucket in ((daily, item.at.date()), (hourly, hour)):
-                entry = bucket_map.get((item.site_id, bucket, key))
+            entry = daily.get((site, at.date(), key))
+            if entry is None:
+                daily[(site, at.date(), key)] = [*dims, 1, unique]
+            else:
+                entry[6] += 1
+                entry[7] += unique
+            if at >= recent:
+                hour = at.replace(minute=0, second=0, microsecond=0)
+                entry = hourly.get((site, hour, key))
                 if entry is None:
-                    bucket_map[(item.site_id, bucket, key)] = [*dims, 1, unique]
+                    hourly[(site, hour, key)] = [*dims, 1, unique]
                 else:
-                    entry[-2] += 1
-                    entry[-1] += unique
-            path_entry = paths.setdefault((item.site_id, f["path"]), [0, 0])
-            path_entry[0] += 1
-            path_entry[1] += unique
-            countries[(item.site_id, raw[-1]["country"])] += 1
-            site_entry = sites.setdefault(item.site_id, [0, 0, item.at])
-            site_entry[0] += 1
-            site_entry[1] += unique
-            site_entry[2] = max(site_entry[2], item.at)
-        conn.execute(t["hits"].insert(), raw)
-        for table, bucket_name, rows in (
-            (t["daily"], "day", daily),
-            (t["hourly"], "hour", hourly),
-        ):
-            upsert_add(
-                conn,
+                    entry[6] += 1
+                    entry[7] += unique
+            path_entry = paths.get((site, path))
+            if path_entry is None:
+                paths[(site, path)] = [1, unique]
+            else:
+                path_entry[0] += 1
+                path_entry[1] += unique
+            countries[(site, country)] += 1
+            site_entry = sites.get(site)
+            if site_entry is None:
+                sites[site] = [1, unique, at]
+            else:
+                site_entry[0] += 1
+                site_entry[1] += unique
+                if at > site_entry[2]:
+                    site_entry[2] = at
+        bulk.insert(t["hits"], HIT_COLUMNS, raw)
+        cube_columns = ("site_uuid", "bucket", "key", *DIMENSIONS, "hits", "uniques")
+        buckets: list[tuple[Table, str, dict[tuple[UUID, Any, str], list[Any]], Any]] = [
+            (t["daily"], "day", daily, bulk.day),
+            (t["hourly"], "hour", hourly, bulk.moment),
+        ]
+        conn.execute(delete(t["hourly"]).where(t["hourly"].c.hour < recent))
+        for table, bucket_name, rows, convert in buckets:
+            bulk.upsert_add(
                 table,
-                [
-                    {
-                        "site_uuid": site,
-                        bucket_name: bucket,
-                        "key": key,
-                        **dict(zip(DIMENSIONS, values[:6], strict=True)),
-                        "hits": values[6],
-                        "uniques": values[7],
-                    }
-                    for (site, bucket, key), values in rows.items()
-                ],
-                keys=("site_uuid", bucket_name, "key"),
-                add=("hits", "uniques"),
+                tuple(bucket_name if c == "bucket" else c for c in cube_columns),
+                ("site_uuid", bucket_name, "key"),
+                ("hits", "uniques"),
+                [(bulk.uuid(s), convert(b), k, *v) for (s, b, k), v in rows.items()],
             )
-        upsert_add(
-            conn,
+        bulk.upsert_add(
             t["paths"],
-            [
-                {"site_uuid": s, "key": combo_key([p]), "path": p, "hits": h, "uniques": u}
-                for (s, p), (h, u) in paths.items()
-            ],
-            keys=("site_uuid", "key"),
-            add=("hits", "uniques"),
+            ("site_uuid", "key", "path", "hits", "uniques"),
+            ("site_uuid", "key"),
+            ("hits", "uniques"),
+            [(bulk.uuid(s), combo_key([p]), p, h, u) for (s, p), (h, u) in paths.items()],
         )
-        upsert_add(
-            conn,
+        bulk.upsert_add(
             t["countries"],
-            [{"site_uuid": s, "country": c, "hits": n} for (s, c), n in countries.items()],
-            keys=("site_uuid", "country"),
-            add=("hits",),
+            ("site_uuid", "country", "hits"),
+            ("site_uuid", "country"),
+            ("hits",),
+            [(bulk.uuid(s), c, n) for (s, c), n in countries.items()],
         )
-        self._add_site_totals(conn, t, {s: (h, u, 0, at) for s, (h, u, at) in sites.items()})
+        self._add_site_totals(bulk, t, [(s, h, u, 0, at) for s, (h, u, at) in sites.items()])
 
+    @staticmethod
     def _add_site_totals(
-        self, conn: Connection, t: Tables, totals: dict[UUID, tuple[int, int, int, datetime | None]]
+        bulk: Bulk, t: Tables, totals: list[tuple[UUID, int, int, int, datetime | None]]
     ) -> None:
-        table = t["sites"]
-        for site, (hits, uniques, events, at) in totals.items():
-            current = conn.execute(
-                select(table.c.last_hit_at).where(table.c.site_uuid == site)
-            ).first()
-            last = at
-            if current is not None and current.last_hit_at is not None and at is not None:
-                last = max(utc(current.last_hit_at), at)
-            elif current is not None and at is None:
-                last = current.last_hit_at
-            upsert_add(
-                conn,
-                table,
-                [
-                    {
-                        "site_uuid": site,
-                        "hits": hits,
-                        "uniques": uniques,
-                        "events": events,
-                        "last_hit_at": last,
-                    }
-                ],
-                keys=("site_uuid",),
-                add=("hits", "uniques", "events"),
-                replace=("last_hit_at",),
-            )
+        bulk.upsert_add(
+            t["sites"],
+            ("site_uuid", "hits", "uniques", "events", "last_hit_at"),
+            ("site_uuid",),
+            ("hits", "uniques", "events"),
+            [
+                (bulk.uuid(s), h, u, e, bulk.moment(at) if at is not None else None)
+                for s, h, u, e, at in totals
+            ],
+            latest=("last_hit_at",),
+        )
 
     def _apply_events(self, conn: Connection, t: Tables, items: list[tuple[int, Tracked]]) -> None:
-        raw = []
+        bulk = Bulk(conn)
+        raw: list[tuple[Any, ...]] = []
         daily: dict[tuple[UUID, date, str], list[Any]] = {}
         totals: dict[UUID, int] = defaultdict(int)
         for nid, item in items:
             f = item.fields
             raw.append(
-                {
-                    "id": nid,
-                    "site_uuid": item.site_id,
-                    "created_at": item.at,
-                    "name": f["name"],
-                    "value": f.get("value"),
-                    "path": f.get("path"),
-                    "url": f.get("url"),
-                    "referrer": f.get("referrer"),
-                    "country": f.get("country") or "XX",
-                    "source": f.get("source"),
-                    "browser": f.get("browser"),
-                    "platform": f.get("platform"),
-                    "unique_hash": f.get("unique_hash"),
-                    "visitor_hash": f.get("visitor_hash"),
-                }
+                (
+                    nid,
+                    bulk.uuid(item.site_id),
+                    bulk.moment(item.at),
+                    f["name"],
+                    f.get("value"),
+                    f.get("path"),
+                    f.get("url"),
+                    f.get("referrer"),
+                    f.get("country") or "XX",
+                    f.get("source"),
+                    f.get("browser"),
+                    f.get("platform"),
+                    f.get("unique_hash"),
+                    f.get("visitor_hash"),
+                )
             )
             key = combo_key([f["name"], f.get("value")])
             entry = daily.setdefault(
@@ -425,18 +457,15 @@ class TrafficProjection(Projection):
             )
             entry[2] += 1
             totals[item.site_id] += 1
-        conn.execute(t["events"].insert(), raw)
-        upsert_add(
-            conn,
+        bulk.insert(t["events"], EVENT_COLUMNS, raw)
+        bulk.upsert_add(
             t["event_daily"],
-            [
-                {"site_uuid": s, "day": d, "key": k, "name": n, "value": v, "hits": c, "uniques": 0}
-                for (s, d, k), (n, v, c) in daily.items()
-            ],
-            keys=("site_uuid", "day", "key"),
-            add=("hits", "uniques"),
+            ("site_uuid", "day", "key", "name", "value", "hits", "uniques"),
+            ("site_uuid", "day", "key"),
+            ("hits", "uniques"),
+            [(bulk.uuid(s), bulk.day(d), k, n, v, c, 0) for (s, d, k), (n, v, c) in daily.items()],
         )
-        self._add_site_totals(conn, t, {s: (0, 0, n, None) for s, n in totals.items()})
+        self._add_site_totals(bulk, t, [(s, 0, 0, n, None) for s, n in totals.items()])
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         if not scope.site_ids:

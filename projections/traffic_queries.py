@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, select
 
 from projections.base import Tables, utc
+from projections.traffic import hourly_horizon
 
 GROUPABLE = {
     "path": "path",
@@ -74,8 +75,11 @@ class Pieces:
     raw: list[tuple[datetime, datetime]]
 
 
-def cut(begin: datetime, finish: datetime) -> Pieces:
-    """Cut [begin, finish) into whole UTC days, whole hours and leftover minutes."""
+def cut(begin: datetime, finish: datetime, hourly_from: datetime) -> Pieces:
+    """Cut [begin, finish) into whole UTC days, whole hours and leftover minutes.
+
+    Hours before `hourly_from` (older than the hourly rollups keep) count as leftover.
+    """
     days: tuple[date, date] | None = None
     edges: list[tuple[datetime, datetime]] = []
     first_day, last_day = _ceil_day(begin), _floor_day(finish)
@@ -89,8 +93,8 @@ def cut(begin: datetime, finish: datetime) -> Pieces:
     for a, b in edges:
         if a >= b:
             continue
-        ha, hb = _ceil_hour(a), _floor_hour(b)
-        if ha < hb:
+        ha, hb = _ceil_hour(max(a, hourly_from)), _floor_hour(b)
+        if ha < hb and ha >= hourly_from:
             hours.append((ha, hb))
             raw += [(a, ha), (hb, b)]
         else:
@@ -125,7 +129,7 @@ def grouped(
 ) -> list[Group]:
     """Hits (and unique hits) per value of a dimension, most first."""
     column = GROUPABLE[group_by]
-    pieces = cut(begin, finish)
+    pieces = cut(begin, finish, hourly_horizon())
     sums: dict[str | None, list[int]] = {}
 
     def add(rows: Iterable[Any]) -> None:

@@ -1,0 +1,306 @@
+"""Read-model benchmark: rebuild and catch-up rates, 30-day grouped and leaderboard latency.
+
+    .venv/bin/python benchmarks/readmodels.py [--backend sqlite|postgres|both] [--hits 1000000]
+
+A generator of realistic traffic (Zipf-distributed paths, referrers, countries and
+user agents over a year, several sites) writes hits through the Tracking
+application. Then, on each backend, it measures: the steady catch-up rate of the
+projections over the new events, the rebuild rate, and p50/p95 latency of 30-day
+grouped queries (each group_by) and of the leaderboard query. Floors, measured in
+the same run on the same database: reading the whole notification log without
+projecting it (for the rates) and the same 30-day grouping done by scanning the
+raw hits (for the queries).
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from eventsourcing.utils import get_topic  # noqa: E402
+
+from domain.hits import Hit, new_site_scoped_id  # noqa: E402
+from infrastructure.bootstrap import bootstrap  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from projections.traffic_queries import Filters, grouped, leaderboard  # noqa: E402
+
+SITES = 5
+PATHS = 3000
+COUNTRIES = [
+    "US",
+    "DE",
+    "GB",
+    "FR",
+    "IN",
+    "CA",
+    "NL",
+    "PL",
+    "BR",
+    "JP",
+    "ES",
+    "IT",
+    "SE",
+    "AU",
+    "CH",
+    "AT",
+    "BE",
+    "DK",
+    "NO",
+    "FI",
+    "IE",
+    "PT",
+    "CZ",
+    "RU",
+    "UA",
+    "MX",
+    "AR",
+    "KR",
+    "CN",
+    "SG",
+    "NZ",
+    "ZA",
+    "TR",
+    "IL",
+    "GR",
+    "HU",
+    "RO",
+    "XX",
+]
+REFERRERS = [
+    None,
+    "https://www.google.com/",
+    "https://news.ycombinator.com/",
+    "https://t.co/",
+    "https://www.reddit.com/r/programming/",
+    "https://duckduckgo.com/",
+    "https://www.bing.com/",
+    "https://lobste.rs/",
+    "https://github.com/",
+    "https://www.linkedin.com/",
+    "https://mastodon.social/",
+    "https://feedly.com/",
+] + [f"https://blog{i}.example/" for i in range(40)]
+SOURCES = {
+    None: "direct",
+    "https://www.google.com/": "google",
+    "https://news.ycombinator.com/": "hackernews",
+    "https://t.co/": "twitter",
+    "https://www.reddit.com/r/programming/": "reddit",
+}
+BROWSERS = [
+    ("Chrome", "macOS", False),
+    ("Safari", "iOS", True),
+    ("Chrome", "Windows", False),
+    ("Firefox", "Linux", False),
+    ("Chrome", "Android", True),
+    ("Safari", "macOS", False),
+    ("Edge", "Windows", False),
+    ("Firefox", "Windows", False),
+    ("Samsung Internet", "Android", True),
+]
+
+
+def zipf_weights(n: int, s: float = 1.1) -> list[float]:
+    return [1 / (i + 1) ** s for i in range(n)]
+
+
+def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
+    """Write `total` hits over the last year through the Tracking application."""
+    rng = random.Random(seed)
+    sites = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(SITES)]
+    site_weights = zipf_weights(SITES, 1.0)
+    paths = [f"/posts/{i}-some-title" for i in range(PATHS)]
+    path_w, ref_w, country_w = (
+        zipf_weights(PATHS),
+        zipf_weights(len(REFERRERS), 0.9),
+        zipf_weights(len(COUNTRIES), 1.0),
+    )
+    browser_w = zipf_weights(len(BROWSERS), 0.8)
+    event_class: Any = Hit.__dict__["Recorded"]
+    topic = get_topic(Hit)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=365)
+    span = (now - start).total_seconds()
+    # Timestamps in order, as a live log would have them.
+    moments = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(total))
+    batch = []
+    for i, at in enumerate(moments):
+        site = rng.choices(sites, site_weights)[0]
+        path = rng.choices(paths, path_w)[0]
+        referrer = rng.choices(REFERRERS, ref_w)[0]
+        browser, platform, mobile = rng.choices(BROWSERS, browser_w)[0]
+        visitor = f"{rng.getrandbits(20):x}"
+        batch.append(
+            event_class(
+                originator_topic=topic,
+                originator_id=new_site_scoped_id(site),
+                originator_version=1,
+                timestamp=at,
+                site_id=site,
+                path=path,
+                url=f"https://example.com{path}",
+                referrer=referrer,
+                country=rng.choices(COUNTRIES, country_w)[0],
+                browser=browser,
+                platform=platform,
+                is_mobile=mobile,
+                source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
+                utm_campaign=None,
+                utm_medium=None,
+                unique_hash=f"{hash((site, path, visitor, at.date())) & (2**64 - 1):016x}",
+                visitor_hash=f"{hash((site, visitor, at.date())) & (2**64 - 1):016x}",
+                channel="script",
+                subscribers=None,
+            )
+        )
+        if len(batch) == 5000 or i == total - 1:
+            container.tracking.record(batch)
+            batch = []
+    return sites
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def run(backend: str, total: int) -> dict[str, Any]:
+    env = {"TINYLYTICS_DATA_DIR": tempfile.mkdtemp(prefix="tly-rm-")}
+    schema = None
+    if backend == "postgres":
+        out = subprocess.run(
+            [str(ROOT / "scripts" / "services")], check=True, capture_output=True, text=True
+        ).stdout
+        urls = dict(line.split("=", 1) for line in out.split() if "=" in line)
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        env.update(
+            DATABASE_URL=urls["DATABASE_URL"],
+            REDIS_URL=urls["REDIS_URL"],
+            TINYLYTICS_DB_SCHEMA=schema,
+            TINYLYTICS_REDIS_PREFIX=schema,
+        )
+    container = bootstrap(Settings.from_env(env), fast_passwords=True)
+    result: dict[str, Any] = {"backend": backend, "hits": total}
+    try:
+        started = time.perf_counter()
+        sites = generate(container, total)
+        result["generate_per_s"] = total / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        count = 0
+        app = container.tracking
+        position = 0
+        while True:
+            found = app.recorder.select_notifications(
+                start=position, limit=5000, inclusive_of_start=False
+            )
+            if not found:
+                break
+            count += len(found)
+            position = found[-1].id
+        result["floor_log_read_per_s"] = count / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        container.projections.catch_up(["traffic"])
+        result["catch_up_per_s"] = total / (time.perf_counter() - started)
+
+        started = time.perf_counter()
+        container.projections.rebuild("traffic")
+        result["rebuild_per_s"] = total / (time.perf_counter() - started)
+
+        tables = container.projections.tables["traffic"]
+        rng = random.Random(3)
+        timings: dict[str, list[float]] = {}
+        floor: list[float] = []
+        today = datetime.now(UTC).date()
+        for _ in range(20):
+            site = rng.choice(sites[:3])
+            end = today - timedelta(days=rng.randrange(0, 300))
+            begin = datetime.combine(end - timedelta(days=29), datetime.min.time(), tzinfo=UTC)
+            finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            for group_by in (
+                "path",
+                "country",
+                "referrer",
+                "browser_name",
+                "platform_name",
+                "source",
+            ):
+                with container.engine.connect() as conn:
+                    t0 = time.perf_counter()
+                    grouped(conn, tables, site, begin, finish, group_by, Filters())
+                    timings.setdefault(f"grouped_{group_by}", []).append(
+                        (time.perf_counter() - t0) * 1000
+                    )
+            with container.engine.connect() as conn:
+                t0 = time.perf_counter()
+                leaderboard(conn, tables, site)
+                timings.setdefault("leaderboard", []).append((time.perf_counter() - t0) * 1000)
+                hits = tables["hits"]
+                from sqlalchemy import func, select
+
+                t0 = time.perf_counter()
+                conn.execute(
+                    select(hits.c.path, func.count())
+                    .where(
+                        hits.c.site_uuid == site,
+                        hits.c.created_at >= begin,
+                        hits.c.created_at < finish,
+                    )
+                    .group_by(hits.c.path)
+                ).all()
+                floor.append((time.perf_counter() - t0) * 1000)
+        all_grouped = [v for k, vs in timings.items() if k.startswith("grouped") for v in vs]
+        result["grouped_30d_p50_ms"] = statistics.median(all_grouped)
+        result["grouped_30d_p95_ms"] = percentile(all_grouped, 0.95)
+        result["leaderboard_p50_ms"] = statistics.median(timings["leaderboard"])
+        result["leaderboard_p95_ms"] = percentile(timings["leaderboard"], 0.95)
+        result["floor_raw_scan_30d_p50_ms"] = statistics.median(floor)
+        result["floor_raw_scan_30d_p95_ms"] = percentile(floor, 0.95)
+    finally:
+        container.close()
+        if schema:
+            import psycopg
+
+            with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--hits", type=int, default=1_000_000)
+    args = parser.parse_args()
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = [run(b, args.hits) for b in backends]
+    print(
+        f"{'backend':<9} {'hits':>9} {'catch-up/s':>11} {'rebuild/s':>10} {'log read/s':>11} "
+        f"{'ratio':>6} {'grouped p50/p95 ms':>19} {'leaderboard p50/p95':>20} {'raw scan p50/p95':>17}"
+    )
+    for r in results:
+        print(
+            f"{r['backend']:<9} {r['hits']:>9} {r['catch_up_per_s']:>11.0f} {r['rebuild_per_s']:>10.0f} "
+            f"{r['floor_log_read_per_s']:>11.0f} {r['rebuild_per_s'] / r['floor_log_read_per_s']:>6.2f} "
+            f"{r['grouped_30d_p50_ms']:>8.1f} / {r['grouped_30d_p95_ms']:>7.1f} "
+            f"{r['leaderboard_p50_ms']:>9.1f} / {r['leaderboard_p95_ms']:>7.1f} "
+            f"{r['floor_raw_scan_30d_p50_ms']:>7.1f} / {r['floor_raw_scan_30d_p95_ms']:>7.1f}"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
