@@ -13,6 +13,8 @@ from application.enrichment import CountryResolver
 from application.group_commit import GroupCommitter
 from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
+from application.webhook_delivery import WebhookSender
+from application.webhooks import Webhooks
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
@@ -25,11 +27,14 @@ from infrastructure.salts import SqlSaltStore
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
 from infrastructure.user_agents import UaParserAdapter
+from infrastructure.webhooks import WEBHOOKS_STORE, webhook_policy, wire_webhooks
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.runner import ProjectionEngine
 from projections.sites import SitesProjection
 from projections.traffic import TrafficProjection
+from projections.webhook_dispatch import WebhookDispatch
+from projections.webhooks import WebhooksProjection
 
 log = logging.getLogger("tinylytics")
 
@@ -50,6 +55,9 @@ class Container:
     committer: GroupCommitter
     collection: Collection
     broker: dramatiq.Broker
+    webhooks: Webhooks
+    webhook_dispatch: WebhookDispatch
+    webhook_sender: WebhookSender
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -82,6 +90,7 @@ class Container:
         self.drops.flush()
         self.configuration.close()
         self.tracking.close()
+        self.webhooks.close()
         self.engine.dispose()
 
 
@@ -112,18 +121,33 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         passwords=Argon2Passwords(fast=fast_passwords),
     )
     tracking = Tracking(env=event_store_env(settings, TRACKING_STORE))
+    webhooks = Webhooks(
+        env=event_store_env(settings, WEBHOOKS_STORE),
+        accounts=configuration,
+        policy=webhook_policy(settings),
+        base_url=settings.base_url,
+    )
     engine = read_model_engine(settings)
     projections = ProjectionEngine(
         engine,
-        sources={CONFIGURATION_STORE: configuration, TRACKING_STORE: tracking},
+        sources={
+            CONFIGURATION_STORE: configuration,
+            TRACKING_STORE: tracking,
+            WEBHOOKS_STORE: webhooks,
+        },
         projections=[
             AccountsProjection(),
             SitesProjection(),
             ApiKeysProjection(),
             TrafficProjection(),
+            WebhooksProjection(),
         ],
     )
     projections.setup()
+    broker = make_broker(settings)
+    dispatch, sender, forget_webhooks = wire_webhooks(
+        settings, webhooks, configuration, tracking, projections, broker
+    )
     key_usage = KeyUsage(engine)
     key_usage.setup()
     drops = SqlDropCounter(engine)
@@ -143,6 +167,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             forgetters=[
                 lambda conn, scope: key_usage.forget(conn, scope.key_ids),
                 lambda conn, scope: drops.forget(conn, scope.site_ids),
+                forget_webhooks,
             ],
         )
     )
@@ -167,8 +192,12 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         rate_limiter=ApiRateLimiter(settings),
         committer=committer,
         collection=collection,
-        broker=make_broker(settings),
+        broker=broker,
+        webhooks=webhooks,
+        webhook_dispatch=dispatch,
+        webhook_sender=sender,
     )
     configuration.on_saved(container.wake.set)
     tracking.on_saved(container.wake.set)
+    webhooks.on_saved(container.wake.set)
     return container

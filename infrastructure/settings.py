@@ -48,6 +48,27 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(networks)
 
 
+def _webhook_allowed(
+    raw: str,
+) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
+    """TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS: CIDRs (or addresses) and host names."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    hosts: set[str] = set()
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            name = part.lower().rstrip(".")
+            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", name):
+                raise SettingsError(
+                    f"TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS: {part!r} is not a CIDR or host name"
+                ) from None
+            hosts.add(name)
+    return tuple(networks), frozenset(hosts)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -65,6 +86,9 @@ class Settings:
     ipinfo_url: str = "https://api.ipinfo.io"
     visitor_rate_limit_per_minute: int = 25
     max_body_bytes: int = 1024 * 1024
+    # Webhook targets the SSRF guard lets through although their addresses are refused.
+    webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    webhook_allowed_hosts: frozenset[str] = frozenset()
 
     @property
     def is_postgres(self) -> bool:
@@ -89,6 +113,9 @@ class Settings:
             raise SettingsError("TINYLYTICS_BASE_URL must start with http:// or https://")
         data_dir = Path(env.get("TINYLYTICS_DATA_DIR", "").strip() or "data").resolve()
         geoip_db = env.get("TINYLYTICS_GEOIP_DB", "").strip()
+        hook_networks, hook_hosts = _webhook_allowed(
+            env.get("TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS", "")
+        )
         return cls(
             data_dir=data_dir,
             database_url=database_url,
@@ -108,6 +135,8 @@ class Settings:
                 env.get("TINYLYTICS_IPINFO_URL", "").strip().rstrip("/") or "https://api.ipinfo.io"
             ),
             visitor_rate_limit_per_minute=_int(env, "TINYLYTICS_VISITOR_RATE_LIMIT", 25),
+            webhook_allowed_networks=hook_networks,
+            webhook_allowed_hosts=hook_hosts,
         )
 
     def geoip_path(self) -> Path | None:

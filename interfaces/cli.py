@@ -455,3 +455,6 @@ def keys_revoke(owner: str, name: str, as_json: bool) -> None:
         account = c.configuration.find_account(owner)
         key = c.configuration.revoke_key(account.id, name)
     emit(as_json, {"revoked": True, "name": key.name}, f"revoked key {key.name!r}")
+
+
+from interfaces import cli_webhooks  # noqa: E402, F401  (registers `tinylytics webhooks`)

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, DateTime, Table
 
 
 class Bulk:
@@ -37,6 +37,13 @@ class Bulk:
         if not rows:
             return
         names = ", ".join(columns)
+        if self.pg:
+            # COPY is PostgreSQL's bulk path: several times faster than row-by-row INSERTs.
+            cursor: Any = self.conn.connection.cursor()
+            with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
         marks = ", ".join([self.mark] * len(columns))
         self.conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', rows)
 
@@ -60,9 +67,31 @@ class Bulk:
             f"THEN excluded.{c} ELSE {name}.{c} END"
             for c in latest
         ]
-        marks = ", ".join([self.mark] * len(columns))
-        sql = (
-            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(changes)}"
+        tail = f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(changes)}"
+        head = f"INSERT INTO {name} ({', '.join(columns)}) "
+        if not self.pg:
+            marks = ", ".join([self.mark] * len(columns))
+            self.conn.exec_driver_sql(head + f"VALUES ({marks})" + tail, rows)
+            return
+        # One statement whose parameters are one array per column: a round trip per row
+        # is what costs on PostgreSQL, and a statement with a placeholder per value is
+        # slow to prepare.
+        arrays = ", ".join(f"%s::{_pg_array_type(table, c)}" for c in columns)
+        self.conn.exec_driver_sql(
+            head + f"SELECT * FROM unnest({arrays})" + tail,
+            tuple([row[i] for row in rows] for i in range(len(columns))),
         )
-        self.conn.exec_driver_sql(sql, rows)
+
+
+def _pg_array_type(table: Table, column: str) -> str:
+    kind = table.c[column].type
+    name = type(kind).__name__
+    if isinstance(kind, DateTime):
+        return "timestamptz[]"
+    return {
+        "Uuid": "uuid[]",
+        "Date": "date[]",
+        "BigInteger": "int8[]",
+        "Integer": "int4[]",
+        "Boolean": "bool[]",
+    }.get(name, "text[]")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from eventsourcing.application import Application
 from sqlalchemy import (
@@ -62,6 +62,13 @@ class Status:
 Progress = Callable[[int, int], None]
 
 
+class Follower(Protocol):
+    """A process manager (webhook dispatch) run beside the projections by `run` only:
+    never by `catch_up` or `rebuild`. `follow` does one turn and handles its own errors."""
+
+    def follow(self) -> None: ...
+
+
 class ProjectionEngine:
     def __init__(
         self, engine: Engine, sources: dict[str, Application[Any]], projections: list[Projection]
@@ -75,6 +82,7 @@ class ProjectionEngine:
         # The last position this process saw each projection at (a hint, never trusted
         # for writing: a batch always re-reads its position under the lock).
         self._seen: dict[str, int] = {}
+        self.followers: list[Follower] = []
 
     # -- set up --------------------------------------------------------------------
     def setup(self) -> None:
@@ -98,6 +106,10 @@ class ProjectionEngine:
         with self.engine.connect() as conn:
             conn = conn.execution_options(immediate=True)
             with conn.begin():
+                if self.is_postgres:
+                    # Read models can be rebuilt from the log, and the position commits
+                    # with them: an unflushed commit lost to a crash is simply redone.
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 query = select(positions.c.name, positions.c.position).where(
                     positions.c.name.in_(sorted(names))
                 )
@@ -176,6 +188,11 @@ class ProjectionEngine:
                 log.exception("projection runner failed; restarting it (failure %d)", failures)
                 stop.wait(min(30.0, 0.5 * 2 ** min(failures, 6)))
                 continue
+            for follower in self.followers:
+                try:
+                    follower.follow()
+                except Exception:
+                    log.exception("%s failed", type(follower).__name__)
             wake.wait(idle)
 
     # -- status ----------------------------------------------------------------------
@@ -212,8 +229,14 @@ class ProjectionEngine:
         fresh_metadata = MetaData()
         fresh = projection.define(fresh_metadata, suffix)
         self._drop_leftovers(name)
+        # Indexes are built once the tables are full: cheaper than keeping them up to
+        # date through millions of inserts.
+        deferred = {table.name: set(table.indexes) for table in fresh.values()}
         with self.engine.begin() as conn:
-            fresh_metadata.create_all(conn)
+            for table in fresh.values():
+                table.indexes.clear()
+                table.create(conn)
+                table.indexes.update(deferred[table.name])
         position = 0
         head = self.head(projection.source)
         try:
@@ -228,6 +251,10 @@ class ProjectionEngine:
                 position = last
                 if progress:
                     progress(position, max(head, position))
+            with self.engine.begin() as conn:
+                for indexes in deferred.values():
+                    for index in indexes:
+                        index.create(conn)
             with self.locked([name]) as (conn, _found):
                 while True:
                     last, events = self._read(projection, position, BATCH_SIZE * 5)

@@ -83,6 +83,19 @@ def combo_key(values: Sequence[str | None]) -> str:
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
+_keys: dict[tuple[str | None, ...], str] = {}
+
+
+def cached_combo_key(values: tuple[str | None, ...]) -> str:
+    """combo_key, remembered: traffic repeats the same few thousand combinations."""
+    found = _keys.get(values)
+    if found is None:
+        if len(_keys) > 200_000:
+            _keys.clear()
+        found = _keys[values] = combo_key(values)
+    return found
+
+
 def _cube(name: str, metadata: MetaData, suffix: str, bucket: Column[Any]) -> Table:
     return Table(
         name + suffix,
@@ -226,7 +239,7 @@ class TrafficProjection(Projection):
         if topic not in (HIT_TOPIC, EVENT_TOPIC) or not notification.state.startswith(b"{"):
             return mapper.to_domain_event(notification)
         try:
-            state = json.loads(notification.state)
+            state = json.loads(notification.state.decode("utf-8"))
             at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
             site_hex = state.pop("site_id")["_data_"]
             site_id = self._site_ids.get(site_hex)
@@ -349,7 +362,7 @@ class TrafficProjection(Projection):
                     f.get("subscribers"),
                 )
             )
-            key = combo_key(dims)
+            key = cached_combo_key(dims)
             entry = daily.get((site, at.date(), key))
             if entry is None:
                 daily[(site, at.date(), key)] = [*dims, 1, unique]

@@ -11,6 +11,7 @@ answer below is computed from it by plain Python, never from the read models.
 """
 
 import hashlib
+import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.utils import get_topic
 
+from domain.custom_events import CustomEvent
 from domain.hits import Hit, new_site_scoped_id
 from infrastructure.bootstrap import Container
 
@@ -40,6 +42,10 @@ GROUP_COLUMN = {
 def at(text: str) -> datetime:
     """A UTC instant from `2026-03-29T01:30:00` (no zone: always UTC)."""
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _digest(*parts: object) -> str:
@@ -133,7 +139,8 @@ def hit_event(
 
 
 def record(container: Container, events: Sequence[Any], catch_up: bool = True) -> list[Made]:
-    """Save hits in one transaction (then let the projections read them); what was made."""
+    """Save hits (and custom events) in one transaction, then let the projections read
+    them; the hits that were made."""
     ids = container.tracking.record(list(events))
     if catch_up:
         container.projections.catch_up()
@@ -154,6 +161,7 @@ def record(container: Container, events: Sequence[Any], catch_up: bool = True) -
             visitor_hash=e.visitor_hash,
         )
         for nid, e in zip(ids, events, strict=True)
+        if isinstance(e, Hit.__dict__["Recorded"])
     ]
 
 
@@ -192,7 +200,9 @@ def select_hits(
         and begin <= h.at < finish
         and (country is None or h.country == country)
         and (path is None or h.path == path)
-        and (referrer is None or (h.referrer is not None and referrer.lower() in h.referrer.lower()))
+        and (
+            referrer is None or (h.referrer is not None and referrer.lower() in h.referrer.lower())
+        )
     ]
     return sorted(found, key=lambda h: (h.at, h.id), reverse=True)
 
@@ -211,8 +221,69 @@ def group_counts(
     return {value: (hits, unique) for value, (hits, unique) in counts.items()}
 
 
-def grouped_as_counts(rows: list[dict[str, Any]], group_by: str) -> dict[str | None, tuple[int, int]]:
+def grouped_as_counts(
+    rows: list[dict[str, Any]], group_by: str
+) -> dict[str | None, tuple[int, int]]:
     """An API `grouped_hits` list as (hits, unique hits) per value (uniques 0 if not shown)."""
     if group_by == "path":
         return {r["path"]: (r["views"], r.get("unique_views", 0)) for r in rows}
     return {r[group_by]: (r["hit_count"], 0) for r in rows}
+
+
+def custom_event(
+    site: UUID, when: datetime, name: str = "signup.started", value: str | None = None
+) -> Any:
+    """A `CustomEvent.Recorded` event at `when` (UTC), ready for `Tracking.record`."""
+    event_class: Any = CustomEvent.__dict__["Recorded"]
+    return event_class(
+        originator_topic=get_topic(CustomEvent),
+        originator_id=new_site_scoped_id(site),
+        originator_version=CustomEvent.INITIAL_VERSION,
+        timestamp=when,
+        site_id=site,
+        name=name,
+        value=value,
+        path="/signup",
+        url=None,
+        referrer=None,
+        country="XX",
+        browser=None,
+        platform=None,
+        is_mobile=False,
+        source=None,
+        unique_hash=None,
+        visitor_hash=None,
+        channel="api",
+    )
+
+
+def traffic(site: Any, seed: int, days: list[date], count: int) -> list[Any]:
+    """Varied hits over some days: a few visitors who come back to the same pages."""
+    rng = random.Random(seed)
+    paths = ["/", "/blog", "/blog/hello-world", "/pricing", "/about"]
+    countries = ["US", "DE", "PL", "XX"]
+    referrers = [None, "https://google.com/", "https://news.ycombinator.com/", "https://t.co/x"]
+    sources = [None, "google", "hackernews", "twitter"]
+    browsers = [(None, None, False), ("Chrome", "macOS", False), ("Safari", "iOS", True)]
+    events = []
+    moments = sorted(
+        day_start(rng.choice(days)) + timedelta(seconds=rng.randrange(86_400)) for _ in range(count)
+    )
+    for moment in moments:
+        which = rng.randrange(len(referrers))
+        browser, platform, mobile = rng.choice(browsers)
+        events.append(
+            hit_event(
+                site.uuid,
+                moment,
+                rng.choice(paths),
+                visitor=f"visitor-{rng.randrange(6)}",
+                referrer=referrers[which],
+                source=sources[which],
+                country=rng.choice(countries),
+                browser=browser,
+                platform=platform,
+                is_mobile=mobile,
+            )
+        )
+    return events

@@ -61,8 +61,10 @@ class DateRangeSchema(Schema):
             if start > end:
                 raise ValidationError("Start date must be on or before end date", "start_date")
             if (end - start).days >= MAX_RANGE_DAYS:
+                # Keyed by "date_range", not a field: the message then reads as written
+                # instead of gaining a "Start date" prefix (bodies.messages labels by key).
                 raise ValidationError(
-                    f"Date range is too long: at most {MAX_RANGE_DAYS} days", "start_date"
+                    f"Date range is too long: at most {MAX_RANGE_DAYS} days", "date_range"
                 )
 
 

@@ -72,7 +72,9 @@ def list_sites() -> Any:
         rows = SitesProjection.for_owner(
             conn, c.projections.tables["sites"], current_key().owner_id
         )
-    return SiteListSchema().dump({"sites": [row._mapping for row in rows]})
+        # The lifetime counters live in the traffic read model, as for GET /sites/:id.
+        counted = with_counters(conn, rows)
+    return SiteListSchema().dump({"sites": counted})
 
 
 @api.get("/sites/<int:site_id>")

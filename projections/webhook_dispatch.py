@@ -1,0 +1,376 @@
+"""The webhook dispatcher: a process manager from domain events to scheduled deliveries.
+
+It follows the Tracking log (later others: uptime monitors) with a position of its
+own, kept in the Webhooks store's tracking table, never in `projection_positions`:
+`projections rebuild` neither sees nor moves it, so a rebuild sends nothing. Each
+batch, under the erasure fence:
+
+1. reads the position, then the next notifications after it;
+2. turns the ones a trigger knows (a live hit, a kudo) into occurrences;
+3. finds, per site owner on Plus, the active webhooks that asked for that event
+   since before it happened;
+4. saves one `Delivery` per (webhook, notification), with an id derived from both,
+   together with the new position, in one transaction of the Webhooks store;
+5. only then hands each new delivery to the queue (Dramatiq).
+
+Processing a notification twice can therefore never schedule a second delivery:
+either the position moved with the deliveries (and the batch is not read again), or
+a replayed batch derives the same ids and the existing deliveries are left out. A
+crash between 4 and 5 leaves deliveries that are due but not queued; the sweep
+queues every delivery overdue by more than `SWEEP_GRACE`.
+
+Extension point: a trigger maps one notification to an `Occurrence` (the event type,
+the site, when it happened and the payload's own keys). `TRACKING_TRIGGERS` knows
+`Hit.Recorded` and `Kudo.Given`; uptime monitors will add a `Followed` log of their
+own with triggers for `monitor_down` / `monitor_up` (keys `monitor` and `downtime`).
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple, Protocol
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, Tracking
+from sqlalchemy import Connection, Engine, select
+
+from application.webhooks import Webhooks
+from domain.deliveries import Delivery, delivery_id
+from domain.errors import NotFound
+from domain.webhook_messages import event_payload, hit_payload, kudo_payload, site_payload
+from domain.webhooks import NEW_HIT, NEW_KUDO, Webhook
+from projections.base import utc
+from projections.runner import ProjectionEngine
+from projections.webhooks import WebhooksProjection
+
+log = logging.getLogger("tinylytics.webhooks")
+
+HIT_TOPIC = "domain.hits:Hit.Recorded"
+KUDO_TOPIC = "domain.kudos:Kudo.Given"
+# Hits accepted live; anything recorded another way (an import, a seed) has its own.
+LIVE_CHANNELS = frozenset({"script", "pixel", "api"})
+
+BATCH_SIZE = 500
+SWEEP_EVERY = 60.0  # seconds between sweeps for deliveries whose message was lost
+SWEEP_GRACE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """Something that happened that webhooks may be told of."""
+
+    event_type: str
+    site_id: UUID
+    happened_at: datetime
+    position: int  # its notification id: with the webhook, the delivery's identity
+    parts: dict[str, Any]  # the payload's own keys, e.g. {"hit": {...}}
+
+
+Trigger = Callable[[Notification, Any], Occurrence | None]
+
+
+def event_state(notification: Notification, mapper: Any) -> dict[str, Any]:
+    """A stored event's fields, decoded without needing its class to exist here."""
+    data = notification.state
+    if getattr(mapper, "cipher", None) is not None:
+        data = mapper.cipher.decrypt(data)
+    if getattr(mapper, "compressor", None) is not None:
+        data = mapper.compressor.decompress(data)
+    state: dict[str, Any] = mapper.transcoder.decode(data)
+    return state
+
+
+def hit_trigger(notification: Notification, mapper: Any) -> Occurrence | None:
+    """`new_hit` for each accepted live hit: collector, pixel, API, each row of a batch."""
+    hit = mapper.to_domain_event(notification)
+    if getattr(hit, "channel", None) not in LIVE_CHANNELS:
+        return None
+    return Occurrence(
+        NEW_HIT,
+        hit.site_id,
+        utc(hit.timestamp),
+        notification.id,
+        {"hit": hit_payload(hit, notification.id)},
+    )
+
+
+def kudo_trigger(notification: Notification, mapper: Any) -> Occurrence | None:
+    """`new_kudo` for each `Kudo.Given` (browser, API or verified Webmention like).
+
+    The Kudo aggregate (domain/kudos.py) is not built yet; its creating event is
+    expected to carry `site_id`, `uid` and `path` (a removal is another event and sends
+    nothing). Read from the stored fields, so this needs no import of the class.
+    """
+    state = event_state(notification, mapper)
+    try:
+        site_id = state["site_id"]
+        site_id = site_id if isinstance(site_id, UUID) else UUID(str(site_id))
+        at = state["timestamp"]
+        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        kudo = kudo_payload(notification.id, str(state["uid"]), str(state["path"]), at)
+    except (KeyError, ValueError, TypeError):
+        log.warning("kudo %d has no site, uid or path: no webhook for it", notification.id)
+        return None
+    return Occurrence(NEW_KUDO, site_id, utc(at), notification.id, {"kudo": kudo})
+
+
+TRACKING_TRIGGERS: Mapping[str, Trigger] = {HIT_TOPIC: hit_trigger, KUDO_TOPIC: kudo_trigger}
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A log the dispatcher follows, and what in it can trigger a webhook."""
+
+    app: Application[Any]
+    triggers: Mapping[str, Trigger]
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+
+class SiteInfo(NamedTuple):
+    number: int
+    owner_id: UUID
+    name: str
+    url: str
+
+
+class SiteSource(Protocol):
+    def get_site(self, site_id: UUID, owner_id: UUID | None = None) -> Any: ...
+
+
+class NotReady(Exception):
+    """A site is in the event store but not yet in the sites read model: try again later."""
+
+
+@dataclass(frozen=True)
+class DispatchStatus:
+    name: str
+    source: str
+    position: int
+    head: int
+    lag: int
+
+
+Fence = Callable[[], AbstractContextManager[Connection | None]]
+
+
+@dataclass
+class WebhookDispatch:
+    webhooks: Webhooks
+    followed: Sequence[Followed]
+    projections: ProjectionEngine  # for the sites and webhooks read models
+    configuration: SiteSource
+    fence: Fence
+    batch_size: int = BATCH_SIZE
+    sweep_every: float = SWEEP_EVERY
+    sweep_grace: timedelta = SWEEP_GRACE
+    name: str = "webhook_dispatch"
+    _queued: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    _next_sweep: float = 0.0
+    _resume_at: float = 0.0
+    _failures: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- set up ------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Start following each log at its head the first time: history is never sent."""
+        for followed in self.followed:
+            head = followed.app.recorder.max_notification_id() or 0
+            self.webhooks.start_position(followed.name, head)
+
+    # -- running -----------------------------------------------------------------------
+    def follow(self) -> None:
+        """One turn of the projection runner's loop: catch up, sweep now and then.
+
+        Never raises: a failure is logged and the dispatcher waits (longer each time)
+        before it tries again, without holding up the projections beside it.
+        """
+        now = time.monotonic()
+        if now < self._resume_at:
+            return
+        try:
+            self.catch_up()
+            if now >= self._next_sweep:
+                self.sweep()
+                self._next_sweep = now + self.sweep_every
+            if self._failures:
+                log.warning("webhook dispatch recovered after %d failure(s)", self._failures)
+            self._failures = 0
+        except NotReady:
+            pass  # the sites projection is a moment behind; the next turn finds the site
+        except Exception:
+            self._failures += 1
+            log.exception("webhook dispatch failed (failure %d)", self._failures)
+            self._resume_at = now + min(60.0, 0.5 * 2 ** min(self._failures, 7))
+
+    def catch_up(self) -> int:
+        """Process every log until it has read all that was recorded when it started."""
+        done = 0
+        with self._lock:
+            for followed in self.followed:
+                while True:
+                    moved = self.step(followed)
+                    done += moved
+                    if moved == 0:
+                        break
+        return done
+
+    def step(self, followed: Followed) -> int:
+        """Process one batch of one log; returns how many notifications it moved past."""
+        app = followed.app
+        with self.fence() as conn:
+            position = self.webhooks.position(followed.name)
+            notifications = app.recorder.select_notifications(
+                start=position, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            last = notifications[-1].id
+            occurrences: list[Occurrence] = []
+            for notification in notifications:
+                trigger = followed.triggers.get(notification.topic)
+                if trigger is not None:
+                    found = trigger(notification, app.mapper)
+                    if found is not None:
+                        occurrences.append(found)
+            deliveries = self._plan(conn, followed.name, occurrences)
+            recordings = self.webhooks.record_processed(deliveries, Tracking(followed.name, last))
+        if recordings is None:
+            return 0  # another dispatcher processed this batch
+        for recording in recordings:
+            scheduled: Any = recording.domain_event
+            self._queue(recording.notification.id, 1, scheduled.at)
+        return last - position
+
+    # -- planning ----------------------------------------------------------------------
+    def _plan(
+        self, conn: Connection | None, source: str, occurrences: list[Occurrence]
+    ) -> list[Delivery]:
+        if not occurrences:
+            return []
+        sites = self._sites(conn, {o.site_id for o in occurrences})
+        hooks = {owner: self._webhooks_of(owner) for owner in {s.owner_id for s in sites.values()}}
+        now = self.webhooks.clock()
+        base_url = self.webhooks.base_url
+        deliveries = []
+        for o in occurrences:
+            site = sites.get(o.site_id)
+            if site is None:
+                continue
+            for webhook in hooks.get(site.owner_id, []):
+                if not webhook.accepts(o.event_type, o.happened_at):
+                    continue
+                payload = event_payload(
+                    o.event_type,
+                    now,
+                    site_payload(site.number, site.name, site.url, base_url),
+                    **o.parts,
+                )
+                deliveries.append(
+                    Delivery.schedule(
+                        id=delivery_id(webhook.id, source, o.position),
+                        webhook_id=webhook.id,
+                        owner_id=webhook.owner_id,
+                        event_type=o.event_type,
+                        payload=payload,
+                        at=now,
+                        site_id=o.site_id,
+                        source=source,
+                        position=o.position,
+                    )
+                )
+        return deliveries
+
+    def _webhooks_of(self, owner_id: UUID) -> list[Webhook]:
+        """The owner's active webhooks, if the owner is on Plus; else none."""
+        book = self.webhooks.book_of(owner_id)
+        if book is None or not book.webhook_ids:
+            return []
+        try:
+            if not self.webhooks.accounts.get_account(owner_id).is_subscribed:
+                return []
+        except NotFound:
+            return []
+        found = []
+        for webhook_id in book.webhook_ids:
+            try:
+                webhook = self.webhooks.get_webhook(webhook_id)
+            except NotFound:
+                continue
+            if webhook.is_active:
+                found.append(webhook)
+        return found
+
+    def _sites(self, conn: Connection | None, site_ids: set[UUID]) -> dict[UUID, SiteInfo]:
+        table = self.projections.tables["sites"]["sites"]
+        query = select(
+            table.c.uuid, table.c.id, table.c.owner_uuid, table.c.label, table.c.url
+        ).where(table.c.uuid.in_(site_ids))
+        with _connection(self.projections.engine, conn) as c:
+            rows = list(c.execute(query))
+        sites = {r.uuid: SiteInfo(r.id, r.owner_uuid, r.label, r.url) for r in rows}
+        for missing in site_ids - set(sites):
+            try:
+                self.configuration.get_site(missing)
+            except NotFound:
+                continue  # erased: nothing to tell anyone
+            raise NotReady(f"site {missing} is not in the sites read model yet")
+        return sites
+
+    # -- queueing ----------------------------------------------------------------------
+    def _queue(self, number: int, attempt: int, due_at: datetime) -> None:
+        try:
+            self.webhooks.queue.enqueue(number, attempt, due_at)
+        except Exception:
+            # Saved and due: the sweep queues it again once it is overdue.
+            log.exception("could not queue webhook delivery %d; the sweep will", number)
+            return
+        self._queued[(number, attempt)] = self.webhooks.clock()
+
+    def sweep(self) -> int:
+        """Queue pending deliveries overdue by more than the grace (their message was lost:
+        a restart of the embedded server, a crash before queueing, a CLI with no worker)."""
+        now = self.webhooks.clock()
+        cutoff = now - self.sweep_grace
+        for key, at in list(self._queued.items()):
+            if at < cutoff:
+                del self._queued[key]
+        tables = self.projections.tables[WebhooksProjection.name]
+        with self.projections.engine.connect() as conn:
+            rows = WebhooksProjection.overdue(conn, tables, cutoff)
+        queued = 0
+        for row in rows:
+            key = (int(row.id), int(row.attempts) + 1)
+            if key in self._queued:
+                continue
+            log.info("queueing overdue webhook delivery %d (attempt %d)", *key)
+            self._queue(key[0], key[1], now)
+            queued += 1
+        return queued
+
+    # -- status ------------------------------------------------------------------------
+    def status(self) -> list[DispatchStatus]:
+        result = []
+        for followed in self.followed:
+            position = self.webhooks.position(followed.name)
+            head = followed.app.recorder.max_notification_id() or 0
+            result.append(
+                DispatchStatus(self.name, followed.name, position, head, max(0, head - position))
+            )
+        return result
+
+
+@contextmanager
+def _connection(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
+    if conn is not None:
+        yield conn
+    else:
+        with engine.connect() as fresh:
+            yield fresh

@@ -1,0 +1,455 @@
+"""The traffic read models: rebuilds answer the same, batches apply exactly once, erasure is total.
+
+Every check compares the tables with a hand count of the hits that were made
+(tests/analytics_helpers.py), not only with each other: a rebuild that reproduces
+a wrong count, or a crash that loses the same hits twice, still fails.
+"""
+
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import delete, select, update
+
+import projections.runner as runner
+import projections.traffic as traffic_module
+import projections.traffic_queries as traffic_queries
+from infrastructure.bootstrap import Container
+from interfaces.api.leaderboard import forget_cached
+from projections.base import utc
+from projections.bulk import Bulk
+from projections.runner import ProjectionEngine
+from projections.traffic import TrafficProjection
+from tests.analytics_helpers import (
+    GROUP_COLUMN,
+    Made,
+    at,
+    custom_event,
+    group_counts,
+    grouped_as_counts,
+    interval,
+    record,
+    select_hits,
+    traffic,
+    unique_ids,
+)
+from tests.conftest import World, bearer
+
+DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform")
+# Hourly rollups are kept for recent days only; these tests fix where "recent" begins,
+# in the middle of their data, so that both sides of it are read and written.
+HORIZON = at("2026-02-01T00:00:00")
+
+
+@pytest.fixture(autouse=True)
+def horizon(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    for module in (traffic_module, traffic_queries):
+        monkeypatch.setattr(module, "hourly_horizon", lambda: HORIZON)
+    return HORIZON
+
+
+class Crash(Exception):
+    """Stands for the process dying half-way through a batch."""
+
+
+# -- reading the tables --------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    # SQLite hands back naive datetimes, PostgreSQL aware ones: compare them as UTC.
+    return utc(value) if isinstance(value, datetime) else value
+
+
+def snapshot(container: Container) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every traffic table, in a stable order."""
+    found = {}
+    with container.engine.connect() as conn:
+        for name, table in container.projections.tables["traffic"].items():
+            rows = [tuple(_plain(v) for v in row) for row in conn.execute(select(table))]
+            found[name] = sorted(rows, key=repr)
+    return found
+
+
+def counters(container: Container, sites: set[UUID] | None = None) -> dict[str, dict[Any, Any]]:
+    """The rollups and lifetime counters, keyed by what they count (not by storage key)."""
+    t = container.projections.tables["traffic"]
+    out: dict[str, dict[Any, Any]] = defaultdict(dict)
+    with container.engine.connect() as conn:
+
+        def rows(name: str) -> Iterator[Any]:
+            for row in conn.execute(select(t[name])):
+                if sites is None or row.site_uuid in sites:
+                    yield row
+
+        for row in rows("hits"):
+            out["hits"][row.id] = (row.site_uuid, utc(row.created_at), row.path, row.is_unique)
+        for name, bucket in (("daily", "day"), ("hourly", "hour")):
+            for row in rows(name):
+                key = (
+                    row.site_uuid,
+                    _plain(getattr(row, bucket)),
+                    *(getattr(row, d) for d in DIMENSIONS),
+                )
+                assert key not in out[name], f"two {name} rows for {key}"
+                out[name][key] = (row.hits, row.uniques)
+        for row in rows("paths"):
+            out["paths"][(row.site_uuid, row.path)] = (row.hits, row.uniques)
+        for row in rows("countries"):
+            out["countries"][(row.site_uuid, row.country)] = row.hits
+        for row in rows("sites"):
+            last = _plain(row.last_hit_at)
+            out["sites"][row.site_uuid] = (row.hits, row.uniques, row.events, last)
+        for row in rows("events"):
+            out["events"][row.id] = (row.site_uuid, utc(row.created_at), row.name)
+        for row in rows("event_daily"):
+            out["event_daily"][(row.site_uuid, row.day, row.name, row.value)] = row.hits
+    return dict(out)
+
+
+def hand_count(
+    made: list[Made], events: list[tuple[int, Any]] | None = None
+) -> dict[str, dict[Any, Any]]:
+    """What `counters` must find after exactly these hits (and (id, custom event) pairs).
+
+    Hourly rollups exist only from the horizon on (the `horizon` fixture fixes it).
+    """
+    uniques = unique_ids(made)
+    out: dict[str, dict[Any, Any]] = defaultdict(dict)
+    totals: dict[str, dict[Any, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    sites: dict[UUID, list[Any]] = {}
+    for hit in made:
+        unique = int(hit.id in uniques)
+        out["hits"][hit.id] = (hit.site, hit.at, hit.path, bool(unique))
+        dims = tuple(getattr(hit, d) for d in DIMENSIONS)
+        hour = hit.at.replace(minute=0, second=0, microsecond=0)
+        keys = [("daily", (hit.site, hit.at.date(), *dims)), ("paths", (hit.site, hit.path))]
+        if hit.at >= HORIZON:
+            keys.append(("hourly", (hit.site, hour, *dims)))
+        for name, key in keys:
+            totals[name][key][0] += 1
+            totals[name][key][1] += unique
+        country = (hit.site, hit.country)
+        out["countries"][country] = out["countries"].get(country, 0) + 1
+        entry = sites.setdefault(hit.site, [0, 0, 0, hit.at])
+        entry[0] += 1
+        entry[1] += unique
+        entry[3] = max(entry[3], hit.at)
+    for name, found in totals.items():
+        out[name] = {key: (hits, unique) for key, (hits, unique) in found.items()}
+    for nid, event in events or []:
+        out["events"][nid] = (event.site_id, event.timestamp, event.name)
+        key = (event.site_id, event.timestamp.date(), event.name, event.value)
+        out["event_daily"][key] = out["event_daily"].get(key, 0) + 1
+        entry = sites.setdefault(event.site_id, [0, 0, 0, None])
+        entry[2] += 1
+    out["sites"] = {site: tuple(entry) for site, entry in sites.items()}
+    return dict(out)
+
+
+def position(engine: ProjectionEngine) -> int:
+    return next(s.position for s in engine.status() if s.name == "traffic")
+
+
+def fresh_engine(container: Container) -> ProjectionEngine:
+    """The traffic projection's runner as a newly started process makes it."""
+    engine = ProjectionEngine(
+        container.engine,
+        sources={"tracking": container.tracking},
+        projections=[TrafficProjection()],
+    )
+    engine.setup()
+    return engine
+
+
+# -- API answers ---------------------------------------------------------------------------
+def api_answers(client: FlaskClient, headers: dict[str, str], site_ids: list[int]) -> list[bytes]:
+    """Raw bytes of every read answer for these sites (the leaderboard without its cache times)."""
+    forget_cached()
+    out = [client.get("/api/v1/sites", headers=headers).data]
+    ranges = [
+        {"start_date": "2026-01-01", "end_date": "2026-03-31"},
+        {"start_date": "2026-02-03", "end_date": "2026-02-05", "time_zone": "user"},
+    ]
+    for site_id in site_ids:
+        out.append(client.get(f"/api/v1/sites/{site_id}", headers=headers).data)
+        base = f"/api/v1/sites/{site_id}"
+        queries: list[tuple[str, dict[str, Any]]] = []
+        for dates in ranges:
+            queries += [
+                ("hits", {**dates, "per_page": 50}),
+                ("hits", {**dates, "per_page": 50, "page": 3}),
+                ("hits", {**dates, "country": "DE", "referrer": "google"}),
+                *(("hits", {**dates, "grouped": "true", "group_by": g}) for g in GROUP_COLUMN),
+                ("hits", {**dates, "grouped": "true", "path": "/blog"}),
+                ("user_journeys", dates),
+                ("user_journeys", {**dates, "per_page": 5, "page": 2}),
+            ]
+        for what, params in queries:
+            response = client.get(f"{base}/{what}", headers=headers, query_string=params)
+            assert response.status_code == 200, response.json
+            out.append(response.data)
+        board = client.get(f"{base}/leaderboard", headers=headers)
+        assert board.status_code == 200
+        body = board.json
+        assert body.pop("cache_info").keys() == {"cached_at", "expires_at"}
+        out.append(json.dumps(body, sort_keys=True).encode())
+    return out
+
+
+@pytest.fixture
+def busy(world: World, container: Container) -> dict[str, Any]:
+    """Two accounts, three sites, a few months of hits and some custom events."""
+    ann = world.account("ann@example.com", timezone="Asia/Kolkata")
+    bob = world.account("bob@example.com", timezone="America/New_York")
+    sites = [
+        world.site(ann, "https://ann.example"),
+        world.site(ann, "https://blog.ann.example"),
+        world.site(bob, "https://bob.example"),
+    ]
+    days = [date(2026, 1, 20) + timedelta(days=i) for i in range(45)]
+    events = sorted(
+        (e for i, s in enumerate(sites) for e in traffic(s, 100 + i, days, 250)),
+        key=lambda e: e.timestamp,
+    )
+    extras = [custom_event(sites[0].uuid, at("2026-02-04T10:00:00"), "signup.started", "pro")]
+    extras += [custom_event(sites[2].uuid, at("2026-02-05T10:00:00"), "signup.done")]
+    made: list[Made] = []
+    # In several commits, as hits arrive; the projection reads them in uneven batches.
+    for start in range(0, len(events), 200):
+        made += record(container, events[start : start + 200], catch_up=False)
+        while container.projections.step("traffic", limit=137):
+            pass
+    ids = container.tracking.record(extras)
+    container.projections.catch_up()
+    return {
+        "owners": (ann, bob),
+        "sites": sites,
+        "made": made,
+        "events": list(zip(ids, extras, strict=True)),
+        "keys": (bearer(world.key(ann, "reader")), bearer(world.key(bob, "reader"))),
+    }
+
+
+# -- rebuild -------------------------------------------------------------------------------
+def test_the_projection_matches_the_hand_count(container: Container, busy: dict) -> None:
+    assert counters(container) == hand_count(busy["made"], busy["events"])
+
+
+def test_rebuild_gives_identical_answers_and_ids(
+    client: FlaskClient, container: Container, busy: dict[str, Any]
+) -> None:
+    ann_key, bob_key = busy["keys"]
+    ann_sites = [s.id for s in busy["sites"][:2]]
+    bob_sites = [busy["sites"][2].id]
+
+    def everything() -> list[bytes]:
+        return api_answers(client, ann_key, ann_sites) + api_answers(client, bob_key, bob_sites)
+
+    before = everything()
+    rows_before = snapshot(container)
+    ids_before = sorted(h.id for h in busy["made"])
+    assert sorted(r[0] for r in rows_before["hits"]) == ids_before
+
+    # Damage the read model, so that a rebuild that did nothing could not pass.
+    t = container.projections.tables["traffic"]
+    with container.engine.begin() as conn:
+        conn.execute(delete(t["daily"]).where(t["daily"].c.path == "/blog"))
+        conn.execute(update(t["sites"]).values(hits=1))
+        conn.execute(update(t["paths"]).values(uniques=0))
+        conn.execute(delete(t["hits"]).where(t["hits"].c.country == "PL"))
+    assert everything() != before
+
+    head = container.tracking.recorder.max_notification_id()
+    assert container.projections.rebuild("traffic") == head
+    assert everything() == before
+    assert snapshot(container) == rows_before
+    assert position(container.projections) == head
+    assert container.projections.step("traffic") == 0
+
+    # A restarted runner carries on in the swapped-in tables, and a second rebuild agrees.
+    later = record(
+        container,
+        [traffic(busy["sites"][0], 9, [date(2026, 3, 10)], 1)[0]],
+        catch_up=False,
+    )
+    assert fresh_engine(container).catch_up() == 1
+    assert counters(container) == hand_count(busy["made"] + later, busy["events"])
+    with_later = snapshot(container)
+    container.projections.rebuild("traffic")
+    assert snapshot(container) == with_later
+
+
+# -- exactly once --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "where", ["after_first_seen", "traffic_daily", "traffic_paths", "traffic_sites"]
+)
+def test_a_crash_mid_batch_counts_nothing_twice_and_loses_nothing(
+    world: World, container: Container, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    owner = world.account()
+    sites = [world.site(owner, "https://one.example"), world.site(owner, "https://two.example")]
+    days = [date(2026, 4, 1) + timedelta(days=i) for i in range(4)]
+    events = sorted(
+        (e for i, s in enumerate(sites) for e in traffic(s, 40 + i, days, 60)),
+        key=lambda e: e.timestamp,
+    )
+    made = record(container, events, catch_up=False)
+    assert len(unique_ids(made)) < len(made)  # visitors come back: uniques are at stake
+
+    batches = {"n": 0}
+    real_first_seen = TrafficProjection._first_seen
+    real_upsert = Bulk.upsert_add
+
+    def first_seen(self: TrafficProjection, *args: Any) -> set[int]:
+        batches["n"] += 1
+        fresh = real_first_seen(self, *args)
+        if where == "after_first_seen" and batches["n"] == 3:
+            raise Crash("died after remembering the batch's unique hashes")
+        return fresh
+
+    def upsert_add(self: Bulk, table: Any, *args: Any, **kwargs: Any) -> None:
+        real_upsert(self, table, *args, **kwargs)
+        if table.name == where and batches["n"] == 3:
+            raise Crash(f"died after writing {table.name}")
+
+    engine = container.projections
+    with monkeypatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(TrafficProjection, "_first_seen", first_seen)
+        patched.setattr(Bulk, "upsert_add", upsert_add)
+        while engine.step("traffic", limit=25):
+            pass
+    assert batches["n"] == 3
+    # Only the two whole batches before the crash are kept, and the position agrees.
+    assert position(engine) == made[49].id
+    assert counters(container) == hand_count(made[:50])
+
+    restarted = fresh_engine(container)
+    assert restarted.catch_up() == made[-1].id - made[49].id
+    assert counters(container) == hand_count(made)
+    assert restarted.catch_up() == 0
+    assert container.projections.catch_up() == 0
+    assert counters(container) == hand_count(made)
+
+
+def test_a_crash_as_the_position_moves_keeps_the_batch_out(
+    world: World, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = world.site(world.account())
+    made = record(container, traffic(site, 5, [date(2026, 4, 1)], 30), catch_up=False)
+
+    def crash(*_args: Any) -> None:
+        raise Crash("died before the position was written")
+
+    with monkeypatch.context() as patched, pytest.raises(Crash):
+        patched.setattr(ProjectionEngine, "_set_position", crash)
+        container.projections.step("traffic")
+    assert counters(container, {site.uuid}) == {}
+    assert fresh_engine(container).catch_up() == made[-1].id
+    assert counters(container) == hand_count(made)
+
+
+def test_one_batch_across_many_sites_and_days(
+    client: FlaskClient,
+    world: World,
+    container: Container,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owners = [world.account(f"owner{i}@example.com") for i in range(3)]
+    sites = [
+        world.site(o, f"https://s{j}.o{i}.example") for i, o in enumerate(owners) for j in (0, 1)
+    ]
+    days = [date(2025, 12, 1) + timedelta(days=i) for i in range(60)]
+    events = sorted(
+        (e for i, s in enumerate(sites) for e in traffic(s, 70 + i, days, 150)),
+        key=lambda e: e.timestamp,
+    )
+    noon = at("2026-01-15T12:00:00")
+    extras = [custom_event(s.uuid, noon, "form.sent", str(n)) for n, s in enumerate(sites)]
+    all_events = events + extras
+    ids = container.tracking.record(all_events)
+    made_hits = [
+        Made(
+            id=nid, site=e.site_id, at=e.timestamp, path=e.path, url=e.url, referrer=e.referrer,
+            country=e.country, browser=e.browser, platform=e.platform, is_mobile=e.is_mobile,
+            source=e.source, unique_hash=e.unique_hash, visitor_hash=e.visitor_hash,
+        )
+        for nid, e in zip(ids, events, strict=False)
+    ]  # fmt: skip
+    # All of it in one batch: one transaction of many sites, days and both kinds of event.
+    assert container.projections.step("traffic", limit=10_000) == ids[-1]
+    assert container.projections.step("traffic") == 0
+    expected = hand_count(made_hits, list(zip(ids[len(events) :], extras, strict=True)))
+    assert counters(container) == expected
+    assert len({k[1] for k in expected["daily"]}) == 60
+    one_batch = snapshot(container)
+
+    # The same log read a few events at a time gives the very same tables.
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)  # a rebuild reads 10 events per batch
+    container.projections.rebuild("traffic")
+    assert snapshot(container) == one_batch
+
+    # And the API reads them: grouped by country for each site over a month, and /sites.
+    for owner, pair in zip(owners, (sites[0:2], sites[2:4], sites[4:6]), strict=True):
+        headers = bearer(world.key(owner, "reader"))
+        listed = client.get("/api/v1/sites", headers=headers).json["sites"]
+        assert {s["id"]: s["lifetime_hits"] for s in listed} == {
+            s.id: sum(1 for h in made_hits if h.site == s.uuid) for s in pair
+        }
+        for s in pair:
+            begin, finish = interval(date(2026, 1, 1), date(2026, 1, 31))
+            body = client.get(
+                f"/api/v1/sites/{s.id}/hits",
+                headers=headers,
+                query_string={"start_date": "2026-01-01", "end_date": "2026-01-31",
+                              "grouped": "true", "group_by": "country"},
+            ).json  # fmt: skip
+            selected = select_hits(made_hits, s.uuid, begin, finish)
+            assert grouped_as_counts(body["grouped_hits"], "country") == {
+                k: (v[0], 0) for k, v in group_counts(made_hits, selected, "country").items()
+            }
+
+
+# -- erasure -------------------------------------------------------------------------------
+def test_erasure_removes_every_traffic_row_of_the_accounts_sites(
+    client: FlaskClient, world: World, container: Container, busy: dict[str, Any]
+) -> None:
+    ann = busy["owners"][0]
+    ann_sites = {s.uuid for s in busy["sites"][:2]}
+    bob_sites = {busy["sites"][2].uuid}
+    # One more hit through the write API, with real hashes, for the account to go.
+    writer = bearer(world.key(ann, "writer", "full_access"))
+    created = client.post(
+        f"/api/v1/sites/{busy['sites'][0].id}/hits",
+        headers=writer,
+        json={"path": "/from-the-api", "visitor_id": "ann-reader"},
+    )
+    assert created.status_code == 201
+    container.projections.catch_up()
+    before = snapshot(container)
+    assert all(before[name] for name in before), "every traffic table has rows to erase"
+    bob_before = counters(container, bob_sites)
+    bob_answers = api_answers(client, busy["keys"][1], [busy["sites"][2].id])
+
+    scope = container.configuration.delete_account(ann.uuid)
+    assert set(scope.site_ids) == ann_sites
+
+    def rows_of(sites: set[UUID]) -> dict[str, int]:
+        t = container.projections.tables["traffic"]
+        with container.engine.connect() as conn:
+            return {
+                name: len(conn.execute(select(table).where(table.c.site_uuid.in_(sites))).all())
+                for name, table in t.items()
+            }
+
+    assert rows_of(ann_sites) == dict.fromkeys(container.projections.tables["traffic"], 0)
+    assert counters(container, bob_sites) == bob_before
+    assert api_answers(client, busy["keys"][1], [busy["sites"][2].id]) == bob_answers
+    # Nothing comes back from the log: not by catching up, not by a rebuild.
+    container.projections.catch_up()
+    container.projections.rebuild("traffic")
+    assert rows_of(ann_sites) == dict.fromkeys(container.projections.tables["traffic"], 0)
+    assert counters(container, bob_sites) == bob_before
+    assert counters(container) == bob_before
