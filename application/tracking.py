@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from application.base import EventSourcedApplication
+from application.kudos import KudoCommands
 
 # The creating events of hits and custom events (`Hit.Recorded`, `CustomEvent.Recorded`):
 # both are saved as events, never changed, so no aggregate object is built for them.
 Tracked = Any
 
 
-class Tracking(EventSourcedApplication):
+class Tracking(KudoCommands, EventSourcedApplication):
     name = "Tracking"
 
     def record(self, items: Sequence[Tracked]) -> list[int]:

@@ -30,6 +30,7 @@ from infrastructure.user_agents import UaParserAdapter
 from infrastructure.webhooks import WEBHOOKS_STORE, webhook_policy, wire_webhooks
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
+from projections.kudos import KudosProjection
 from projections.runner import ProjectionEngine
 from projections.sites import SitesProjection
 from projections.traffic import TrafficProjection
@@ -140,6 +141,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             SitesProjection(),
             ApiKeysProjection(),
             TrafficProjection(),
+            KudosProjection(),
             WebhooksProjection(),
         ],
     )

@@ -76,6 +76,8 @@ class Projection(ABC):
     ) -> None:
         """Apply events in log order; override to write a whole batch at once."""
         for notification_id, domain_event in events:
+            if domain_event is None:
+                continue
             handler = self.handlers.get(type(domain_event))
             if handler is not None:
                 handler(self, conn, tables, domain_event, notification_id)

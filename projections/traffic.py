@@ -236,7 +236,9 @@ class TrafficProjection(Projection):
         Anything else (or a stored form this does not expect) goes through the mapper.
         """
         topic = notification.topic
-        if topic not in (HIT_TOPIC, EVENT_TOPIC) or not notification.state.startswith(b"{"):
+        if topic not in (HIT_TOPIC, EVENT_TOPIC):
+            return None  # kudos and the rest: another projection's business
+        if not notification.state.startswith(b"{"):
             return mapper.to_domain_event(notification)
         try:
             state = json.loads(notification.state.decode("utf-8"))
@@ -256,6 +258,8 @@ class TrafficProjection(Projection):
         hits: list[tuple[int, Tracked]] = []
         custom: list[tuple[int, Tracked]] = []
         for nid, item in events:
+            if item is None:
+                continue
             if not isinstance(item, Tracked):
                 item = self._from_domain_event(item)
                 if item is None:

@@ -9,6 +9,7 @@ from interfaces.api import (  # noqa: F401  (they add their routes)
     events,
     hits,
     journeys,
+    kudos,
     leaderboard,
     sites,
 )

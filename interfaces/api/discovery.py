@@ -116,7 +116,11 @@ def _operation_spec(op: Operation) -> dict[str, Any]:
             "name": name,
             "required": True,
             "description": description,
-            "schema": {"type": "integer", "minimum": 1},
+            "schema": (
+                {"type": "integer", "minimum": 1}
+                if name == "id"
+                else {"type": "string", "minLength": 1, "maxLength": 100}
+            ),
         }
         for name, description in op.path_params.items()
     ]

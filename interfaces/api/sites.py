@@ -11,6 +11,7 @@ from interfaces.api.errors import ApiError, ErrorSchema
 from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.container import container
+from projections.kudos import kudo_totals
 from projections.sites import SitesProjection
 from projections.traffic_queries import site_totals
 
@@ -37,7 +38,10 @@ class SiteListSchema(Schema):
 
 def with_counters(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
     """Site rows with their lifetime counters from the traffic read model."""
-    totals = site_totals(conn, container().projections.tables["traffic"], [r.uuid for r in rows])
+    tables = container().projections.tables
+    uuids = [r.uuid for r in rows]
+    totals = site_totals(conn, tables["traffic"], uuids)
+    kudos = kudo_totals(conn, tables["kudos"], uuids)
     counted = []
     for row in rows:
         found = totals.get(row.uuid)
@@ -46,6 +50,7 @@ def with_counters(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
                 **row._mapping,
                 "lifetime_hits": int(found.hits) if found is not None else 0,
                 "lifetime_unique_hits": int(found.uniques) if found is not None else 0,
+                "lifetime_kudos": kudos.get(row.uuid, 0),
             }
         )
     return counted
