@@ -23,6 +23,7 @@ from domain.custom_events import CustomEvent
 from domain.errors import DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
 from domain.hits import MAX_PATH_LENGTH, MAX_URL_LENGTH, Hit, Visit
+from domain.kudos import visitor_kudo_uid
 from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
@@ -259,3 +260,20 @@ class Collection:
         if isinstance(visit, Skipped):
             return visit
         return CustomEvent.record(site.id, name, value, visit, has_path=has_path)
+
+    def kudo_uid(self, site: SiteSnapshot, sighting: Sighting, path: str) -> str | Skipped:
+        """The uid a browser kudo for this page gets: one per visitor, page and day.
+
+        The visitor hash is computed for this even when unique tracking is off; only the
+        uid, itself a one-way hash, is kept.
+        """
+        if not site.active:
+            return Skipped(INACTIVE, dropped=False)
+        if is_ignored(path, list(site.ignored_paths)):
+            return Skipped(IGNORED_PATH, dropped=False)
+        if self.user_agents.parse(sighting.user_agent).is_bot:
+            self.drops.count(site.id, "bot")
+            return Skipped(BOT, dropped=True)
+        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
+        _, visitor_hash = self.hasher.hashes(str(site.id), path, visitor, self.clock())
+        return visitor_kudo_uid(site.id, path, visitor_hash)

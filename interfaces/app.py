@@ -11,6 +11,7 @@ from interfaces.api.errors import register_error_handlers
 from interfaces.collect.collector import collector
 from interfaces.collect.embed import register_embed
 from interfaces.collect.pixel import pixel
+from interfaces.collect.widgets import widgets
 
 HOME = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Tinylytics</title>
@@ -35,6 +36,7 @@ def create_app(container: Container) -> Flask:
     register_embed(app)
     app.register_blueprint(collector)
     app.register_blueprint(pixel)
+    app.register_blueprint(widgets)
 
     @app.get("/")
     def home() -> Any:

@@ -264,3 +264,14 @@ def visits(conn: Connection, t: Tables, site: UUID, begin: datetime, finish: dat
 
 def as_utc(moment: datetime) -> datetime:
     return utc(moment)
+
+
+def countries_visited(conn: Connection, t: Tables, site: UUID) -> list[str]:
+    """Country codes that sent at least one hit, A to Z; the unknown `XX` left out."""
+    table = t["countries"]
+    rows = conn.execute(
+        select(table.c.country)
+        .where(table.c.site_uuid == site, table.c.hits > 0, table.c.country != "XX")
+        .order_by(table.c.country)
+    )
+    return [row.country for row in rows]

@@ -37,7 +37,7 @@ def json_error(status: int, message: str) -> Response:
 
 
 def _is_api() -> bool:
-    return request.path.startswith(("/api/", "/collect/"))
+    return request.path.startswith(("/api/", "/collect/", "/widgets/"))
 
 
 def register_error_handlers(app: Flask) -> None:

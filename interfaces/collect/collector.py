@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, request
 
-from application.collection import Sighting, Skipped
+from application.collection import Sighting, SiteSnapshot, Skipped
 from application.group_commit import CommitFailed
 from domain.custom_events import normalize_event_name, normalize_event_value
-from domain.errors import DomainError
+from domain.errors import Conflict, DomainError
 from domain.hits import MAX_URL_LENGTH
 from domain.urls import host_accepted
 from interfaces.collect.client import cdn_country, client_ip, is_prefetch
@@ -89,13 +89,14 @@ def collect(uid: str) -> Response:
         payload = _read_payload()
         kind = payload.get("k", "hit")
         page = _text(payload, "u")
-        if kind not in ("hit", "event"):
-            raise DomainError("'k' must be 'hit' or 'event'")
+        if kind not in ("hit", "event", "kudo"):
+            raise DomainError("'k' must be 'hit', 'event' or 'kudo'")
         if not page or len(page) > MAX_URL_LENGTH or urlsplit(page).scheme not in ("http", "https"):
             raise DomainError("'u' must be the page's http(s) URL")
         referrer = _text(payload, "r")
         name = normalize_event_name(_text(payload, "e") or "") if kind == "event" else ""
         value = normalize_event_value(payload.get("v")) if kind == "event" else None
+        kudo_path = _kudo_path(_text(payload, "p"), page) if kind == "kudo" else ""
     except (DomainError, ValueError) as error:
         message = error.message if isinstance(error, DomainError) else "Malformed request"
         return _with_cors(_error(413 if "too large" in message else 400, message), origin)
@@ -113,6 +114,8 @@ def collect(uid: str) -> Response:
         channel="script",
         cdn_country=cdn_country(request, c.settings),
     )
+    if kind == "kudo":
+        return _with_cors(_give_kudo(site, sighting, kudo_path), origin)
     if c.collection.throttled(site, sighting):
         return _with_cors(Response(status=204), origin)
     item = (
@@ -126,3 +129,31 @@ def collect(uid: str) -> Response:
         except CommitFailed:
             return _with_cors(_error(503, "Could not record the hit; try again"), origin)
     return _with_cors(Response(status=204), origin)
+
+
+def _kudo_path(given: str | None, page: str) -> str:
+    """A kudos button's `data-path`, else the page's own path."""
+    if given is None:
+        return urlsplit(page).path or "/"
+    if not given.startswith("/") or len(given) > 2048:
+        raise DomainError("A kudo's path must start with '/'")
+    return given
+
+
+def _give_kudo(site: SiteSnapshot, sighting: Sighting, path: str) -> Response:
+    """200 `{"uid": …}` for a new kudo; 409 with the uid when this visitor gave one today."""
+    c = container()
+    if c.collection.throttled(site, sighting):
+        return _error(429, "Too many requests from this visitor; try again in a minute")
+    uid = c.collection.kudo_uid(site, sighting, path)
+    if isinstance(uid, Skipped):
+        response = jsonify({"status": "ignored", "reason": uid.reason})
+        response.status_code = 202
+        return response
+    try:
+        c.tracking.give_kudo(site.id, path, uid, "script")
+    except Conflict:
+        response = jsonify({"error": "You already gave this page a kudo today", "uid": uid})
+        response.status_code = 409
+        return response
+    return jsonify({"status": "created", "uid": uid, "path": path})

@@ -1,0 +1,64 @@
+"""GET /widgets/<site_uid>.json: the data every page widget shows, in one request.
+
+Public, CORS-enabled and cacheable; it answers from read models only and says no
+more than the widgets show: the lifetime hit count (unique hits only for owners on
+the paid plan), kudos counts for the paths asked about, visited countries, uptime.
+"""
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from domain.errors import DomainError
+from domain.paths import normalize_path
+from interfaces.container import container
+from projections.kudos import kudo_counts
+from projections.traffic_queries import countries_visited, site_totals
+
+MAX_PATHS = 50
+CACHE_SECONDS = 30
+
+widgets = Blueprint("widgets", __name__)
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Cache-Control"] = (
+        f"public, max-age={CACHE_SECONDS}" if status == 200 else "no-store"
+    )
+    return response
+
+
+@widgets.get("/widgets/<uid>.json")
+def widget_data(uid: str) -> Response:
+    c = container()
+    site = c.collection.site(uid)  # NotFound → 404
+    asked = request.args
+    paths: list[str] = []
+    for raw in asked.getlist("path")[:MAX_PATHS]:
+        if not raw.startswith("/"):
+            return _json({"error": f"Paths must start with '/': {raw[:100]!r}"}, 400)
+        try:
+            paths.append(normalize_path(raw[:2048]))
+        except DomainError as error:
+            return _json({"error": error.message}, 400)
+    payload: dict[str, Any] = {}
+    tables = c.projections.tables
+    with c.engine.connect() as conn:
+        if "hits" in asked:
+            totals = site_totals(conn, tables["traffic"], [site.id]).get(site.id)
+            payload["hits"] = int(totals.hits) if totals is not None else 0
+            if asked.get("hits") == "unique":
+                owner = c.configuration.get_account(site.owner_id)
+                # Unique counts are a paid feature; free sites show plain hits.
+                if owner.is_subscribed:
+                    payload["unique_hits"] = int(totals.uniques) if totals is not None else 0
+        if "kudos" in asked:
+            payload["kudos"] = kudo_counts(conn, tables["kudos"], site.id, paths)
+        if "countries" in asked:
+            payload["countries"] = countries_visited(conn, tables["traffic"], site.id)
+    if "uptime" in asked:
+        payload["uptime"] = None  # filled in when uptime monitoring exists
+    return _json(payload)
