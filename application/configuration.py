@@ -9,9 +9,10 @@ from application.accounts import AccountCommands
 from application.api_keys import KeyCommands
 from application.ports import Eraser, PasswordHasher
 from application.sites import SiteCommands
+from application.webring import WebringCommands
 
 
-class Configuration(AccountCommands, SiteCommands, KeyCommands):
+class Configuration(AccountCommands, SiteCommands, KeyCommands, WebringCommands):
     name = "Configuration"
 
     def __init__(self, env: dict[str, str], passwords: PasswordHasher) -> None:

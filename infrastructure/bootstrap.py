@@ -15,6 +15,7 @@ from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
 from application.webhook_delivery import WebhookSender
 from application.webhooks import Webhooks
+from infrastructure.avatars import AvatarStore
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
@@ -59,6 +60,7 @@ class Container:
     webhooks: Webhooks
     webhook_dispatch: WebhookDispatch
     webhook_sender: WebhookSender
+    avatars: AvatarStore
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -183,6 +185,8 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         drops=drops,
         commit=committer.submit,
     )
+    avatars = AvatarStore(engine)
+    avatars.setup()
     container = Container(
         settings=settings,
         configuration=configuration,
@@ -198,6 +202,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         webhooks=webhooks,
         webhook_dispatch=dispatch,
         webhook_sender=sender,
+        avatars=avatars,
     )
     configuration.on_saved(container.wake.set)
     tracking.on_saved(container.wake.set)

@@ -2,16 +2,20 @@
 
 Public, CORS-enabled and cacheable; it answers from read models only and says no
 more than the widgets show: the lifetime hit count (unique hits only for owners on
-the paid plan), kudos counts for the paths asked about, visited countries, uptime.
+the paid plan), kudos counts for the paths asked about, visited countries, uptime,
+and a random webring member (with its avatar's `src`/`srcset`).
 """
 
+import random
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from domain.errors import DomainError
 from domain.paths import normalize_path
-from interfaces.container import container
+from domain.urls import host_of
+from infrastructure.avatars import SIZES
+from interfaces.container import base_url, container
 from projections.kudos import kudo_counts
 from projections.traffic_queries import countries_visited, site_totals
 
@@ -61,4 +65,36 @@ def widget_data(uid: str) -> Response:
             payload["countries"] = countries_visited(conn, tables["traffic"], site.id)
     if "uptime" in asked:
         payload["uptime"] = None  # filled in when uptime monitoring exists
+    if "webring" in asked:
+        payload["webring"] = _webring_member(site.url, asked.get("webring") == "avatars")
     return _json(payload)
+
+
+def _webring_member(own_url: str, avatars: bool) -> dict[str, Any] | None:
+    """A random member of the ring, never the asking site itself."""
+    ring = container().configuration.webring()
+    own_host = host_of(own_url).removeprefix("www.")
+    others = [
+        (url, member)
+        for url, member in ring.members.items()
+        if host_of(url).removeprefix("www.") != own_host
+    ]
+    if not others:
+        return None
+    url, member = random.choice(others)
+    chosen: dict[str, Any] = {"url": url, "label": member["label"]}
+    if avatars and member.get("avatar"):
+        base = f"{base_url()}/webring/avatars/{member['avatar']}"
+        chosen["avatar"] = {"src": f"{base}-100.png", "srcset": f"{base}-200.png 2x"}
+    return chosen
+
+
+@widgets.get("/webring/avatars/<digest>-<int:size>.png")
+def avatar(digest: str, size: int) -> Response:
+    png = container().avatars.png(digest, size) if size in SIZES and len(digest) <= 64 else None
+    if png is None:
+        return _json({"error": "Not found"}, 404)
+    response = Response(png, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
