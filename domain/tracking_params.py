@@ -12,6 +12,9 @@ _PREFIXES = ("utm_", "hsa_", "mtm_")
 
 _NAMES = frozenset(
     {
+        # Our own: the embed script's ignore-yourself switch is not part of a page.
+        "tiny_ignore",
+        "ti",
         # Ad-click ids: Google, DoubleClick, Microsoft, Yandex, X, TikTok, LinkedIn, Meta.
         "fbclid",
         "gclid",

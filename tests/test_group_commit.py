@@ -1,4 +1,5 @@
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,9 +14,11 @@ class FakeStore:
         self.next_id = 1
         self.gate = threading.Event()
         self.gate.set()
+        self.entered = threading.Event()
         self.lock = threading.Lock()
 
     def save(self, items: Sequence[Any]) -> list[int]:
+        self.entered.set()
         self.gate.wait(5)
         if any(item == "poison" for item in items):
             raise ValueError("bad row")
@@ -24,6 +27,13 @@ class FakeStore:
             ids = list(range(self.next_id, self.next_id + len(items)))
             self.next_id += len(items)
         return ids
+
+
+def wait_for(condition: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
 
 
 def test_a_lone_request_is_committed_and_answered_with_its_ids() -> None:
@@ -44,14 +54,14 @@ def test_requests_that_queue_during_a_commit_share_the_next_transaction() -> Non
         store.gate.clear()  # the first commit stalls while others queue up
         first = threading.Thread(target=lambda: results.__setitem__(0, committer.submit(["x"])))
         first.start()
+        wait_for(store.entered.is_set)  # the committer is inside the first save
         threads = [
             threading.Thread(target=lambda i=i: results.__setitem__(i, committer.submit([i])))
             for i in range(1, 21)
         ]
         for t in threads:
             t.start()
-        while committer._queue.qsize() < 20:
-            threading.Event().wait(0.001)
+        wait_for(lambda: committer._queue.qsize() == 20)
         store.gate.set()
         first.join(5)
         for t in threads:
@@ -79,12 +89,12 @@ def test_a_failing_request_does_not_sink_the_others_in_its_group() -> None:
         store.gate.clear()
         blocker = threading.Thread(target=send, args=("blocker", ["b"]))
         blocker.start()
+        wait_for(store.entered.is_set)
         good = threading.Thread(target=send, args=("good", ["g1", "g2"]))
         bad = threading.Thread(target=send, args=("bad", ["poison"]))
         good.start()
         bad.start()
-        while committer._queue.qsize() < 2:
-            threading.Event().wait(0.001)
+        wait_for(lambda: committer._queue.qsize() == 2)
         store.gate.set()
         for t in (blocker, good, bad):
             t.join(5)
