@@ -1,5 +1,6 @@
 """Site URLs: what an owner types, and the canonical form the domain keeps."""
 
+import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -7,7 +8,21 @@ from domain.errors import DomainError
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_PORT = re.compile(r"^\d+(/|$)")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv4Address)
+    except ValueError:
+        return False
+
+
+def _looks_numeric(host: str) -> bool:
+    """All-digit labels that are not a valid address (999.999.999.999) are no host."""
+    return all(label.isdigit() for label in host.split(".")) and not _is_ipv4(host)
 MAX_URL_LENGTH = 2048
 
 
@@ -21,6 +36,12 @@ def normalize_site_url(url: str) -> str:
         raise DomainError("URL can't be blank")
     if len(raw) > MAX_URL_LENGTH:
         raise DomainError(f"URL is too long (at most {MAX_URL_LENGTH} characters)")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in raw):
+        # urlsplit silently drops tabs and newlines; a URL with them is a typing slip.
+        raise DomainError(f"Invalid URL {url!r}: spaces or control characters")
+    scheme = _SCHEME.match(raw)
+    if "://" not in raw and scheme and not _PORT.match(raw[scheme.end() :]):
+        raise DomainError(f"Invalid URL {url!r}: only http and https sites can be tracked")
     if "://" not in raw:
         raw = "https://" + raw
     try:
@@ -37,8 +58,10 @@ def normalize_site_url(url: str) -> str:
         host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise DomainError(f"Invalid URL {url!r}: bad host name") from None
-    if not host or not (_HOST.match(host) or _IPV4.match(host)):
+    if not host or not (_HOST.match(host) or _is_ipv4(host)) or _looks_numeric(host):
         raise DomainError(f"Invalid URL {url!r}: bad host name")
+    if port == DEFAULT_PORTS[parts.scheme.lower()]:
+        port = None  # https://x.com:443 and https://x.com are one site
     netloc = host if port is None else f"{host}:{port}"
     path = parts.path.rstrip("/")
     if any(c.isspace() for c in path):

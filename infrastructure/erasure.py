@@ -62,6 +62,8 @@ class EventStoreRows:
             isolation_level=None,
         )
         try:
+            # Erased rows are overwritten with zeros, not just unlinked.
+            db.execute("PRAGMA secure_delete=ON")
             db.execute("BEGIN IMMEDIATE")
             highest = db.execute("SELECT MAX(rowid) FROM stored_events").fetchone()[0]
             removed = 0
@@ -87,6 +89,9 @@ class EventStoreRows:
                         (highest, uuid4().hex, ERASED_TOPIC),
                     )
             db.execute("COMMIT")
+            # Copy the write-ahead log into the database and empty it: until then the
+            # erased rows' old pages still sit in the -wal file.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             return removed
         except BaseException:
             db.execute("ROLLBACK")
@@ -126,3 +131,6 @@ class StoreEraser:
                 forget(conn, scope)
             self.tracking.delete(conn, ranges=[site_id_range(s) for s in scope.site_ids])
             self.configuration.delete(conn, originator_ids=scope.originator_ids)
+        if not self.projections.is_postgres:
+            with self.projections.engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -183,6 +183,7 @@ def _rust_set(rs: Any, patterns: Sequence[str]) -> tuple[Any, list[str]]:
         return rs.UserAgentExtractor(rows(accepted)), rejected
 
 
+@functools.cache
 def _resolver(accelerated: bool) -> tuple[Callable[[str, Domain], PartialResult], bool]:
     if accelerated:
         try:
@@ -197,12 +198,19 @@ def _resolver(accelerated: bool) -> tuple[Callable[[str, Domain], PartialResult]
     return BasicResolver(load_builtins()), False
 
 
+@functools.cache
+def _crawler_matcher(accelerated: bool) -> "CrawlerMatcher":
+    # Compiling the parser and the crawler list takes a quarter of a second; once per
+    # process is enough (both are read-only and safe to share between threads).
+    return CrawlerMatcher(crawler_patterns(), accelerated=accelerated)
+
+
 class UaParserAdapter:
     """`UserAgentParser` on ua-parser 1.0; `accelerated=False` exists for benchmarks."""
 
     def __init__(self, cache_size: int = DEFAULT_CACHE_SIZE, accelerated: bool = True) -> None:
         self._resolve, self.accelerated = _resolver(accelerated)
-        self._crawlers = CrawlerMatcher(crawler_patterns(), accelerated=self.accelerated)
+        self._crawlers = _crawler_matcher(self.accelerated)
         # Per instance, so tests and benchmarks can clear one cache without touching another.
         self._cached = functools.lru_cache(maxsize=cache_size)(self._parse_uncached)
 

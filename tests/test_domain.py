@@ -83,7 +83,7 @@ def test_site_urls_are_normalised(typed: str, canonical: str) -> None:
         ("file:///etc/passwd", "only http and https"),
         ("https://user:secret@mysite.com", "credentials"),
         ("https://user@mysite.com", "credentials"),
-        ("https://my site.com", "bad host"),
+        ("https://my site.com", "spaces or control characters"),
         ("https://-mysite.com", "bad host"),
         ("https://my_site.com", "bad host"),
         ("https://", "bad host"),
