@@ -23,6 +23,8 @@ def _is_ipv4(host: str) -> bool:
 def _looks_numeric(host: str) -> bool:
     """All-digit labels that are not a valid address (999.999.999.999) are no host."""
     return all(label.isdigit() for label in host.split(".")) and not _is_ipv4(host)
+
+
 MAX_URL_LENGTH = 2048
 
 

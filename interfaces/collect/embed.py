@@ -1,6 +1,8 @@
-"""GET /embed/<uid>.js and /embed/<uid>/min.js: the embed script, for sites that exist.
+"""GET /embed/<uid>.js and /embed/<uid>/min.js: the embed script, for sites that exist;
+GET /embed/<uid>/widgets.js and /embed/<uid>/widgets/min.js: the page widgets, which
+the embed script loads itself only when a widget parameter is present.
 
-The script is the same for every site (it reads the site uid and its parameters
+Each script is the same for every site (it reads the site uid and its parameters
 from its own src), so it is cached publicly for a short while and revalidated by
 ETag. An unknown uid is 404, whatever characters it holds. No cookies.
 """
@@ -28,6 +30,16 @@ def script(uid: str) -> Response:
 @embed.get("/embed/<uid>/min.js")
 def script_min(uid: str) -> Response:
     return _serve(uid, scripts.tracker_min())
+
+
+@embed.get("/embed/<uid>/widgets.js")
+def widgets_script(uid: str) -> Response:
+    return _serve(uid, scripts.widgets())
+
+
+@embed.get("/embed/<uid>/widgets/min.js")
+def widgets_script_min(uid: str) -> Response:
+    return _serve(uid, scripts.widgets_min())
 
 
 def _serve(uid: str, body: scripts.Script) -> Response:

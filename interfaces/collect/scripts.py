@@ -1,8 +1,10 @@
-"""The embed script, loaded once from its one source, `assets/tracker.js`.
+"""The embed scripts, each loaded once from its one source in `assets/`.
 
-The minified form is generated from that source with rjsmin when first asked for;
-there is no second, hand-kept copy. Each form carries a strong ETag: a digest of
-the exact bytes served.
+`tracker.js` is the embed script sites include; `widgets.js` holds the page widgets
+(hit counter, kudos, countries, uptime, webring), which the embed script loads only
+when a widget parameter is present, so that it stays small. The minified forms are
+generated from those sources with rjsmin when first asked for; there is no second,
+hand-kept copy. Each form carries a strong ETag: a digest of the exact bytes served.
 """
 
 import hashlib
@@ -12,7 +14,9 @@ from pathlib import Path
 
 import rjsmin
 
-SOURCE = Path(__file__).parent / "assets" / "tracker.js"
+ASSETS = Path(__file__).parent / "assets"
+SOURCE = ASSETS / "tracker.js"
+WIDGETS_SOURCE = ASSETS / "widgets.js"
 CONTENT_TYPE = "application/javascript; charset=utf-8"
 
 
@@ -28,8 +32,20 @@ class Script:
 
 
 @cache
+def _text(source: Path) -> str:
+    return source.read_text(encoding="utf-8")
+
+
+def _minified(source: Path) -> Script:
+    return Script.of(rjsmin.jsmin(_text(source)).strip() + "\n")
+
+
 def source_text() -> str:
-    return SOURCE.read_text(encoding="utf-8")
+    return _text(SOURCE)
+
+
+def widgets_source_text() -> str:
+    return _text(WIDGETS_SOURCE)
 
 
 @cache
@@ -41,4 +57,16 @@ def tracker() -> Script:
 @cache
 def tracker_min() -> Script:
     """The minified script, generated from the same source."""
-    return Script.of(rjsmin.jsmin(source_text()).strip() + "\n")
+    return _minified(SOURCE)
+
+
+@cache
+def widgets() -> Script:
+    """The readable widgets script, exactly as written."""
+    return Script.of(widgets_source_text())
+
+
+@cache
+def widgets_min() -> Script:
+    """The minified widgets script, generated from the same source."""
+    return _minified(WIDGETS_SOURCE)

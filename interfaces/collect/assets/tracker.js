@@ -6,7 +6,8 @@
  * the server's base URL, the site uid and the parameters, comes from its own src.
  *
  * Parameters: spa, events, beacon, ignore; widget parameters hits, kudos,
- * countries, uptime, webring (read at the WIDGETS HOOK below).
+ * countries, uptime, webring (read at the WIDGETS HOOK below, which loads the
+ * widgets script, assets/widgets.js, only when one of them is present).
  *
  * Transport: POST BASE/collect/SITE_UID, a text/plain JSON body (a CORS simple
  * request: no preflight), no credentials:
@@ -17,7 +18,8 @@
  *
  * No cookies. The only storage is the visitor's own opt-out flag,
  * localStorage["tinylytics_ignore"], set with ?tiny_ignore=true (or ?ti=true)
- * on any page and cleared with =false. Nothing here may ever break the page:
+ * on any page and cleared with =false (and, in the widgets script, the uids of
+ * the kudos this visitor gave). Nothing here may ever break the page:
  * every entry point is wrapped so that errors are swallowed.
  */
 (() => {
@@ -40,11 +42,19 @@
   };
 
   // ---- WIDGETS HOOK (1 of 2) -------------------------------------------
-  // A placeholder that the widgets module replaces. It is called once the page is
-  // shown, with the server's base URL, the site uid and every widget parameter
-  // present with its value ("" when bare), e.g. {hits: "unique", kudos: "❤️"}.
-  // Widgets show counts, so they run even when this visit is ignored.
-  const mountWidgets = (base, uid, widgets) => {};
+  // Called once the page is shown, with the server's base URL, the site uid and
+  // every widget parameter present with its value ("" when bare), e.g.
+  // {hits: "unique", kudos: "❤️"}. The widgets are a second script (assets/widgets.js)
+  // so that pages without them load only this one: BASE/embed/SITE_UID/widgets.js,
+  // or /widgets/min.js for min.js. Once loaded it is handed these arguments and
+  // `ignored` (kudos are not sent from an ignored visit). Widgets show counts, so
+  // they run even when this visit is ignored.
+  const mountWidgets = (base, uid, widgets, ignored, min) => {
+    const script = d.createElement("script");
+    script.src = base + "/embed/" + uid + "/widgets" + min + ".js";
+    script.onload = () => safe(() => w.tinylyticsWidgets(base, uid, widgets, ignored));
+    d.head.appendChild(script);
+  };
 
   safe(() => {
     // Our own script element: currentScript, or, when that is unavailable, the
@@ -52,7 +62,7 @@
     const me = d.currentScript || [].slice.call(d.querySelectorAll('script[src*="/embed/"]')).pop();
     if (!me) return;
     const src = new URL(me.src, loc.href);
-    const found = /^(.*)\/embed\/([^/]+?)(?:\/min)?\.js$/.exec(src.pathname);
+    const found = /^(.*)\/embed\/([^/]+?)(\/min)?\.js$/.exec(src.pathname);
     if (!found) return;
     const base = src.origin + found[1];
     const uid = found[2];
@@ -149,12 +159,14 @@
       if (on("events")) safe(events);
 
       // ---- WIDGETS HOOK (2 of 2) -----------------------------------------
-      // The widget parameters are accepted and read here; nothing is shown yet.
+      // The widget parameters are read here; the widgets script is loaded only
+      // when at least one is present.
       const widgets = {};
       WIDGETS.forEach((name) => {
         if (on(name)) widgets[name] = params.get(name);
       });
-      if (Object.keys(widgets).length) safe(() => mountWidgets(base, uid, widgets));
+      if (Object.keys(widgets).length)
+        safe(() => mountWidgets(base, uid, widgets, ignored, found[3] || ""));
       // --------------------------------------------------------------------
     };
 
