@@ -165,6 +165,13 @@ def record(container: Container, events: Sequence[Any], catch_up: bool = True) -
     ]
 
 
+def json_of(response: Any) -> Any:
+    """A test client response's JSON body (which must be there)."""
+    found = response.get_json()
+    assert found is not None, response.data
+    return found
+
+
 # -- the hand count ------------------------------------------------------------------------
 def interval(start: date, end: date, zone: str = "UTC") -> tuple[datetime, datetime]:
     """[start 00:00, the day after end 00:00) in a zone, as UTC instants."""

@@ -24,6 +24,7 @@ from tests.analytics_helpers import (
     grouped_as_counts,
     hit_event,
     interval,
+    json_of,
     record,
     select_hits,
     traffic,
@@ -165,11 +166,13 @@ def test_hit_ids_are_the_ids_the_write_api_answered(
     client: FlaskClient, world: World, container: Container, owner: Any, site: Any, ro: dict
 ) -> None:
     writer = bearer(world.key(owner, "writer", "full_access"))
-    created = client.post(
-        f"/api/v1/sites/{site.id}/hits",
-        headers=writer,
-        json={"path": "/pricing", "country": "DE", "referrer": "https://duckduckgo.com/"},
-    ).json["hit"]
+    created = json_of(
+        client.post(
+            f"/api/v1/sites/{site.id}/hits",
+            headers=writer,
+            json={"path": "/pricing", "country": "DE", "referrer": "https://duckduckgo.com/"},
+        )
+    )["hit"]
     container.projections.catch_up()
     listed = ok(client, ro, site.id, "hits")["hits"]
     assert len(listed) == 1
@@ -303,6 +306,11 @@ def test_country_and_path_are_exact_filters(
             "grouped": False,
         }
     assert len(select_hits(made, site.uuid, begin, finish, path="/a", country="DE")) == 1
+    # group_by without grouped=true changes nothing: a listing, and no group_by echoed.
+    listing = ok(client, ro, site.id, "hits", **dates, country="DE", group_by="country")
+    assert set(listing) == {"hits", "pagination", "filters"}
+    assert set(listing["filters"]) == RAW_FILTER_KEYS
+    assert listing["pagination"]["total_count"] == 6
 
 
 def test_referrer_is_a_case_insensitive_partial_match_with_literal_wildcards(
@@ -821,7 +829,7 @@ def test_other_accounts_and_unknown_sites_are_404_and_no_key_is_401(
             assert set(response.json) == {"error"}
         anonymous = client.get(f"/api/v1/sites/{site.id}/{what}")
         assert anonymous.status_code == 401
-        assert set(anonymous.json) == {"error"}
+        assert set(json_of(anonymous)) == {"error"}
 
 
 # -- leaderboard ---------------------------------------------------------------------------
@@ -1085,16 +1093,16 @@ def test_sites_show_lifetime_counters_from_the_projection(
     listed = client.get("/api/v1/sites", headers=ro)
     assert listed.status_code == 200
     counters = {
-        s["id"]: (s["lifetime_hits"], s["lifetime_unique_hits"]) for s in listed.json["sites"]
+        s["id"]: (s["lifetime_hits"], s["lifetime_unique_hits"]) for s in json_of(listed)["sites"]
     }
     assert counters == expected
     for site_id, (hits, uniques) in expected.items():
-        one = client.get(f"/api/v1/sites/{site_id}", headers=ro).json
+        one = json_of(client.get(f"/api/v1/sites/{site_id}", headers=ro))
         assert (one["lifetime_hits"], one["lifetime_unique_hits"]) == (hits, uniques)
     record(container, [hit_event(empty.uuid, at("2026-01-03T10:00:00"), "/", visitor="new")])
-    one = client.get(f"/api/v1/sites/{empty.id}", headers=ro).json
+    one = json_of(client.get(f"/api/v1/sites/{empty.id}", headers=ro))
     assert (one["lifetime_hits"], one["lifetime_unique_hits"]) == (1, 1)
-    listed_again = client.get("/api/v1/sites", headers=ro).json["sites"]
+    listed_again = json_of(client.get("/api/v1/sites", headers=ro))["sites"]
     assert {s["id"]: s["lifetime_hits"] for s in listed_again} == {site.id: 5, empty.id: 1}
 
 

@@ -11,6 +11,7 @@ from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.api.queries import (
     DateRangeSchema,
+    InvalidParametersSchema,
     PaginationSchema,
     page_field,
     pagination,
@@ -22,7 +23,8 @@ from interfaces.container import container
 from projections.traffic_queries import GROUPABLE, Filters, grouped, raw_hits, utc_interval
 
 READ_ERRORS: dict[int, tuple[str, Any]] = {
-    400: ("Invalid parameters", ErrorSchema),
+    # A bad query answers {"error": ..., "errors": [...]}, not the bare error shape.
+    400: ("Invalid parameters", InvalidParametersSchema),
     401: ("Missing or invalid key", ErrorSchema),
     404: ("No such site for this account", ErrorSchema),
 }
@@ -75,9 +77,26 @@ class HitsFiltersSchema(Schema):
     group_by = fields.String()
 
 
+class GroupedHitSchema(Schema):
+    """One `grouped_hits` row: the value under its group_by name, then its counts —
+    `views` (and `unique_views` when the site tracks them) by path, `hit_count` otherwise."""
+
+    path = fields.String()
+    country = fields.String()
+    referrer = fields.String(allow_none=True)
+    browser_name = fields.String(allow_none=True)
+    platform_name = fields.String(allow_none=True)
+    source = fields.String(allow_none=True)
+    views = fields.Integer()
+    unique_views = fields.Integer()
+    hit_count = fields.Integer()
+
+
 class HitsResponseSchema(Schema):
+    """`hits` for a listing, `grouped_hits` with grouped=true: one of the two."""
+
     hits = fields.List(fields.Nested(RawHitSchema))
-    grouped_hits = fields.List(fields.Dict())
+    grouped_hits = fields.List(fields.Nested(GroupedHitSchema))
     pagination = fields.Nested(PaginationSchema, required=True)
     filters = fields.Nested(HitsFiltersSchema, required=True)
 

@@ -48,12 +48,16 @@ class CacheInfoSchema(Schema):
     expires_at = UtcDateTime(required=True)
 
 
+class LeaderboardFiltersSchema(Schema):
+    path = fields.String(required=True, allow_none=True)
+
+
 class LeaderboardSchema(Schema):
     leaderboard = fields.List(fields.Nested(LeaderRowSchema), required=True)
     site = fields.Nested(LeaderSiteSchema, required=True)
     pagination = fields.Nested(PaginationSchema, required=True)
     cache_info = fields.Nested(CacheInfoSchema, required=True)
-    filters = fields.Dict(required=True)
+    filters = fields.Nested(LeaderboardFiltersSchema, required=True)
 
 
 _cache: dict[UUID, tuple[float, datetime, list[dict[str, Any]]]] = {}

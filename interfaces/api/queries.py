@@ -68,6 +68,13 @@ class DateRangeSchema(Schema):
                 )
 
 
+class InvalidParametersSchema(Schema):
+    """The 400 answer of `parse` and `resolve_dates`: a summary and every problem found."""
+
+    error = fields.String(required=True)
+    errors = fields.List(fields.String(), required=True)
+
+
 def parse(schema: Schema) -> dict[str, Any]:
     """The validated query; a 400 naming every problem otherwise."""
     try:
