@@ -64,6 +64,10 @@ def ensure_schema(settings: Settings) -> None:
     engine.dispose()
 
 
+def _lower(text: str | None) -> str | None:
+    return text.lower() if isinstance(text, str) else text
+
+
 def read_model_engine(settings: Settings) -> Engine:
     """The SQLAlchemy engine for the read models.
 
@@ -96,6 +100,8 @@ def read_model_engine(settings: Settings) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not unlinked
+        # SQLite's lower() folds ASCII only; case-insensitive filters must match "ÜBER" too.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
         cursor.close()
 
