@@ -100,10 +100,10 @@ def read_model_engine(settings: Settings) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")  # erased rows are overwritten, not unlinked
-        # SQLite's lower() folds ASCII only; case-insensitive filters must match "ÜBER" too.
-        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
         cursor.close()
+        # SQLite's lower() folds ASCII only; case-insensitive filters must match "ÜBER" too.
+        dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
