@@ -189,6 +189,9 @@ class SafeHttpClient:
             connection.request("POST", target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(self.max_body)
+            if deadline.expired:
+                # The watchdog cut the answer short: a status alone is not a delivery.
+                raise TimeoutError
             outcome = HttpOutcome(
                 status=response.status,
                 body=data.decode("utf-8", "replace"),

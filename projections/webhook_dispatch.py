@@ -21,8 +21,10 @@ queues every delivery overdue by more than `SWEEP_GRACE`.
 
 Extension point: a trigger maps one notification to an `Occurrence` (the event type,
 the site, when it happened and the payload's own keys). `TRACKING_TRIGGERS` knows
-`Hit.Recorded` and `Kudo.Given`; uptime monitors will add a `Followed` log of their
-own with triggers for `monitor_down` / `monitor_up` (keys `monitor` and `downtime`).
+`Hit.Recorded` and `Kudo.Given`/`GivenAgain`; uptime monitors will add a `Followed`
+log of their own (their application) with triggers for `monitor_down` / `monitor_up`
+(payload keys `monitor` and `downtime`; `domain/webhook_messages.py` already renders
+them, Discord embeds included). Its position is tracked under that log's name.
 """
 
 import logging
@@ -51,9 +53,11 @@ from projections.webhooks import WebhooksProjection
 log = logging.getLogger("tinylytics.webhooks")
 
 HIT_TOPIC = "domain.hits:Hit.Recorded"
-KUDO_TOPIC = "domain.kudos:Kudo.Given"
-# Hits accepted live; anything recorded another way (an import, a seed) has its own.
-LIVE_CHANNELS = frozenset({"script", "pixel", "api"})
+KUDO_GIVEN_TOPIC = "domain.kudos:Kudo.Given"
+KUDO_GIVEN_AGAIN_TOPIC = "domain.kudos:Kudo.GivenAgain"
+# What is accepted live sends webhooks; anything recorded another way (an import, a
+# seed) must use a channel of its own, which is not listed here.
+LIVE_CHANNELS = frozenset({"script", "pixel", "api", "webmention"})
 
 BATCH_SIZE = 500
 SWEEP_EVERY = 60.0  # seconds between sweeps for deliveries whose message was lost
@@ -71,23 +75,12 @@ class Occurrence:
     parts: dict[str, Any]  # the payload's own keys, e.g. {"hit": {...}}
 
 
-Trigger = Callable[[Notification, Any], Occurrence | None]
+Trigger = Callable[[Notification, Application[Any]], Occurrence | None]
 
 
-def event_state(notification: Notification, mapper: Any) -> dict[str, Any]:
-    """A stored event's fields, decoded without needing its class to exist here."""
-    data = notification.state
-    if getattr(mapper, "cipher", None) is not None:
-        data = mapper.cipher.decrypt(data)
-    if getattr(mapper, "compressor", None) is not None:
-        data = mapper.compressor.decompress(data)
-    state: dict[str, Any] = mapper.transcoder.decode(data)
-    return state
-
-
-def hit_trigger(notification: Notification, mapper: Any) -> Occurrence | None:
+def hit_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
     """`new_hit` for each accepted live hit: collector, pixel, API, each row of a batch."""
-    hit = mapper.to_domain_event(notification)
+    hit: Any = app.mapper.to_domain_event(notification)
     if getattr(hit, "channel", None) not in LIVE_CHANNELS:
         return None
     return Occurrence(
@@ -99,27 +92,24 @@ def hit_trigger(notification: Notification, mapper: Any) -> Occurrence | None:
     )
 
 
-def kudo_trigger(notification: Notification, mapper: Any) -> Occurrence | None:
-    """`new_kudo` for each `Kudo.Given` (browser, API or verified Webmention like).
-
-    The Kudo aggregate (domain/kudos.py) is not built yet; its creating event is
-    expected to carry `site_id`, `uid` and `path` (a removal is another event and sends
-    nothing). Read from the stored fields, so this needs no import of the class.
-    """
-    state = event_state(notification, mapper)
-    try:
-        site_id = state["site_id"]
-        site_id = site_id if isinstance(site_id, UUID) else UUID(str(site_id))
-        at = state["timestamp"]
-        at = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
-        kudo = kudo_payload(notification.id, str(state["uid"]), str(state["path"]), at)
-    except (KeyError, ValueError, TypeError):
-        log.warning("kudo %d has no site, uid or path: no webhook for it", notification.id)
+def kudo_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
+    """`new_kudo` for each kudo given (or given again after a withdrawal): browser, API
+    or verified Webmention like. A withdrawal sends nothing. The kudo's id is the
+    notification id of the event that gave it, as the kudos API shows it."""
+    given: Any = app.mapper.to_domain_event(notification)
+    if getattr(given, "channel", None) not in LIVE_CHANNELS:
         return None
-    return Occurrence(NEW_KUDO, site_id, utc(at), notification.id, {"kudo": kudo})
+    kudo: Any = app.repository.get(given.originator_id, version=given.originator_version)
+    at = utc(given.timestamp)
+    payload = kudo_payload(notification.id, kudo.uid, given.path, at)
+    return Occurrence(NEW_KUDO, kudo.site_id, at, notification.id, {"kudo": payload})
 
 
-TRACKING_TRIGGERS: Mapping[str, Trigger] = {HIT_TOPIC: hit_trigger, KUDO_TOPIC: kudo_trigger}
+TRACKING_TRIGGERS: Mapping[str, Trigger] = {
+    HIT_TOPIC: hit_trigger,
+    KUDO_GIVEN_TOPIC: kudo_trigger,
+    KUDO_GIVEN_AGAIN_TOPIC: kudo_trigger,
+}
 
 
 @dataclass(frozen=True)
@@ -225,6 +215,8 @@ class WebhookDispatch:
     def step(self, followed: Followed) -> int:
         """Process one batch of one log; returns how many notifications it moved past."""
         app = followed.app
+        if self.webhooks.position(followed.name) >= (app.recorder.max_notification_id() or 0):
+            return 0  # nothing new: no need for the lock (the position is re-read under it)
         with self.fence() as conn:
             position = self.webhooks.position(followed.name)
             notifications = app.recorder.select_notifications(
@@ -237,7 +229,7 @@ class WebhookDispatch:
             for notification in notifications:
                 trigger = followed.triggers.get(notification.topic)
                 if trigger is not None:
-                    found = trigger(notification, app.mapper)
+                    found = trigger(notification, app)
                     if found is not None:
                         occurrences.append(found)
             deliveries = self._plan(conn, followed.name, occurrences)

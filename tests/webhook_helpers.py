@@ -67,9 +67,14 @@ class Reply:
 
 
 class Subscriber:
-    """An HTTP server on 127.0.0.1 that records requests and answers as it is told."""
+    """An HTTP server on 127.0.0.1 that records requests and answers as it is told.
+
+    Given `secrets`, it verifies both signatures of each request the way a receiver
+    would, and answers 401 to one that fails either.
+    """
 
     def __init__(self) -> None:
+        self.secrets: list[str] = []
         self.received: list[Received] = []
         self.replies: list[Reply] = []  # used in order; then the default
         self.default = Reply()
@@ -89,6 +94,8 @@ class Subscriber:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                     )
                     reply = owner.replies.pop(0) if owner.replies else owner.default
+                    if owner.secrets and not owner.verified(owner.received[-1]):
+                        reply = Reply(401, body=b"bad signature")
                     owner.arrived.notify_all()
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -112,6 +119,20 @@ class Subscriber:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def verified(self, request: Received) -> bool:
+        h = request.headers
+        return all(
+            x_signature_ok(secret, request.body, h.get("x-signature", ""))
+            and standard_signature_ok(
+                secret,
+                h.get("webhook-id", ""),
+                h.get("webhook-timestamp", ""),
+                request.body,
+                h.get("webhook-signature", ""),
+            )
+            for secret in self.secrets
+        )
 
     @property
     def port(self) -> int:
@@ -141,14 +162,29 @@ def subscriber() -> Iterator[Subscriber]:
 
 # -- time and the queue, under the test's control -------------------------------------------
 class FakeClock:
+    """Real time plus however far the test has moved it on; or a fixed start, if given.
+
+    Following real time keeps it in step with what the test records meanwhile (a hit's
+    time is its event's), until the test jumps ahead to make retries due.
+    """
+
     def __init__(self, start: datetime | None = None) -> None:
-        self.now = start or datetime.now(UTC)
+        self.start = start
+        self.offset = timedelta(0)
+
+    @property
+    def now(self) -> datetime:
+        return (self.start or datetime.now(UTC)) + self.offset
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, by: timedelta) -> None:
-        self.now += by
+        self.offset += by
+
+    def freeze(self) -> None:
+        """Stop following real time: from now on only `advance` moves it."""
+        self.start, self.offset = self.now, timedelta(0)
 
 
 @dataclass
