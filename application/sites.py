@@ -33,6 +33,7 @@ class SiteChanges:
     any_domain: bool | None = None
     ignored_paths: list[str] | None = None
     archived: bool | None = None
+    report_recipients: list[str] | None = None
 
 
 class SiteCommands(EventSourcedApplication):
@@ -92,6 +93,8 @@ class SiteCommands(EventSourcedApplication):
             site.set_any_domain(changes.any_domain)
         if changes.ignored_paths is not None:
             site.set_ignored_paths(changes.ignored_paths)
+        if changes.report_recipients is not None:
+            site.set_report_recipients(changes.report_recipients)
         if changes.archived:
             site.archive()
         self.save(site, *extra)

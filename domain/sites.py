@@ -6,12 +6,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.emails import normalize_email
 from domain.errors import DomainError
 from domain.paths import validate_ignore_patterns
 from domain.timezones import validate_timezone
 from domain.urls import normalize_site_url
 
 MAX_LABEL_LENGTH = 100
+MAX_REPORT_RECIPIENTS = 10
 UID_LENGTH = 10
 _UID_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -19,6 +21,19 @@ _UID_ALPHABET = string.ascii_lowercase + string.digits
 def new_site_uid() -> str:
     """The public id that embed codes, pixels and widgets carry."""
     return "".join(secrets.choice(_UID_ALPHABET) for _ in range(UID_LENGTH))
+
+
+def normalize_recipients(emails: list[str]) -> list[str]:
+    """Report recipients: valid addresses, each once, in the order given."""
+    found: list[str] = []
+    for email in emails:
+        if (email or "").strip():
+            address = normalize_email(email)
+            if address not in found:
+                found.append(address)
+    if len(found) > MAX_REPORT_RECIPIENTS:
+        raise DomainError(f"At most {MAX_REPORT_RECIPIENTS} report recipients")
+    return found
 
 
 def normalize_label(label: str | None, url: str) -> str:
@@ -58,6 +73,7 @@ class Site(Aggregate):
         self.ignored_paths: list[str] = []
         self.is_archived = False
         self.past_urls: list[str] = []
+        self.report_recipients: list[str] = []
 
     def _require_active(self) -> None:
         if self.is_archived:
@@ -130,6 +146,17 @@ class Site(Aggregate):
     @event("IgnoredPathsSet")
     def _ignored_paths_set(self, patterns: list[str]) -> None:
         self.ignored_paths = list(patterns)
+
+    def set_report_recipients(self, emails: list[str]) -> None:
+        """Who gets the site's email reports (besides the owner's own choice)."""
+        self._require_active()
+        recipients = normalize_recipients(emails)
+        if recipients != self.report_recipients:
+            self._report_recipients_set(recipients)
+
+    @event("ReportRecipientsSet")
+    def _report_recipients_set(self, recipients: list[str]) -> None:
+        self.report_recipients = list(recipients)
 
     def archive(self) -> None:
         if not self.is_archived:

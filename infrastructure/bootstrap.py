@@ -11,6 +11,7 @@ from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.group_commit import GroupCommitter
+from application.mail import Mailer
 from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
 from application.webhook_delivery import WebhookSender
@@ -21,6 +22,7 @@ from infrastructure.erasure import EventStoreRows, StoreEraser
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
+from infrastructure.mail import make_mailer
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import ensure_schema, event_store_env, read_model_engine
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
@@ -60,6 +62,7 @@ class Container:
     webhooks: Webhooks
     webhook_dispatch: WebhookDispatch
     webhook_sender: WebhookSender
+    mailer: Mailer
     avatars: AvatarStore
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -202,6 +205,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         webhooks=webhooks,
         webhook_dispatch=dispatch,
         webhook_sender=sender,
+        mailer=make_mailer(settings),
         avatars=avatars,
     )
     configuration.on_saved(container.wake.set)

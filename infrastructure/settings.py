@@ -69,6 +69,21 @@ def _webhook_allowed(
     return tuple(networks), frozenset(hosts)
 
 
+def _secret_key(raw: str) -> str | None:
+    raw = raw.strip()
+    if raw and len(raw) < 32:
+        raise SettingsError("TINYLYTICS_SECRET_KEY must be at least 32 characters long")
+    return raw or None
+
+
+def _smtp_url(raw: str) -> str | None:
+    """TINYLYTICS_SMTP_URL: smtp://user:password@host:587 (STARTTLS) or smtps://host:465."""
+    raw = raw.strip()
+    if raw and not raw.startswith(("smtp://", "smtps://")):
+        raise SettingsError("TINYLYTICS_SMTP_URL must start with smtp:// or smtps://")
+    return raw or None
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -89,6 +104,10 @@ class Settings:
     # Webhook targets the SSRF guard lets through although their addresses are refused.
     webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     webhook_allowed_hosts: frozenset[str] = frozenset()
+    # The dashboard: session signing key (None: generated once and kept), outgoing mail.
+    secret_key: str | None = None
+    smtp_url: str | None = None  # None: mail is written to <data>/outbox
+    mail_from: str = "Tinylytics <tinylytics@localhost>"
 
     @property
     def is_postgres(self) -> bool:
@@ -137,6 +156,10 @@ class Settings:
             visitor_rate_limit_per_minute=_int(env, "TINYLYTICS_VISITOR_RATE_LIMIT", 25),
             webhook_allowed_networks=hook_networks,
             webhook_allowed_hosts=hook_hosts,
+            secret_key=_secret_key(env.get("TINYLYTICS_SECRET_KEY", "")),
+            smtp_url=_smtp_url(env.get("TINYLYTICS_SMTP_URL", "")),
+            mail_from=env.get("TINYLYTICS_MAIL_FROM", "").strip()
+            or "Tinylytics <tinylytics@localhost>",
         )
 
     def geoip_path(self) -> Path | None:

@@ -12,18 +12,7 @@ from interfaces.collect.collector import collector
 from interfaces.collect.embed import register_embed
 from interfaces.collect.pixel import pixel
 from interfaces.collect.widgets import widgets
-
-HOME = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Tinylytics</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem;
- margin: 3rem auto; padding: 0 1rem">
-<h1>Tinylytics</h1>
-<p>Privacy-first web analytics is running here.</p>
-<p>The REST API lives at <a href="/api/v1">/api/v1</a>
-(<a href="/api/v1/openapi.json">OpenAPI document</a>).</p>
-</body></html>
-"""
+from interfaces.dashboard import register_dashboard
 
 
 def create_app(container: Container) -> Flask:
@@ -37,10 +26,7 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(collector)
     app.register_blueprint(pixel)
     app.register_blueprint(widgets)
-
-    @app.get("/")
-    def home() -> Any:
-        return Response(HOME, mimetype="text/html")
+    register_dashboard(app)  # the home page `/`, sign-in, sites, account, public stats
 
     @app.get("/healthz")
     def health() -> Any:

@@ -25,7 +25,10 @@ class Bulk:
         return value if self.pg else value.hex
 
     def moment(self, value: datetime) -> Any:
-        return value if self.pg else value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # The same text as SQLAlchemy's "%Y-%m-%d %H:%M:%S.%f", made faster.
+        if self.pg:
+            return value
+        return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def day(self, value: date) -> Any:
         return value if self.pg else value.isoformat()

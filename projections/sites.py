@@ -51,7 +51,28 @@ class SitesProjection(Projection):
             Index(f"ix_sites{suffix}_uid", "uid", unique=True),
             Index(f"ix_sites{suffix}_owner", "owner_uuid", "id"),
         )
-        return {"sites": table}
+        # Report recipients sit in a table of their own: a new table is created on an
+        # existing install by `setup()`, a new column on `sites` would not be.
+        recipients = Table(
+            "site_report_recipients" + suffix,
+            metadata,
+            Column("site_uuid", Uuid, primary_key=True),
+            Column("recipients", JSON, nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+        )
+        return {"sites": table, "recipients": recipients}
+
+    def _recipients_set(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
+        table = t["recipients"]
+        conn.execute(delete(table).where(table.c.site_uuid == e.originator_id))
+        if e.recipients:
+            conn.execute(
+                table.insert().values(
+                    site_uuid=e.originator_id,
+                    recipients=list(e.recipients),
+                    updated_at=e.timestamp,
+                )
+            )
 
     def _registered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         conn.execute(
@@ -88,11 +109,15 @@ class SitesProjection(Projection):
         ),
         event_type(Site, "Archived"): set_columns("sites", active=lambda e: False),
         event_type(Site, "Unarchived"): set_columns("sites", active=lambda e: True),
+        event_type(Site, "ReportRecipientsSet"): _recipients_set,
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         table = tables["sites"]
         conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
+        if scope.site_ids:
+            recipients = tables["recipients"]
+            conn.execute(delete(recipients).where(recipients.c.site_uuid.in_(scope.site_ids)))
 
     @staticmethod
     def for_owner(conn: Connection, tables: Tables, owner_id: UUID | None) -> list[Any]:

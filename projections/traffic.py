@@ -331,10 +331,14 @@ class TrafficProjection(Projection):
         paths: dict[tuple[UUID, str], list[int]] = {}
         countries: dict[tuple[UUID, str], int] = defaultdict(int)
         sites: dict[UUID, list[Any]] = {}
+        site_keys: dict[UUID, Any] = {}
         for nid, item in hits:
             f = item.fields
             unique = 1 if nid in first else 0
             site, at, path = item.site_id, item.at, f["path"]
+            site_key = site_keys.get(site)
+            if site_key is None:
+                site_key = site_keys[site] = bulk.uuid(site)
             country = f.get("country") or "XX"
             dims = (
                 path,
@@ -347,7 +351,7 @@ class TrafficProjection(Projection):
             raw.append(
                 (
                     nid,
-                    bulk.uuid(site),
+                    site_key,
                     bulk.moment(at),
                     path,
                     f.get("url"),

@@ -6,7 +6,8 @@ zones whose offset is not a whole hour, the minutes left over (raw rows of at mo
 two partial hours). Grouped answers therefore never scan the raw hits of a range.
 """
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -128,7 +129,23 @@ def grouped(
     filters: Filters,
 ) -> list[Group]:
     """Hits (and unique hits) per value of a dimension, most first."""
-    column = GROUPABLE[group_by]
+    return _sum_by(
+        conn, t, site, begin, finish, GROUPABLE[group_by], lambda table: _conditions(table, filters)
+    )
+
+
+def _sum_by(
+    conn: Connection,
+    t: Tables,
+    site: UUID,
+    begin: datetime,
+    finish: datetime,
+    column: str,
+    where: Callable[[Table], list[ColumnElement[bool]]],
+) -> list[Group]:
+    """Sum hits and uniques per value of a rollup column over a range, most first:
+    whole days from the daily rollups, edge hours from the hourly ones, leftover
+    minutes from raw rows. `where` adds conditions for each table read."""
     pieces = cut(begin, finish, hourly_horizon())
     sums: dict[str | None, list[int]] = {}
 
@@ -147,7 +164,7 @@ def grouped(
                     daily.c.site_uuid == site,
                     daily.c.day >= pieces.days[0],
                     daily.c.day < pieces.days[1],
-                    *_conditions(daily, filters),
+                    *where(daily),
                 )
                 .group_by(daily.c[column])
             )
@@ -161,7 +178,7 @@ def grouped(
                     hourly.c.site_uuid == site,
                     hourly.c.hour >= a,
                     hourly.c.hour < b,
-                    *_conditions(hourly, filters),
+                    *where(hourly),
                 )
                 .group_by(hourly.c[column])
             )
@@ -179,7 +196,7 @@ def grouped(
                     hits.c.site_uuid == site,
                     hits.c.created_at >= a,
                     hits.c.created_at < b,
-                    *_conditions(hits, filters),
+                    *where(hits),
                 )
                 .group_by(hits.c[column])
             )
@@ -275,3 +292,237 @@ def countries_visited(conn: Connection, t: Tables, site: UUID) -> list[str]:
         .order_by(table.c.country)
     )
     return [row.country for row in rows]
+
+
+# ---- the dashboard ---------------------------------------------------------------------
+# Charts and breakdowns read the rollups (`grouped`-style cuts of a range) and the
+# lifetime tables; raw rows only for what exists nowhere else (campaigns, the feed
+# subscriber estimate, listings, journeys and exports), each bounded in time.
+
+Counts = tuple[int, int]  # hits, unique hits
+
+
+def hourly_series(
+    conn: Connection, t: Tables, site: UUID, begin: datetime, finish: datetime
+) -> dict[datetime, Counts]:
+    """Hits and unique hits per UTC hour in [begin, finish), from the hourly rollups."""
+    hourly = t["hourly"]
+    rows = conn.execute(
+        select(hourly.c.hour, func.sum(hourly.c.hits), func.sum(hourly.c.uniques))
+        .where(hourly.c.site_uuid == site, hourly.c.hour >= begin, hourly.c.hour < finish)
+        .group_by(hourly.c.hour)
+    )
+    return {utc(hour): (int(h or 0), int(u or 0)) for hour, h, u in rows}
+
+
+def daily_series(
+    conn: Connection, t: Tables, site: UUID, first: date, last: date
+) -> dict[date, Counts]:
+    """Hits and unique hits per UTC day from `first` to `last` (both included)."""
+    daily = t["daily"]
+    rows = conn.execute(
+        select(daily.c.day, func.sum(daily.c.hits), func.sum(daily.c.uniques))
+        .where(daily.c.site_uuid == site, daily.c.day >= first, daily.c.day <= last)
+        .group_by(daily.c.day)
+    )
+    return {day: (int(h or 0), int(u or 0)) for day, h, u in rows}
+
+
+def breakdown(
+    conn: Connection,
+    t: Tables,
+    site: UUID,
+    begin: datetime,
+    finish: datetime,
+    column: str,
+    hide_sources: tuple[str, ...] = (),
+) -> list[Group]:
+    """Like `grouped`, by a rollup column, leaving out rows whose source is hidden
+    (the referrer table without internal navigation)."""
+
+    def hidden(table: Table) -> list[ColumnElement[bool]]:
+        if not hide_sources:
+            return []
+        return [table.c.source.is_(None) | table.c.source.not_in(hide_sources)]
+
+    return _sum_by(conn, t, site, begin, finish, column, hidden)
+
+
+def campaigns(
+    conn: Connection, t: Tables, site: UUID, begin: datetime, finish: datetime, limit: int
+) -> list[Group]:
+    """Hits per utm_campaign: raw rows only, so callers keep the range short."""
+    hits = t["hits"]
+    rows = conn.execute(
+        select(
+            hits.c.utm_campaign,
+            func.count().label("n"),
+            func.sum(case((hits.c.is_unique, 1), else_=0)),
+        )
+        .where(
+            hits.c.site_uuid == site,
+            hits.c.created_at >= begin,
+            hits.c.created_at < finish,
+            hits.c.utm_campaign.is_not(None),
+        )
+        .group_by(hits.c.utm_campaign)
+        .order_by(func.count().desc(), hits.c.utm_campaign)
+        .limit(limit)
+    )
+    return [Group(value, int(h), int(u or 0)) for value, h, u in rows]
+
+
+def feed_subscribers(
+    conn: Connection, t: Tables, site: UUID, since: datetime
+) -> list[tuple[str, int, datetime]]:
+    """The latest subscriber count each feed reader (by source) reported since a moment:
+    (reader, subscribers, when), most subscribers first. Their sum is the estimate.
+
+    One pass over the raw rows of the window (only feed-reader hits carry a count)."""
+    hits = t["hits"]
+    rows = conn.execute(
+        select(hits.c.source, hits.c.subscribers, hits.c.created_at).where(
+            hits.c.site_uuid == site,
+            hits.c.created_at >= since,
+            hits.c.subscribers.is_not(None),
+            hits.c.source.is_not(None),
+        )
+    )
+    latest: dict[str, tuple[int, datetime]] = {}
+    for source, subscribers, at in rows:
+        moment = utc(at)
+        found = latest.get(source)
+        if found is None or moment > found[1]:
+            latest[source] = (int(subscribers), moment)
+    ordered = [(source, n, at) for source, (n, at) in latest.items()]
+    ordered.sort(key=lambda r: (-r[1], r[0]))
+    return ordered
+
+
+def event_breakdown(
+    conn: Connection, t: Tables, site: UUID, first: date, last: date
+) -> list[tuple[str, str | None, int]]:
+    """Custom events per name and value over UTC days `first`..`last`, most first."""
+    table = t["event_daily"]
+    total = func.sum(table.c.hits)
+    rows = conn.execute(
+        select(table.c.name, table.c.value, total)
+        .where(table.c.site_uuid == site, table.c.day >= first, table.c.day <= last)
+        .group_by(table.c.name, table.c.value)
+        .order_by(total.desc(), table.c.name, table.c.value)
+    )
+    return [(name, value, int(n or 0)) for name, value, n in rows]
+
+
+def recent_events(
+    conn: Connection,
+    t: Tables,
+    site: UUID,
+    begin: datetime,
+    finish: datetime,
+    limit: int,
+    offset: int,
+) -> list[Any]:
+    """A page of raw custom events, newest first (ask for one more to know of a next page)."""
+    events = t["events"]
+    return list(
+        conn.execute(
+            select(events)
+            .where(
+                events.c.site_uuid == site,
+                events.c.created_at >= begin,
+                events.c.created_at < finish,
+            )
+            .order_by(events.c.created_at.desc(), events.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+
+
+def top_kudos(
+    conn: Connection, kudo_tables: Tables, site: UUID, limit: int
+) -> list[tuple[str, int]]:
+    """Paths with the most live kudos (lifetime), from the kudos read model's counters."""
+    counts = kudo_tables["counts"]
+    rows = conn.execute(
+        select(counts.c.path, counts.c.count)
+        .where(counts.c.site_uuid == site, counts.c.count > 0)
+        .order_by(counts.c.count.desc(), counts.c.path)
+        .limit(limit)
+    )
+    return [(path, int(n)) for path, n in rows]
+
+
+STREAM_ROWS = 2000
+
+
+def iter_rows(
+    conn: Connection,
+    table: Table,
+    site: UUID,
+    begin: datetime | None = None,
+    finish: datetime | None = None,
+) -> Iterator[Any]:
+    """Every row of a site's raw table (hits, events, kudos) in time order, streamed from
+    a server-side cursor a few thousand at a time: exports never hold them all."""
+    where = [table.c.site_uuid == site]
+    if begin is not None:
+        where.append(table.c.created_at >= begin)
+    if finish is not None:
+        where.append(table.c.created_at < finish)
+    result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        select(table).where(*where).order_by(table.c.created_at, table.c.id)
+    )
+    yield from result
+
+
+def build_journeys(rows: list[Any]) -> list[dict[str, Any]]:
+    """Each visitor's pages in order (rows from `visits`), newest journey first."""
+    journeys: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for row in rows:
+        at = utc(row.created_at)
+        if current is None or current["visitor_hash"] != row.visitor_hash:
+            current = {
+                "visitor_hash": row.visitor_hash,
+                "first_hit": at,
+                "pages": [],
+                "referrer": row.referrer,
+                "country": row.country,
+                "browser": row.browser,
+            }
+            journeys.append(current)
+        current["pages"].append({"path": row.path})
+        current["last_hit"] = at
+    for journey in journeys:
+        seconds = int((journey["last_hit"] - journey["first_hit"]).total_seconds())
+        journey.update(
+            page_count=len(journey["pages"]),
+            entry_page=journey["pages"][0]["path"],
+            exit_page=journey["pages"][-1]["path"],
+            session_duration=seconds,
+            duration_minutes=seconds // 60,
+        )
+    journeys.sort(key=lambda j: (j["last_hit"], j["visitor_hash"]), reverse=True)
+    return journeys
+
+
+def journey_summary(journeys: list[dict[str, Any]], top: int) -> dict[str, Any]:
+    """Visitors, bounce rate and the most common entry and exit pages."""
+    total = len(journeys)
+    multi = sum(1 for j in journeys if j["page_count"] > 1)
+    entries = Counter(j["entry_page"] for j in journeys)
+    exits = Counter(j["exit_page"] for j in journeys)
+    return {
+        "summary": {
+            "total_visitors": total,
+            "multi_page_visitors": multi,
+            "single_page_visitors": total - multi,
+            "bounce_rate": round((total - multi) * 100.0 / total, 1) if total else 0.0,
+        },
+        "insights": {
+            "top_entry_pages": [{"path": p, "visitors": n} for p, n in entries.most_common(top)],
+            "top_exit_pages": [{"path": p, "visitors": n} for p, n in exits.most_common(top)],
+        },
+    }

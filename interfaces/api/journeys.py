@@ -1,6 +1,5 @@
 """GET /api/v1/sites/:id/user_journeys: each visitor's pages in order, with a summary."""
 
-from collections import Counter
 from typing import Any
 
 from marshmallow import Schema, fields
@@ -20,8 +19,7 @@ from interfaces.api.queries import (
     resolve_dates,
 )
 from interfaces.container import container
-from projections.base import utc
-from projections.traffic_queries import utc_interval, visits
+from projections.traffic_queries import build_journeys, journey_summary, utc_interval, visits
 
 TOP_PAGES = 10
 
@@ -75,36 +73,6 @@ class JourneysSchema(Schema):
     filters = fields.Dict(required=True)
 
 
-def _journeys(rows: list[Any]) -> list[dict[str, Any]]:
-    journeys: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    for row in rows:
-        at = utc(row.created_at)
-        if current is None or current["visitor_hash"] != row.visitor_hash:
-            current = {
-                "visitor_hash": row.visitor_hash,
-                "first_hit": at,
-                "pages": [],
-                "referrer": row.referrer,
-                "country": row.country,
-                "browser": row.browser,
-            }
-            journeys.append(current)
-        current["pages"].append({"path": row.path})
-        current["last_hit"] = at
-    for journey in journeys:
-        seconds = int((journey["last_hit"] - journey["first_hit"]).total_seconds())
-        journey.update(
-            page_count=len(journey["pages"]),
-            entry_page=journey["pages"][0]["path"],
-            exit_page=journey["pages"][-1]["path"],
-            session_duration=seconds,
-            duration_minutes=seconds // 60,
-        )
-    journeys.sort(key=lambda j: (j["last_hit"], j["visitor_hash"]), reverse=True)
-    return journeys
-
-
 @api.get("/sites/<int:site_id>/user_journeys")
 @operation(
     method="get",
@@ -124,30 +92,13 @@ def read_journeys(site_id: int) -> Any:
     begin, finish = utc_interval(start, end, zone)
     with c.engine.connect() as conn:
         rows = visits(conn, c.projections.tables["traffic"], site.id, begin, finish)
-    journeys = _journeys(rows)
-    total = len(journeys)
-    multi = sum(1 for j in journeys if j["page_count"] > 1)
-    entries = Counter(j["entry_page"] for j in journeys)
-    exits = Counter(j["exit_page"] for j in journeys)
+    journeys = build_journeys(rows)
     page, per_page = query["page"], query["per_page"]
     return JourneysSchema().dump(
         {
             "user_journeys": journeys[(page - 1) * per_page : page * per_page],
-            "summary": {
-                "total_visitors": total,
-                "multi_page_visitors": multi,
-                "single_page_visitors": total - multi,
-                "bounce_rate": round((total - multi) * 100.0 / total, 1) if total else 0.0,
-            },
-            "insights": {
-                "top_entry_pages": [
-                    {"path": p, "visitors": n} for p, n in entries.most_common(TOP_PAGES)
-                ],
-                "top_exit_pages": [
-                    {"path": p, "visitors": n} for p, n in exits.most_common(TOP_PAGES)
-                ],
-            },
-            "pagination": pagination(page, per_page, total),
+            **journey_summary(journeys, TOP_PAGES),
+            "pagination": pagination(page, per_page, len(journeys)),
             "filters": {
                 "start_date": start.isoformat(),
                 "end_date": end.isoformat(),

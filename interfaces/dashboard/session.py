@@ -1,0 +1,95 @@
+"""Who is signed in: a signed Flask session cookie holding the account id and a
+fingerprint of its password hash, so that a password change or reset signs every
+other session out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from uuid import UUID
+
+from flask import Flask, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+
+from domain.accounts import Account
+from domain.errors import NotFound
+from interfaces.container import container
+from interfaces.dashboard.blueprint import state
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DashboardSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie sessions, Secure whenever the dashboard is served over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            return True
+        configured = container().settings.base_url or ""
+        return configured.startswith("https://") or request.is_secure
+
+
+def password_fingerprint(password_hash: str) -> str:
+    digest = hmac.new(state().secret.encode(), password_hash.encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
+
+
+def log_in(account: Account) -> None:
+    session.clear()  # a new session id on each sign-in: no fixation
+    session["account"] = str(account.id)
+    session["pw"] = password_fingerprint(account.password_hash)
+    session.permanent = True
+    g.account = account
+
+
+def log_out() -> None:
+    session.clear()
+    g.account = None
+
+
+def current_account() -> Account | None:
+    if "account" in g:
+        found: Account | None = g.account
+        return found
+    account: Account | None = None
+    raw = session.get("account")
+    if isinstance(raw, str):
+        try:
+            loaded = container().configuration.get_account(UUID(raw))
+        except (NotFound, ValueError):
+            loaded = None
+        if loaded is not None and hmac.compare_digest(
+            str(session.get("pw", "")), password_fingerprint(loaded.password_hash)
+        ):
+            account = loaded
+        else:
+            session.clear()  # erased, or the password changed since: signed out
+    g.account = account
+    return account
+
+
+def signed_in() -> Account:
+    account = current_account()
+    assert account is not None
+    return account
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if current_account() is None:
+            target = request.full_path if request.method == "GET" else None
+            return redirect(url_for("auth.sign_in", next=target))
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to return to after signing in; anything else is dropped."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    if any(c in target for c in "\r\n\\"):
+        return None
+    return target.rstrip("?") or None

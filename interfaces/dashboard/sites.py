@@ -1,0 +1,337 @@
+"""The sites list, New Site, and each site's tabs: overview, edit, embed code, kudos,
+events, journeys, and the CSV export of its hits."""
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, flash, redirect, render_template, request, url_for
+
+from application.exports import HIT_COLUMNS, csv_chunks
+from application.sites import SiteChanges
+from domain.errors import Conflict, DomainError
+from domain.sites import Site
+from interfaces.container import base_url, container
+from interfaces.dashboard.blueprint import dashboard
+from interfaces.dashboard.forms import (
+    ArchiveForm,
+    EditSiteForm,
+    EmbedForm,
+    NewSiteForm,
+    RangeForm,
+    addresses,
+    lines,
+)
+from interfaces.dashboard.overview import build_overview, local_interval, resolve_period
+from interfaces.dashboard.session import current_account, login_required, signed_in
+from interfaces.dashboard.views import add_error, form_status, owned_site, site_number
+from projections.kudos import kudo_page
+from projections.traffic_queries import (
+    build_journeys,
+    event_breakdown,
+    iter_rows,
+    journey_summary,
+    recent_events,
+    site_totals,
+    top_kudos,
+    visits,
+)
+
+PER_PAGE = 50
+JOURNEYS_PER_PAGE = 25
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= 100_000 else 1
+
+
+@dashboard.get("/")
+def home() -> Any:
+    if current_account() is not None:
+        return redirect(url_for("dashboard.sites"))
+    return render_template("dashboard/home.html")
+
+
+@dashboard.get("/sites")
+@login_required
+def sites() -> Any:
+    c = container()
+    account = signed_in()
+    owned = [c.configuration.get_site(site_id) for site_id in account.site_ids]
+    with c.engine.connect() as conn:
+        totals = site_totals(conn, c.projections.tables["traffic"], [s.id for s in owned])
+    owned.sort(key=lambda s: (s.is_archived, s.label.lower()))
+    rows = [{"site": s, "totals": totals.get(s.id)} for s in owned]
+    return render_template("dashboard/sites.html", rows=rows)
+
+
+@dashboard.route("/sites/new", methods=["GET", "POST"])
+@login_required
+def new_site() -> Any:
+    account = signed_in()
+    form = NewSiteForm(timezone=account.timezone)
+    if form.validate_on_submit():
+        try:
+            created = container().configuration.register_site(
+                account.id,
+                form.url.data,
+                label=form.label.data or None,
+                timezone=form.timezone.data,
+            )
+        except Conflict:
+            add_error(form.url, "You track this site already.")
+        except DomainError as error:
+            add_error(form.url, error.message)
+        else:
+            flash(
+                "Your site is ready. Add this embed code to its pages to start counting.", "success"
+            )
+            return redirect(url_for("dashboard.embed", uid=created.uid))
+    return render_template("dashboard/new_site.html", form=form), form_status(form)
+
+
+@dashboard.get("/sites/<uid>")
+@login_required
+def overview(uid: str) -> Any:
+    site = owned_site(uid)
+    data = build_overview(site, request.args)
+    return render_template(
+        "dashboard/overview.html", site=site, o=data, tab="overview", public=False
+    )
+
+
+def _edit_form(site: Site) -> EditSiteForm:
+    return EditSiteForm(
+        label=site.label,
+        url=site.url,
+        timezone=site.timezone,
+        public=site.is_public,
+        unique_tracking=site.tracks_uniques,
+        any_domain=site.allows_any_domain,
+        ignored_paths="\n".join(site.ignored_paths),
+        report_recipients="\n".join(site.report_recipients),
+    )
+
+
+@dashboard.route("/sites/<uid>/edit", methods=["GET", "POST"])
+@login_required
+def edit(uid: str) -> Any:
+    site = owned_site(uid)
+    form = _edit_form(site)
+    problem = None
+    if form.validate_on_submit():
+        if site.is_archived:
+            problem = "This site is archived: unarchive it to change its settings."
+        else:
+            changes = SiteChanges(
+                url=form.url.data,
+                label=form.label.data or "",
+                timezone=form.timezone.data,
+                public=bool(form.public.data),
+                unique_tracking=bool(form.unique_tracking.data),
+                any_domain=bool(form.any_domain.data),
+                ignored_paths=lines(form.ignored_paths.data),
+                report_recipients=addresses(form.report_recipients.data),
+            )
+            try:
+                container().configuration.change_site(site.id, changes)
+            except Conflict:
+                add_error(form.url, "You track a site with this URL already.")
+            except DomainError as error:
+                problem = error.message
+            else:
+                flash("Settings saved.", "success")
+                return redirect(url_for("dashboard.edit", uid=uid))
+    status = form_status(form) if problem is None else 422
+    return render_template(
+        "dashboard/edit.html",
+        site=site,
+        form=form,
+        archive=ArchiveForm(),
+        problem=problem,
+        public_url=base_url() + url_for("dashboard.public", uid=site.uid),
+        number=site_number(site.id),
+        tab="edit",
+    ), status
+
+
+@dashboard.post("/sites/<uid>/archive")
+@login_required
+def archive(uid: str) -> Any:
+    site = owned_site(uid)  # the CSRF token was checked before the view ran
+    container().configuration.change_site(site.id, SiteChanges(archived=not site.is_archived))
+    flash(
+        "Site unarchived." if site.is_archived else "Site archived: it no longer counts hits.",
+        "success",
+    )
+    return redirect(url_for("dashboard.edit", uid=uid))
+
+
+def embed_params(form: EmbedForm) -> list[str]:
+    params: list[str] = []
+
+    def value(text: str) -> str:
+        return quote(text, safe="") if any(ch in text for ch in "&=#%+ \"'<>") else text
+
+    for name in ("spa", "events", "beacon"):
+        if form[name].data:
+            params.append(name)
+    if form.hits.data == "total":
+        params.append("hits")
+    elif form.hits.data == "unique":
+        params.append("hits=unique")
+    if form.kudos.data:
+        emoji = (form.kudos_emoji.data or "").strip()
+        params.append(f"kudos={value(emoji)}" if emoji else "kudos")
+    for name in ("countries", "uptime"):
+        if form[name].data:
+            params.append(name)
+    if form.webring.data == "plain":
+        params.append("webring")
+    elif form.webring.data == "avatars":
+        params.append("webring=avatars")
+    return params
+
+
+@dashboard.get("/sites/<uid>/embed")
+@login_required
+def embed(uid: str) -> Any:
+    site = owned_site(uid)
+    form = EmbedForm(formdata=request.args if request.args else None)
+    valid = form.validate() if request.args else True
+    params = embed_params(form) if valid else []
+    base = base_url()
+    path = f"/embed/{site.uid}/min.js" if form.minified.data and valid else f"/embed/{site.uid}.js"
+    src = base + path + ("?" + "&".join(params) if params else "")
+    return render_template(
+        "dashboard/embed.html",
+        site=site,
+        form=form,
+        base=base,
+        src=src,
+        params=params,
+        embed_code=f'<script src="{src}" defer></script>',
+        pixel=(
+            f'<img src="{base}/pixel/{site.uid}.gif?path=/your-post-slug" alt="" '
+            'style="width:1px;height:1px;border:0;" />'
+        ),
+        webmention=f'<link rel="webmention" href="{base}/webmention/{site.uid}" />',
+        tab="embed",
+    ), (200 if valid else 422)
+
+
+@dashboard.get("/sites/<uid>/kudos")
+@login_required
+def kudos(uid: str) -> Any:
+    site = owned_site(uid)
+    c = container()
+    page = _page()
+    tables = c.projections.tables["kudos"]
+    with c.engine.connect() as conn:
+        top = top_kudos(conn, tables, site.id, 50)
+        total, rows = kudo_page(
+            conn,
+            tables,
+            site.id,
+            datetime(2000, 1, 1, tzinfo=UTC),
+            datetime.now(UTC) + timedelta(days=1),
+            None,
+            None,
+            PER_PAGE,
+            (page - 1) * PER_PAGE,
+        )
+    return render_template(
+        "dashboard/kudos.html",
+        site=site,
+        top=top,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, (total + PER_PAGE - 1) // PER_PAGE),
+        tab="kudos",
+    )
+
+
+@dashboard.get("/sites/<uid>/events")
+@login_required
+def events(uid: str) -> Any:
+    site = owned_site(uid)
+    c = container()
+    period, range_form = resolve_period(request.args, site.timezone)
+    page = _page()
+    t = c.projections.tables["traffic"]
+    last = period.finish - timedelta(microseconds=1)
+    with c.engine.connect() as conn:
+        counts = event_breakdown(conn, t, site.id, period.begin.date(), last.date())
+        rows = recent_events(
+            conn, t, site.id, period.begin, period.finish, PER_PAGE + 1, (page - 1) * PER_PAGE
+        )
+    return render_template(
+        "dashboard/events.html",
+        site=site,
+        period=period,
+        range_form=range_form,
+        counts=counts[:100],
+        rows=rows[:PER_PAGE],
+        has_next=len(rows) > PER_PAGE,
+        page=page,
+        tab="events",
+    )
+
+
+@dashboard.get("/sites/<uid>/journeys")
+@login_required
+def journeys(uid: str) -> Any:
+    site = owned_site(uid)
+    c = container()
+    # Journeys read raw rows: the tab offers the last day or week only.
+    key = request.args.get("period", "24h")
+    period, _ = resolve_period({"period": key if key in ("24h", "7d") else "24h"}, site.timezone)
+    page = _page()
+    with c.engine.connect() as conn:
+        rows = visits(conn, c.projections.tables["traffic"], site.id, period.begin, period.finish)
+    found = build_journeys(rows)
+    per = JOURNEYS_PER_PAGE
+    return render_template(
+        "dashboard/journeys.html",
+        site=site,
+        period=period,
+        journeys=found[(page - 1) * per : page * per],
+        summary=journey_summary(found, 10),
+        page=page,
+        pages=max(1, (len(found) + per - 1) // per),
+        tab="journeys",
+    )
+
+
+@dashboard.get("/sites/<uid>/export")
+@login_required
+def export(uid: str) -> Any:
+    site = owned_site(uid)
+    if "start" not in request.args and "end" not in request.args:
+        _, form = resolve_period({"period": "30d"}, site.timezone)
+        return render_template("dashboard/export.html", site=site, form=form, tab="overview")
+    form = RangeForm(formdata=request.args)
+    if not form.validate():
+        return render_template("dashboard/export.html", site=site, form=form, tab="overview"), 422
+    start, end = form.start.data, form.end.data
+    assert isinstance(start, date) and isinstance(end, date)
+    begin, finish = local_interval(start, end, site.timezone)
+    c = container()
+    engine, hits = c.engine, c.projections.tables["traffic"]["hits"]
+
+    def generate() -> Iterator[bytes]:
+        with engine.connect() as conn:
+            yield from csv_chunks(HIT_COLUMNS, iter_rows(conn, hits, site.id, begin, finish))
+
+    name = f"tinylytics-{site.uid}-hits-{start.isoformat()}-to-{end.isoformat()}.csv"
+    return Response(
+        generate(),
+        mimetype="text/csv",
+        headers={
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="{name}"',
+        },
+    )
