@@ -4,7 +4,6 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
 from interfaces.api.errors import ErrorSchema
 from interfaces.api.fields import UtcDateTime
@@ -13,14 +12,13 @@ from interfaces.api.queries import (
     DateRangeSchema,
     InvalidParametersSchema,
     PaginationSchema,
+    dated_site_query,
     page_field,
     pagination,
-    parse,
     per_page_field,
-    resolve_dates,
 )
 from interfaces.container import container
-from projections.traffic_queries import GROUPABLE, Filters, grouped, raw_hits, utc_interval
+from projections.traffic_queries import GROUPABLE, Filters, grouped, raw_hits
 
 READ_ERRORS: dict[int, tuple[str, Any]] = {
     # A bad query answers {"error": ..., "errors": [...]}, not the bare error shape.
@@ -113,12 +111,9 @@ class HitsResponseSchema(Schema):
 )
 def read_hits(site_id: int) -> Any:
     c = container()
-    key = current_key()
-    site = c.collection.site_for_owner(site_id, key.owner_id)
-    query = parse(HitsQuerySchema())
-    account_zone = c.configuration.get_account(key.owner_id).timezone
-    start, end, zone = resolve_dates(query, account_zone)
-    begin, finish = utc_interval(start, end, zone)
+    dated = dated_site_query(site_id, HitsQuerySchema())
+    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
+    start, end = dated.start, dated.end
     country = query["country"].upper() if query["country"] else None
     filters = Filters(country=country, path=query["path"], referrer=query["referrer"])
     page, per_page = query["page"], query["per_page"]

@@ -5,21 +5,19 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from interfaces.api.analytics import READ_ERRORS
-from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
 from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.api.queries import (
     DateRangeSchema,
     PaginationSchema,
+    dated_site_query,
     page_field,
     pagination,
-    parse,
     per_page_field,
-    resolve_dates,
 )
 from interfaces.container import container
-from projections.traffic_queries import build_journeys, journey_summary, utc_interval, visits
+from projections.traffic_queries import build_journeys, journey_summary, visits
 
 TOP_PAGES = 10
 
@@ -85,11 +83,9 @@ class JourneysSchema(Schema):
 )
 def read_journeys(site_id: int) -> Any:
     c = container()
-    key = current_key()
-    site = c.collection.site_for_owner(site_id, key.owner_id)
-    query = parse(JourneysQuerySchema())
-    start, end, zone = resolve_dates(query, c.configuration.get_account(key.owner_id).timezone)
-    begin, finish = utc_interval(start, end, zone)
+    dated = dated_site_query(site_id, JourneysQuerySchema())
+    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
+    start, end = dated.start, dated.end
     with c.engine.connect() as conn:
         rows = visits(conn, c.projections.tables["traffic"], site.id, begin, finish)
     journeys = build_journeys(rows)

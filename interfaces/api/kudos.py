@@ -17,16 +17,14 @@ from interfaces.api.operations import operation
 from interfaces.api.queries import (
     DateRangeSchema,
     PaginationSchema,
+    dated_site_query,
     page_field,
     pagination,
-    parse,
     per_page_field,
-    resolve_dates,
 )
 from interfaces.api.tracking_schemas import IgnoredSchema
 from interfaces.container import container
 from projections.kudos import kudo_page
-from projections.traffic_queries import utc_interval
 
 
 def _not_blank(value: str) -> None:
@@ -96,11 +94,9 @@ class DeletedKudoSchema(Schema):
 )
 def list_kudos(site_id: int) -> Any:
     c = container()
-    key = current_key()
-    site = c.collection.site_for_owner(site_id, key.owner_id)
-    query = parse(KudosQuerySchema())
-    start, end, zone = resolve_dates(query, c.configuration.get_account(key.owner_id).timezone)
-    begin, finish = utc_interval(start, end, zone)
+    dated = dated_site_query(site_id, KudosQuerySchema())
+    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
+    start, end = dated.start, dated.end
     page, per_page = query["page"], query["per_page"]
     with c.engine.connect() as conn:
         total, rows = kudo_page(

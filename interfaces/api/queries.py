@@ -1,5 +1,6 @@
 """Query-string parsing for the read endpoints: one schema validates, 400 lists what is wrong."""
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -7,8 +8,11 @@ from zoneinfo import ZoneInfo
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from interfaces.api.auth import current_key
 from interfaces.api.bodies import messages
 from interfaces.api.errors import ApiError
+from interfaces.container import container
+from projections.traffic_queries import utc_interval
 
 MAX_RANGE_DAYS = 730
 DEFAULT_RANGE_DAYS = 30
@@ -115,3 +119,27 @@ def pagination(page: int, per_page: int, total: int) -> dict[str, int]:
         "total_count": total,
         "total_pages": (total + per_page - 1) // per_page,
     }
+
+
+@dataclass(frozen=True)
+class DatedQuery:
+    """A read endpoint's request: the caller's site, the validated query, the range."""
+
+    site: Any  # application.collection.SiteSnapshot
+    query: dict[str, Any]
+    start: date
+    end: date
+    begin: datetime  # UTC, inclusive
+    finish: datetime  # UTC, exclusive
+
+
+def dated_site_query(site_id: int, schema: Schema) -> DatedQuery:
+    """The owner's site (404 for anyone else's), the query (400 when bad) and its range
+    as UTC instants, with day boundaries in UTC or the account's time zone."""
+    c = container()
+    key = current_key()
+    site = c.collection.site_for_owner(site_id, key.owner_id)
+    query = parse(schema)
+    start, end, zone = resolve_dates(query, c.configuration.get_account(key.owner_id).timezone)
+    begin, finish = utc_interval(start, end, zone)
+    return DatedQuery(site, query, start, end, begin, finish)
