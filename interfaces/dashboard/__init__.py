@@ -17,6 +17,7 @@ from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     auth,
     public,
     sites,
+    webhooks,
 )
 from interfaces.dashboard.blueprint import KEY, State, csrf
 from interfaces.dashboard.blueprint import auth as auth_blueprint

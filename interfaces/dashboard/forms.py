@@ -16,10 +16,12 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain.api_keys import MAX_NAME_LENGTH
 from domain.emails import normalize_email
@@ -28,6 +30,17 @@ from domain.passwords import MAX_LENGTH, MIN_LENGTH
 from domain.paths import validate_ignore_patterns
 from domain.sites import MAX_LABEL_LENGTH, normalize_recipients
 from domain.urls import normalize_site_url
+from domain.webhooks import (
+    DISCORD,
+    GENERIC,
+    MONITOR_DOWN,
+    MONITOR_UP,
+    NEW_HIT,
+    NEW_KUDO,
+    validate_webhook_url,
+)
+from domain.webhooks import MAX_URL_LENGTH as MAX_WEBHOOK_URL_LENGTH
+from interfaces.container import container
 
 # Control characters (but tab, line feed and carriage return) never belong in a form.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -317,3 +330,58 @@ class EmbedForm(GetForm):
         choices={"": "off", "plain": "link", "avatars": "link with avatar"},
         default="",
     )
+
+
+# -- webhooks ----------------------------------------------------------------------------
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices, one checkbox each."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _webhook_url(url: str) -> None:
+    # The rules the application applies (scheme, no credentials, refused addresses).
+    validate_webhook_url(url, container().webhooks.policy)
+
+
+class WebhookForm(Form):
+    url = StringField(
+        "URL",
+        validators=[
+            DataRequired("Enter the URL to send events to"),
+            Length(max=MAX_WEBHOOK_URL_LENGTH, message="That URL is too long"),
+            domain_rule(_webhook_url),
+        ],
+        description="A public http:// or https:// address (https recommended).",
+        render_kw={
+            "placeholder": "https://example.com/webhooks/tinylytics",
+            "inputmode": "url",
+            "autocomplete": "off",
+            "spellcheck": "false",
+        },
+    )
+    events = MultiCheckboxField(
+        "Events",
+        choices={
+            NEW_HIT: "new_hit: a live hit is recorded",
+            NEW_KUDO: "new_kudo: a kudo is given",
+            MONITOR_DOWN: "monitor_down: a site goes down",
+            MONITOR_UP: "monitor_up: a site is back up",
+        },
+    )
+    platform = RadioField(
+        "Platform",
+        choices={GENERIC: "Generic JSON", DISCORD: "Discord"},
+        default=GENERIC,
+        validators=[DataRequired("Choose the platform")],
+    )
+    wrap = BooleanField('Wrap content: send each payload as {"content": …}')
+
+    def validate_events(self, field: Field) -> None:
+        if not field.data:
+            raise ValidationError("Select at least one event")
+
+
+class WebhookActionForm(Form):
+    """Just the token: rotate, disable, enable, delete, send test, retry."""

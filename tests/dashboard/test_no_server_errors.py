@@ -32,6 +32,7 @@ FORMS = {
     "/account/keys": ["key-name", "key-access"],
     "/account/keys/revoke": ["name"],
     "/account/delete": ["email", "current_password"],
+    "/account/webhooks": ["hook-url", "hook-events", "hook-platform", "hook-wrap"],
 }
 SITE_FORMS = {
     "/edit": [
