@@ -29,9 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from eventsourcing.utils import get_topic  # noqa: E402
 
-from domain.hits import Hit, new_site_scoped_id  # noqa: E402
+from domain.hits import Hit, created_event, new_site_scoped_id  # noqa: E402
 from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from projections.traffic_queries import Filters, grouped, leaderboard  # noqa: E402
@@ -128,8 +127,6 @@ def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
         zipf_weights(len(COUNTRIES), 1.0),
     )
     browser_w = zipf_weights(len(BROWSERS), 0.8)
-    event_class: Any = Hit.__dict__["Recorded"]
-    topic = get_topic(Hit)
     now = datetime.now(UTC)
     start = now - timedelta(days=365)
     span = (now - start).total_seconds()
@@ -143,11 +140,10 @@ def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
         browser, platform, mobile = rng.choices(BROWSERS, browser_w)[0]
         visitor = f"{rng.getrandbits(20):x}"
         batch.append(
-            event_class(
-                originator_topic=topic,
-                originator_id=new_site_scoped_id(site),
-                originator_version=1,
-                timestamp=at,
+            created_event(
+                Hit,
+                new_site_scoped_id(site),
+                at,
                 site_id=site,
                 path=path,
                 url=f"https://example.com{path}",

@@ -1,8 +1,8 @@
 """Helpers for the analytics read tests: hits at chosen times, and a hand count to check against.
 
 The collector stamps each hit with the current time; these tests need hits on
-chosen days and minutes, so they build `Hit.Recorded` events directly (as
-`domain.hits.created_event` does) with their own timestamp and their own stand-in
+chosen days and minutes, so they build `Hit.Recorded` events with
+`domain.hits.created_event` and their own timestamp, with stand-in
 hashes: a unique hash per (site, path, visitor, UTC day) and a visitor hash per
 (site, visitor, UTC day), the same keys the real privacy hashes have.
 
@@ -19,10 +19,8 @@ from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from eventsourcing.utils import get_topic
-
 from domain.custom_events import CustomEvent
-from domain.hits import Hit, new_site_scoped_id
+from domain.hits import Hit, created_event, new_site_scoped_id
 from infrastructure.bootstrap import Container
 
 HIT_FIELDS = (
@@ -107,7 +105,6 @@ def hit_event(
     or per hit when no visitor is named (every such hit is then a unique hit).
     """
     assert when.tzinfo is not None and when.utcoffset() == timedelta(0), "give UTC times"
-    event_class: Any = Hit.__dict__["Recorded"]
     hit_id = new_site_scoped_id(site)
     unique_hash = visitor_hash = None
     if uniques:
@@ -115,11 +112,10 @@ def hit_event(
         day = when.date()
         unique_hash = _digest("unique", site, path, who, day)
         visitor_hash = _digest("visitor", site, who, day)
-    return event_class(
-        originator_topic=get_topic(Hit),
-        originator_id=hit_id,
-        originator_version=Hit.INITIAL_VERSION,
-        timestamp=when,
+    return created_event(
+        Hit,
+        hit_id,
+        when,
         site_id=site,
         path=path,
         url=url,
@@ -241,12 +237,10 @@ def custom_event(
     site: UUID, when: datetime, name: str = "signup.started", value: str | None = None
 ) -> Any:
     """A `CustomEvent.Recorded` event at `when` (UTC), ready for `Tracking.record`."""
-    event_class: Any = CustomEvent.__dict__["Recorded"]
-    return event_class(
-        originator_topic=get_topic(CustomEvent),
-        originator_id=new_site_scoped_id(site),
-        originator_version=CustomEvent.INITIAL_VERSION,
-        timestamp=when,
+    return created_event(
+        CustomEvent,
+        new_site_scoped_id(site),
+        when,
         site_id=site,
         name=name,
         value=value,

@@ -15,11 +15,10 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from eventsourcing.utils import get_topic
 from flask.testing import FlaskClient
 
 from domain.custom_events import CustomEvent
-from domain.hits import Hit, new_site_scoped_id
+from domain.hits import Hit, created_event, new_site_scoped_id
 from infrastructure.bootstrap import Container
 from tests.browser.conftest import browser, driver, pages, sent, tinylytics  # noqa: F401
 from tests.conftest import World
@@ -131,22 +130,20 @@ def hit(site: UUID, when: datetime, path: str = "/", **fields: Any) -> Any:
         "subscribers": None,
     }
     values.update(fields)
-    return Hit.__dict__["Recorded"](
-        originator_topic=get_topic(Hit),
-        originator_id=new_site_scoped_id(site),
-        originator_version=Hit.INITIAL_VERSION,
-        timestamp=when,
+    return created_event(
+        Hit,
+        new_site_scoped_id(site),
+        when,
         site_id=site,
         **values,
     )
 
 
 def custom_event(site: UUID, when: datetime, name: str, value: str | None = None) -> Any:
-    return CustomEvent.__dict__["Recorded"](
-        originator_topic=get_topic(CustomEvent),
-        originator_id=new_site_scoped_id(site),
-        originator_version=CustomEvent.INITIAL_VERSION,
-        timestamp=when,
+    return created_event(
+        CustomEvent,
+        new_site_scoped_id(site),
+        when,
         site_id=site,
         name=name,
         value=value,
