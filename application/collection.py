@@ -1,9 +1,13 @@
 """Collecting hits and custom events: from a request's facts to a privacy-safe aggregate.
 
 The interfaces (collector, pixel, REST API) reduce a request to a `Sighting`; this
-service applies the site's rules, enriches it through the ports (user agent,
-country, hashes) and hands the resulting aggregates to a committer. The IP address
-and the user-agent string are used here and dropped: neither reaches an event.
+service applies the site's rules and enriches it through the ports (user agent,
+country) into a `Draft` on the request's thread. `record` hands drafts to one
+committer thread that finishes whatever has queued up together: one rate-limit
+check and one seen-hash look-up per batch (each a network round trip with Redis),
+then one transaction (ARCHITECTURE decision 1 and docs/decisions/0005). The IP
+address and the user-agent string are used here and dropped: neither reaches an
+event.
 """
 
 import hashlib
@@ -12,12 +16,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 from application.enrichment import CountryResolver, UserAgentParser
-from application.privacy import VisitorHasher
+from application.group_commit import GroupCommitter
+from application.privacy import HashInput, VisitorHasher
 from application.tracking import Tracked
 from domain.custom_events import CustomEvent
 from domain.errors import DomainError, NotFound
@@ -93,6 +98,34 @@ class Skipped:
 class VisitorLimiter(Protocol):
     def allow(self, key: str) -> bool: ...
 
+    def allow_many(self, keys: Sequence[str]) -> list[bool]:
+        """`allow` for each key in order, in one step (one round trip at most)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A hit or custom event enriched but for its hashes and the visitor rate limit.
+
+    Both need shared state (the seen-hash set, the limiter's windows), so they are
+    done for a whole batch at once when the draft is recorded.
+    """
+
+    site_id: UUID
+    visit: Visit
+    hash_input: HashInput | None  # None when the site does not track uniques
+    limit_key: str | None = None  # set for the collector and the pixel
+    event_name: str | None = None  # set for a custom event
+    event_value: str | None = None
+    has_path: bool = True
+
+
+class Recorded(NamedTuple):
+    """A committed hit or custom event: its stable integer id and its event."""
+
+    id: int
+    event: Tracked
+
 
 class DropCounter(Protocol):
     def count(self, site_id: UUID, reason: str) -> None: ...
@@ -133,7 +166,7 @@ class Collection:
         hasher: VisitorHasher,
         limiter: VisitorLimiter,
         drops: DropCounter,
-        commit: Callable[[Sequence[Tracked]], list[int]],
+        save: Callable[[Sequence[Tracked]], list[int]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.sites = sites
@@ -142,10 +175,14 @@ class Collection:
         self.hasher = hasher
         self.limiter = limiter
         self.drops = drops
-        self.commit = commit
+        self.save = save
         self.clock = clock
         self._cache: dict[str, tuple[float, SiteSnapshot]] = {}
         self._cache_lock = threading.Lock()
+        self._committer = GroupCommitter(self._finish)
+
+    def close(self) -> None:
+        self._committer.close()
 
     # -- sites ---------------------------------------------------------------------------
     def site(self, uid: str) -> SiteSnapshot:
@@ -177,18 +214,21 @@ class Collection:
         return snapshot
 
     # -- rules ---------------------------------------------------------------------------
+    @staticmethod
+    def _limit_key(site: SiteSnapshot, sighting: Sighting) -> str:
+        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
+        return hashlib.sha256(f"{site.id}\x00{visitor}".encode()).hexdigest()[:32]
+
     def throttled(self, site: SiteSnapshot, sighting: Sighting) -> bool:
         """True when this visitor has sent more than the per-minute limit (then counted)."""
-        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
-        key = hashlib.sha256(f"{site.id}\x00{visitor}".encode()).hexdigest()[:32]
-        if self.limiter.allow(key):
+        if self.limiter.allow(self._limit_key(site, sighting)):
             return False
         self.drops.count(site.id, "rate_limited")
         return True
 
     # -- building ------------------------------------------------------------------------
     def _visit(
-        self, site: SiteSnapshot, s: Sighting, path: str, hash_path: str, default_url: bool = True
+        self, site: SiteSnapshot, s: Sighting, path: str, default_url: bool = True
     ) -> Visit | Skipped:
         agent = self.user_agents.parse(s.user_agent)
         reader = detect_feed_reader(s.user_agent) if s.channel == "pixel" else None
@@ -207,12 +247,6 @@ class Collection:
         elif s.channel == "api" and not referrer and not s.source and source == "direct":
             # The API documents `source: null` when nothing tells where a hit came from.
             source = None
-        unique = visitor_hash = None
-        if site.tracks_uniques:
-            visitor = visitor_key(s.ip, s.user_agent, s.visitor_id)
-            unique, visitor_hash = self.hasher.hashes(
-                str(site.id), hash_path, visitor, self.clock()
-            )
         return Visit(
             path=path,
             url=url,
@@ -224,14 +258,35 @@ class Collection:
             source=source,
             utm_campaign=info.utm_campaign,
             utm_medium=info.utm_medium,
-            unique_hash=unique,
-            visitor_hash=visitor_hash,
+            unique_hash=None,
+            visitor_hash=None,
             channel=s.channel,
             subscribers=reader.subscribers if reader else None,
         )
 
-    def hit(self, site: SiteSnapshot, sighting: Sighting) -> Tracked | Skipped:
-        """A hit ready to commit, or why it is not counted. Raises DomainError for bad input."""
+    def _draft(
+        self,
+        site: SiteSnapshot,
+        s: Sighting,
+        visit: Visit,
+        hash_path: str,
+        limited: bool,
+        event_name: str | None = None,
+        event_value: str | None = None,
+        has_path: bool = True,
+    ) -> Draft:
+        hash_input = None
+        if site.tracks_uniques:
+            visitor = visitor_key(s.ip, s.user_agent, s.visitor_id)
+            hash_input = HashInput(str(site.id), hash_path, visitor)
+        limit_key = self._limit_key(site, s) if limited else None
+        return Draft(site.id, visit, hash_input, limit_key, event_name, event_value, has_path)
+
+    def hit(self, site: SiteSnapshot, sighting: Sighting, limited: bool = False) -> Draft | Skipped:
+        """A hit ready to record, or why it is not counted. Raises DomainError for bad input.
+
+        `limited` applies the per-visitor rate limit when the draft is recorded.
+        """
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
         path = strip_tracking_params(normalize_path(sighting.path or ""))
@@ -239,15 +294,20 @@ class Collection:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
-        visit = self._visit(site, sighting, path, path.split("?", 1)[0])
+        visit = self._visit(site, sighting, path)
         if isinstance(visit, Skipped):
             return visit
-        return Hit.record(site.id, visit)
+        return self._draft(site, sighting, visit, path.split("?", 1)[0], limited)
 
     def event(
-        self, site: SiteSnapshot, sighting: Sighting, name: str, value: str | None
-    ) -> Tracked | Skipped:
-        """A custom event ready to commit (name and value already normalised)."""
+        self,
+        site: SiteSnapshot,
+        sighting: Sighting,
+        name: str,
+        value: str | None,
+        limited: bool = False,
+    ) -> Draft | Skipped:
+        """A custom event ready to record (name and value already normalised)."""
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
         has_path = bool(sighting.path and sighting.path.strip())
@@ -256,10 +316,47 @@ class Collection:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
         if has_path and is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_EVENT, dropped=False)
-        visit = self._visit(site, sighting, path, "event:" + name, default_url=has_path)
+        visit = self._visit(site, sighting, path, default_url=has_path)
         if isinstance(visit, Skipped):
             return visit
-        return CustomEvent.record(site.id, name, value, visit, has_path=has_path)
+        return self._draft(
+            site,
+            sighting,
+            visit,
+            "event:" + name,
+            limited,
+            event_name=name,
+            event_value=value,
+            has_path=has_path,
+        )
+
+    # -- recording -----------------------------------------------------------------------
+    def record(self, drafts: Sequence[Draft]) -> list[Recorded | Skipped]:
+        """Commit these drafts together (with other requests'); answers once committed.
+
+        Each answer is the recorded event and its id, or why the draft was dropped
+        (the visitor rate limit). Raises CommitFailed when nothing could be saved.
+        """
+        return self._committer.submit(drafts)
+
+    def _finish(self, drafts: Sequence[Draft]) -> list[Recorded | Skipped]:
+        """On the committer thread: limit, hash and save a batch in one transaction."""
+        keys = [d.limit_key for d in drafts if d.limit_key is not None]
+        verdicts = iter(self.limiter.allow_many(keys) if keys else [])
+        kept: list[Draft] = []
+        answers: list[Recorded | Skipped | None] = []
+        for draft in drafts:
+            if draft.limit_key is not None and not next(verdicts):
+                self.drops.count(draft.site_id, "rate_limited")
+                answers.append(Skipped(RATE_LIMITED, dropped=True))
+            else:
+                kept.append(draft)
+                answers.append(None)
+        inputs = [d.hash_input for d in kept if d.hash_input is not None]
+        hashes = iter(self.hasher.hashes_many(inputs, self.clock()) if inputs else [])
+        events = [_event_of(d, next(hashes) if d.hash_input is not None else None) for d in kept]
+        ids = iter(zip(self.save(events), events, strict=True))
+        return [answer if answer is not None else Recorded(*next(ids)) for answer in answers]
 
     def kudo_uid(self, site: SiteSnapshot, sighting: Sighting, path: str) -> str | Skipped:
         """The uid a browser kudo for this page gets: one per visitor, page and day.
@@ -277,3 +374,16 @@ class Collection:
         visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
         _, visitor_hash = self.hasher.hashes(str(site.id), path, visitor, self.clock())
         return visitor_kudo_uid(site.id, path, visitor_hash)
+
+
+def _event_of(draft: Draft, hashes: tuple[str, str] | None) -> Tracked:
+    if draft.event_name is None:
+        return Hit.record(draft.site_id, draft.visit, hashes)
+    return CustomEvent.record(
+        draft.site_id,
+        draft.event_name,
+        draft.event_value,
+        draft.visit,
+        has_path=draft.has_path,
+        hashes=hashes,
+    )

@@ -92,6 +92,8 @@ class CountryResolver:
         from_cdn = known_country(cdn_country)
         if from_cdn:
             return from_cdn
+        if self._local is None and self._fallback is None:
+            return UNKNOWN_COUNTRY
         address = public_ip(ip)
         if address is None:
             return UNKNOWN_COUNTRY

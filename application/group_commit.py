@@ -16,7 +16,8 @@ from typing import Any
 
 log = logging.getLogger("tinylytics.group_commit")
 
-Save = Callable[[Sequence[Any]], list[int]]
+# Saves items in one transaction and answers one result per item, in order.
+Save = Callable[[Sequence[Any]], list[Any]]
 
 
 class CommitFailed(RuntimeError):
@@ -27,7 +28,7 @@ class CommitFailed(RuntimeError):
 class _Request:
     items: Sequence[Any]
     done: threading.Event = field(default_factory=threading.Event)
-    ids: list[int] | None = None
+    results: list[Any] | None = None
     error: BaseException | None = None
 
 
@@ -40,8 +41,8 @@ class GroupCommitter:
         self._closed = False
         self._thread.start()
 
-    def submit(self, items: Sequence[Any], timeout: float = 60.0) -> list[int]:
-        """Save these items (atomically, with others); their ids once committed."""
+    def submit(self, items: Sequence[Any], timeout: float = 60.0) -> list[Any]:
+        """Save these items (atomically, with others); their results once committed."""
         if not items:
             return []
         if self._closed:
@@ -52,8 +53,8 @@ class GroupCommitter:
             raise CommitFailed("timed out waiting for the database")
         if request.error is not None:
             raise CommitFailed(str(request.error)) from request.error
-        assert request.ids is not None
-        return request.ids
+        assert request.results is not None
+        return request.results
 
     def close(self) -> None:
         self._closed = True
@@ -86,7 +87,7 @@ class GroupCommitter:
 
     def _commit(self, batch: list[_Request]) -> None:
         try:
-            ids = self._save([item for request in batch for item in request.items])
+            results = self._save([item for request in batch for item in request.items])
         except Exception as error:
             if len(batch) == 1:
                 log.warning("commit failed: %s", error)
@@ -99,6 +100,6 @@ class GroupCommitter:
             return
         offset = 0
         for request in batch:
-            request.ids = ids[offset : offset + len(request.items)]
+            request.results = results[offset : offset + len(request.items)]
             offset += len(request.items)
             request.done.set()

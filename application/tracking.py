@@ -22,6 +22,6 @@ class Tracking(KudoCommands, EventSourcedApplication):
         """Save hits and events in one transaction; their stable integer ids, in order."""
         if not items:
             return []
-        recordings = self.save(*items)
+        recordings = self.save_events(items)
         ids = {r.domain_event.originator_id: r.notification.id for r in recordings}
         return [ids[item.originator_id] for item in items]

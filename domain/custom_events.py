@@ -41,9 +41,19 @@ def normalize_event_value(value: object) -> str | None:
 class CustomEvent(Aggregate):
     @classmethod
     def record(
-        cls, site_id: UUID, name: str, value: str | None, visit: Visit, has_path: bool
+        cls,
+        site_id: UUID,
+        name: str,
+        value: str | None,
+        visit: Visit,
+        has_path: bool,
+        hashes: tuple[str, str] | None = None,
     ) -> Any:
-        """The `CustomEvent.Recorded` event of a new custom event, ready to save."""
+        """The `CustomEvent.Recorded` event of a new custom event, ready to save.
+
+        `hashes` (unique, visitor) replace the visit's when they are made apart from it.
+        """
+        unique_hash, visitor_hash = hashes or (visit.unique_hash, visit.visitor_hash)
         return created_event(
             cls,
             new_site_scoped_id(site_id),
@@ -58,8 +68,8 @@ class CustomEvent(Aggregate):
             platform=visit.platform,
             is_mobile=visit.is_mobile,
             source=visit.source,
-            unique_hash=visit.unique_hash,
-            visitor_hash=visit.visitor_hash,
+            unique_hash=unique_hash,
+            visitor_hash=visitor_hash,
             channel=visit.channel,
         )
 

@@ -85,8 +85,12 @@ def created_event(
 
 class Hit(Aggregate):
     @classmethod
-    def record(cls, site_id: UUID, visit: Visit) -> Any:
-        """The `Hit.Recorded` event of a new hit, ready to save."""
+    def record(cls, site_id: UUID, visit: Visit, hashes: tuple[str, str] | None = None) -> Any:
+        """The `Hit.Recorded` event of a new hit, ready to save.
+
+        `hashes` (unique, visitor) replace the visit's when they are made apart from it.
+        """
+        unique_hash, visitor_hash = hashes or (visit.unique_hash, visit.visitor_hash)
         return created_event(
             cls,
             new_site_scoped_id(site_id),
@@ -101,8 +105,8 @@ class Hit(Aggregate):
             source=visit.source,
             utm_campaign=visit.utm_campaign,
             utm_medium=visit.utm_medium,
-            unique_hash=visit.unique_hash,
-            visitor_hash=visit.visitor_hash,
+            unique_hash=unique_hash,
+            visitor_hash=visitor_hash,
             channel=visit.channel,
             subscribers=visit.subscribers,
         )

@@ -7,13 +7,13 @@ gone, nothing can link its hashes back to a visitor, not even with the database.
 """
 
 import hashlib
-import hmac
 from datetime import UTC, date, datetime, timedelta
 
 USER_AGENT_HASH_CHARS = 50
 HASH_CHARS = 32
 SALT_PERIOD = timedelta(hours=12)
 MIN_SALT_BYTES = 16
+MAX_SALT_BYTES = hashlib.blake2b.MAX_KEY_SIZE
 
 # Distinct labels keep the hash families apart: no unique hash can equal a visitor
 # hash, and no API `visitor_id` can pose as an address + user agent.
@@ -70,9 +70,11 @@ def hash_day(moment: datetime) -> date:
 
 
 def _keyed(salt: bytes, *parts: str) -> str:
-    if len(salt) < MIN_SALT_BYTES:
-        raise ValueError(f"a salt needs at least {MIN_SALT_BYTES} random bytes")
-    return hmac.new(salt, _encode(*parts), hashlib.sha256).hexdigest()[:HASH_CHARS]
+    # BLAKE2b in keyed mode is a MAC (RFC 7693) made in one call: a third of HMAC's
+    # cost, and every collected hit makes two to four of these.
+    if not MIN_SALT_BYTES <= len(salt) <= MAX_SALT_BYTES:
+        raise ValueError(f"a salt needs {MIN_SALT_BYTES} to {MAX_SALT_BYTES} random bytes")
+    return hashlib.blake2b(_encode(*parts), key=salt, digest_size=HASH_CHARS // 2).hexdigest()
 
 
 def unique_hash(salt: bytes, site: str, path: str, visitor: str, day: date) -> str:

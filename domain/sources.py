@@ -9,6 +9,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 MAX_LENGTH = 100
@@ -246,6 +247,9 @@ def source_for_host(host: str) -> str:
     return host[:MAX_LENGTH]
 
 
+# Referrers repeat (the same search engine, the same link on a forum) and so do the
+# sites' own hosts: the collector classifies each referrer once per few thousand.
+@lru_cache(maxsize=4096)
 def _from_referrer(referrer: str | None, site_host: str) -> str:
     raw = (referrer or "").strip()
     if not raw:

@@ -10,7 +10,6 @@ from sqlalchemy import Engine
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
-from application.group_commit import GroupCommitter
 from application.mail import Mailer
 from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
@@ -56,7 +55,6 @@ class Container:
     key_usage: KeyUsage
     drops: SqlDropCounter
     rate_limiter: ApiRateLimiter
-    committer: GroupCommitter
     collection: Collection
     broker: dramatiq.Broker
     webhooks: Webhooks
@@ -69,9 +67,9 @@ class Container:
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
 
-    def start_background(self) -> None:
+    def start_background(self, projections: bool = True) -> None:
         """Run the projections (and, when embedded, the jobs) inside this process."""
-        if self.settings.run_projections_in_process:
+        if projections and self.settings.run_projections_in_process:
             thread = threading.Thread(
                 target=self.projections.run,
                 args=(self._stop, self.wake),
@@ -92,7 +90,7 @@ class Container:
             thread.join(timeout=10)
         if self._worker is not None:
             self._worker.stop()
-        self.committer.close()
+        self.collection.close()
         self.drops.flush()
         self.configuration.close()
         self.tracking.close()
@@ -178,7 +176,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             ],
         )
     )
-    committer = GroupCommitter(tracking.record)
     collection = Collection(
         sites=configuration,
         user_agents=UaParserAdapter(),
@@ -186,7 +183,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         hasher=VisitorHasher(salts, seen),
         limiter=VisitorRateLimiter(settings),
         drops=drops,
-        commit=committer.submit,
+        save=tracking.record,
     )
     avatars = AvatarStore(engine)
     avatars.setup()
@@ -199,7 +196,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         key_usage=key_usage,
         drops=drops,
         rate_limiter=ApiRateLimiter(settings),
-        committer=committer,
         collection=collection,
         broker=broker,
         webhooks=webhooks,

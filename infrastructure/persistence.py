@@ -34,6 +34,9 @@ def event_store_env(settings: Settings, store: str) -> dict[str, str]:
     url = postgres_url(settings)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "APPLICATION_RECORDER_TOPIC": (
+            "infrastructure.event_recorder:ArrayInsertApplicationRecorder"
+        ),
         "POSTGRES_DBNAME": url.database or "postgres",
         "POSTGRES_HOST": url.host or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

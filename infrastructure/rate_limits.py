@@ -1,13 +1,18 @@
-"""API rate limits with the `limits` library: in memory alone, shared through Redis when set."""
+"""Rate limits: per API key with the `limits` library; per visitor in batches.
+
+Both are in memory alone and shared through Redis when it is set.
+"""
 
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from limits import RateLimitItemPerHour, RateLimitItemPerMinute
+import redis
+from limits import RateLimitItemPerHour
 from limits.storage import MemoryStorage, RedisStorage, Storage
-from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
 from infrastructure.settings import Settings
 
@@ -43,43 +48,78 @@ class ApiRateLimiter:
         )
 
 
+# The moving window of the `limits` library (a list of the last N hit times per key),
+# for many keys in one round trip. A key repeated in one call is counted in order.
+_MOVING_WINDOW_LUA = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local answers = {}
+for i, key in ipairs(KEYS) do
+  local oldest = redis.call('LINDEX', key, limit - 1)
+  if oldest and tonumber(oldest) > now - window then
+    answers[i] = 0
+  else
+    redis.call('LPUSH', key, ARGV[3])
+    redis.call('LTRIM', key, 0, limit - 1)
+    redis.call('EXPIRE', key, math.ceil(window))
+    answers[i] = 1
+  end
+end
+return answers
+"""
+
+
 class VisitorRateLimiter:
     """At most N hits a minute from one visitor (collector and pixel), in a moving window.
 
     Keys are one-way hashes made by the collection service; they expire with the
-    window, so nothing about a visitor outlives a minute. With Redis the window is
-    shared by every web process (the `limits` library); alone, it is kept in memory
-    here, because the library's memory storage starts a timer thread for every new
-    key, and every visitor is a new key on the hot path.
+    window, so nothing about a visitor outlives a minute. The collector checks a
+    whole commit batch at once, and neither the `limits` library's memory storage
+    (a timer thread per new key, and every visitor is a new key) nor its Redis
+    storage (a round trip per key) can: so the same moving window is kept here,
+    in memory alone or in Redis with one script call per batch.
     """
 
     WINDOW_SECONDS = 60.0
 
     def __init__(self, settings: Settings) -> None:
         self._amount = settings.visitor_rate_limit_per_minute
-        self._limiter: MovingWindowRateLimiter | None = None
+        self._redis: redis.Redis | None = None
         if settings.redis_url:
-            storage = RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:vl")
-            self._limiter = MovingWindowRateLimiter(storage)
-            self._item = RateLimitItemPerMinute(self._amount)
+            self._redis = redis.Redis.from_url(settings.redis_url)
+            self._script = self._redis.register_script(_MOVING_WINDOW_LUA)
+            self._prefix = f"{settings.redis_prefix}:vl:"
         self._windows: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self._next_sweep = time.monotonic() + self.WINDOW_SECONDS
 
     def allow(self, key: str) -> bool:
-        if self._limiter is not None:
-            return self._limiter.hit(self._item, key)
+        return self.allow_many([key])[0]
+
+    def allow_many(self, keys: Sequence[str]) -> list[bool]:
+        if not keys:
+            return []
+        if self._redis is not None:
+            answers = self._script(
+                keys=[self._prefix + key for key in keys],
+                args=[self._amount, self.WINDOW_SECONDS, repr(time.time())],
+            )
+            return [bool(answer) for answer in answers]
         now = time.monotonic()
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
-            window = self._windows.setdefault(key, deque())
-            while window and now - window[0] >= self.WINDOW_SECONDS:
-                window.popleft()
-            if len(window) >= self._amount:
-                return False
-            window.append(now)
-            return True
+            return [self._allow_locked(key, now) for key in keys]
+
+    def _allow_locked(self, key: str, now: float) -> bool:
+        window = self._windows.setdefault(key, deque())
+        while window and now - window[0] >= self.WINDOW_SECONDS:
+            window.popleft()
+        if len(window) >= self._amount:
+            return False
+        window.append(now)
+        return True
 
     def _sweep(self, now: float) -> None:
         """Forget visitors whose last hit has left the window."""
@@ -87,3 +127,7 @@ class VisitorRateLimiter:
         for key in stale:
             del self._windows[key]
         self._next_sweep = now + self.WINDOW_SECONDS
+
+    def close(self) -> None:
+        if self._redis is not None:
+            self._redis.close()

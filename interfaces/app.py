@@ -8,7 +8,7 @@ from infrastructure.bootstrap import Container
 from interfaces import container as container_module
 from interfaces.api import register_api
 from interfaces.api.errors import register_error_handlers
-from interfaces.collect.collector import collector
+from interfaces.collect.collector import mount
 from interfaces.collect.embed import register_embed
 from interfaces.collect.pixel import pixel
 from interfaces.collect.widgets import widgets
@@ -23,10 +23,11 @@ def create_app(container: Container) -> Flask:
     register_error_handlers(app)
     register_api(app)
     register_embed(app)
-    app.register_blueprint(collector)
     app.register_blueprint(pixel)
     app.register_blueprint(widgets)
     register_dashboard(app)  # the home page `/`, sign-in, sites, account, public stats
+
+    app.wsgi_app = mount(app.wsgi_app, container)  # type: ignore[method-assign, assignment]
 
     @app.get("/healthz")
     def health() -> Any:

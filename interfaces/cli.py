@@ -120,7 +120,7 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
     _configure_logging()
     try:
         settings = Settings.from_env()
-        sock = server.listen(host, port)
+        server.check_port(host, port)
     except (SettingsError, OSError) as error:
         raise click.ClickException(str(error)) from None
     if workers > 1 and not settings.redis_url:
@@ -134,7 +134,7 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
         "  tinylytics keys create --owner you@example.com --name cli --access read_only\n"
         f"  curl -H 'Authorization: Bearer <key>' http://{host}:{port}/api/v1/me"
     )
-    server.run(sock, threads, workers)
+    server.run(host, port, threads, workers)
 
 
 @main.command()

@@ -1,104 +1,81 @@
-"""`tinylytics serve`: the WSGI server (waitress), in one process or several.
+"""`tinylytics serve`: HTTP served by granian worker processes; projections and jobs in the parent.
 
-One process is the embedded default: HTTP, projections and jobs together. With
-`--workers N` the listening socket is opened once and N forked processes serve
-HTTP on it (the kernel spreads the connections), while the parent runs the
-projections and jobs; a worker that dies is started again.
+Granian parses HTTP in Rust and hands each request to one of a worker's Python
+threads: a tenth of the per-request cost of a pure-Python server, and the collector
+is the one endpoint every page view of every site calls (docs/decisions/0005).
+The parent process runs the projections and, without Redis, the jobs; each worker
+builds its own container. Workers are spawned, not forked, because the parent
+already holds database connections and threads; one that dies is started again,
+and each dies with the parent, so a crash never leaves a worker serving alone.
 """
 
-import contextlib
+import atexit
+import ctypes
 import logging
+import multiprocessing
 import os
 import signal
 import socket
-import time
+import sys
 from typing import Any
 
-import waitress
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import MPServer
 
-from infrastructure.bootstrap import Container, bootstrap
+from infrastructure.bootstrap import bootstrap
 from interfaces.app import create_app
 
 log = logging.getLogger("tinylytics.server")
 
-
-def _serve_http(container: Container, sock: socket.socket, threads: int) -> None:
-    waitress.serve(
-        create_app(container),
-        sockets=[sock],
-        threads=threads,
-        ident="tinylytics",
-        backlog=2048,
-        # We decide which X-Forwarded-For to believe (TINYLYTICS_TRUSTED_PROXIES).
-        clear_untrusted_proxy_headers=False,
-    )
+_PR_SET_PDEATHSIG = 1
 
 
-def _fork_worker(sock: socket.socket, threads: int) -> int:
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 0
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        container = bootstrap()
-        try:
-            _serve_http(container, sock, threads)
-        finally:
-            container.close()
-    except BaseException:
-        log.exception("web worker %d stopped", os.getpid())
-        code = 1
-    os._exit(code)
-
-
-def listen(host: str, port: int) -> socket.socket:
+def check_port(host: str, port: int) -> None:
+    """Raise OSError now, with a plain message, when the address cannot be served."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
-    sock.set_inheritable(True)
-    return sock
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
-def run(sock: socket.socket, threads: int, workers: int) -> None:
-    # Quiet waitress's per-request queue-depth warnings under load: queuing is expected.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    stopping = False
-
-    def stop(_signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    if workers == 1:
-        container = bootstrap()
-        container.start_background()
-        try:
-            _serve_http(container, sock, threads)
-        except KeyboardInterrupt:
-            pass
-        finally:
-            container.close()
-        return
-
-    children = {_fork_worker(sock, threads) for _ in range(workers)}
+def run(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve until SIGINT or SIGTERM; the parent's own work stops with it."""
+    multiprocessing.set_start_method("spawn", force=True)
     container = bootstrap()
     container.start_background()
     try:
-        while not stopping:
-            pid, status = os.waitpid(-1, 0)
-            if pid in children and not stopping:
-                children.discard(pid)
-                log.warning("web worker %d exited (%s); starting another", pid, status)
-                time.sleep(0.5)
-                children.add(_fork_worker(sock, threads))
-    except (KeyboardInterrupt, ChildProcessError):
-        pass
+        MPServer(
+            "interfaces.server:worker_app",
+            address=host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=workers,
+            blocking_threads=threads,
+            backlog=2048,
+            factory=True,
+            websockets=False,
+            respawn_failed_workers=True,
+            log_level=LogLevels.warning,
+        ).serve()
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
         container.close()
+
+
+def worker_app() -> Any:
+    """The WSGI application of one worker process (granian calls this once, at start)."""
+    _die_with_parent()
+    container = bootstrap()
+    # Jobs queued in memory (no Redis) run where they are queued: here.
+    container.start_background(projections=False)
+    atexit.register(container.close)
+    return create_app(container)
+
+
+def _die_with_parent() -> None:
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)

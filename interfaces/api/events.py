@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from application.collection import Sighting, SiteSnapshot, Skipped
-from application.tracking import Tracked
+from application.collection import Draft, Sighting, SiteSnapshot, Skipped
 from domain.custom_events import normalize_event_name, normalize_event_value
 from interfaces.api.blueprint import api
 from interfaces.api.bodies import json_array, json_object
@@ -21,7 +20,7 @@ from interfaces.api.writes import batch_payload, commit, prepare, single_answer,
 from interfaces.container import container
 
 
-def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Tracked | Skipped:
+def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Draft | Skipped:
     name = normalize_event_name(row["event"])
     value = normalize_event_value(row.get("value"))
     return container().collection.event(site, sighting, name, value)

@@ -2,8 +2,7 @@
 
 from typing import Any
 
-from application.collection import Sighting, SiteSnapshot, Skipped
-from application.tracking import Tracked
+from application.collection import Draft, Sighting, SiteSnapshot, Skipped
 from interfaces.api.blueprint import api
 from interfaces.api.bodies import json_array, json_object
 from interfaces.api.errors import ErrorSchema, ValidationErrorSchema
@@ -32,7 +31,7 @@ WRITE_ERRORS: dict[int, tuple[str, Any]] = {
 }
 
 
-def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Tracked | Skipped:
+def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Draft | Skipped:
     return container().collection.hit(site, sighting)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema
 
-from application.collection import Sighting, SiteSnapshot, Skipped
+from application.collection import Draft, Recorded, Sighting, SiteSnapshot, Skipped
 from application.group_commit import CommitFailed
 from application.tracking import Tracked
 from domain.errors import DomainError
@@ -15,13 +15,14 @@ from interfaces.api.bodies import load
 from interfaces.api.errors import ApiError
 from interfaces.container import container
 
-Build = Callable[[SiteSnapshot, dict[str, Any], Sighting], Tracked | Skipped]
+Build = Callable[[SiteSnapshot, dict[str, Any], Sighting], Draft | Skipped]
 
 
 @dataclass
 class RowOutcome:
     status: str  # "created", "ignored" or "error"
-    item: Tracked | None = None
+    draft: Draft | None = None
+    item: Tracked | None = None  # the recorded event, once committed
     id: int | None = None
     reason: str | None = None
     errors: list[str] | None = None
@@ -57,18 +58,21 @@ def prepare(site: SiteSnapshot, schema: Schema, raw: Any, build: Build) -> RowOu
         return RowOutcome("error", errors=[error.message])
     if isinstance(item, Skipped):
         return RowOutcome("ignored", reason=item.reason)
-    return RowOutcome("created", item=item)
+    return RowOutcome("created", draft=item)
 
 
 def commit(outcomes: list[RowOutcome]) -> None:
     """Save every created row in one transaction; none is kept if the commit fails."""
-    created = [o for o in outcomes if o.item is not None]
+    created = [o for o in outcomes if o.draft is not None]
     try:
-        ids = container().committer.submit([o.item for o in created if o.item is not None])
+        answers = container().collection.record([o.draft for o in created if o.draft is not None])
     except CommitFailed:
         raise ApiError(503, "Could not record the data; nothing was saved, try again") from None
-    for outcome, new_id in zip(created, ids, strict=True):
-        outcome.id = new_id
+    for outcome, answer in zip(created, answers, strict=True):
+        if isinstance(answer, Recorded):
+            outcome.id, outcome.item = answer
+        else:
+            outcome.status, outcome.reason = "ignored", answer.reason
 
 
 def batch_payload(outcomes: list[RowOutcome]) -> dict[str, Any]:
@@ -98,5 +102,6 @@ def single_answer(
     if outcome.status == "ignored":
         return {"status": "ignored", "reason": outcome.reason}, 202
     commit([outcome])
-    assert outcome.item is not None and outcome.id is not None
+    if outcome.item is None or outcome.id is None:
+        return {"status": "ignored", "reason": outcome.reason}, 202
     return {"status": "created", key: shape(outcome.item, outcome.id)}, 201

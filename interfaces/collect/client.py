@@ -5,10 +5,21 @@ forgotten: nothing here logs or returns it beyond the request.
 """
 
 import ipaddress
+from typing import Protocol
 
-from flask import Request
+from werkzeug.datastructures import Headers
 
 from infrastructure.settings import Settings
+
+
+class Request(Protocol):
+    """What these helpers read: a Flask request or a bare werkzeug one."""
+
+    @property
+    def remote_addr(self) -> str | None: ...
+
+    @property
+    def headers(self) -> Headers: ...
 
 
 def _parse(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

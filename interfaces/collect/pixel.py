@@ -62,11 +62,9 @@ def track(uid: str) -> Response:
         cdn_country=cdn_country(request, c.settings),
     )
     try:
-        if c.collection.throttled(site, sighting):
-            return _gif()
-        hit = c.collection.hit(site, sighting)
+        hit = c.collection.hit(site, sighting, limited=True)
         if not isinstance(hit, Skipped):
-            c.committer.submit([hit])
+            c.collection.record([hit])
     except (DomainError, CommitFailed) as error:
         log.warning("pixel hit not recorded for site %s: %s", site.uid, error)
     return _gif()

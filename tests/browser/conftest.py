@@ -9,6 +9,7 @@ $TINYLYTICS_CHROMEDRIVER). When they are missing the tests skip, except on CI
 """
 
 import contextlib
+import io
 import json
 import os
 import shutil
@@ -21,11 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask, Response, request
+from flask import Flask
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response as WsgiResponse
@@ -132,7 +134,7 @@ class Sent:
     lock: threading.Lock = field(default_factory=threading.Lock)
     page_errors: Callable[[], list[str]] = lambda: []
 
-    def record(self, uid: str, body: bytes, status: int | None) -> None:
+    def record(self, uid: str, body: bytes, status: int | None, headers: Any) -> None:
         try:
             payload = json.loads(body.decode("utf-8"))
         except ValueError:
@@ -142,10 +144,10 @@ class Sent:
                 Received(
                     uid=uid,
                     payload=payload,
-                    content_type=request.headers.get("Content-Type"),
-                    fetch_mode=request.headers.get("Sec-Fetch-Mode"),
-                    origin=request.headers.get("Origin"),
-                    cookie=request.headers.get("Cookie"),
+                    content_type=headers.get("Content-Type"),
+                    fetch_mode=headers.get("Sec-Fetch-Mode"),
+                    origin=headers.get("Origin"),
+                    cookie=headers.get("Cookie"),
                     status=status,
                 )
             )
@@ -167,52 +169,38 @@ class Sent:
         return [r.payload for r in self.requests()]
 
 
-def _collect_rule(app: Flask) -> Any:
-    for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/collect/") and "POST" in (rule.methods or ()):
-            return rule
-    return None
-
-
 def _install_recorder(app: Flask, sent: Sent) -> None:
-    # ---- THE SWITCH: stand-in collector or the real one -----------------------------
-    # Without a real POST /collect/<uid> route (the collector is being written), the
-    # test app gets a stand-in that records each post and answers 204 with the CORS
-    # headers the collector sends. Once the real route is registered, its view is
-    # wrapped instead: every post is recorded as it arrived, then handed to the real
-    # collector, so these tests keep checking what the browser sent. To check what
-    # was stored as well, read it from `container` in a test (or replace this wrapper).
-    rule = _collect_rule(app)
-    if rule is None:
+    # Every post to /collect/<uid> is recorded as it arrived, then handed to the real
+    # collector (a WSGI application mounted in front of Flask), so these tests check
+    # what the browser sent. To check what was stored as well, read it from
+    # `container` in a test. With `sent.fail` the post is answered 500 instead.
+    inner = app.wsgi_app
 
-        def stand_in(uid: str) -> Response:
-            if request.method == "OPTIONS":
-                return Response(status=204)
-            if sent.fail:
-                sent.record(uid, request.get_data(), 500)
-                return Response("boom", status=500)
-            response = Response(status=204)
-            response.headers["Access-Control-Allow-Origin"] = request.headers.get("Origin", "*")
-            sent.record(uid, request.get_data(), 204)
-            return response
+    def recording(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if not (path.startswith("/collect/") and environ.get("REQUEST_METHOD") == "POST"):
+            return inner(environ, start_response)
+        uid = path[len("/collect/") :]
+        headers = EnvironHeaders(environ)
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        if sent.fail:
+            sent.record(uid, body, 500, headers)
+            start_response("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")])
+            return [b"boom"]
+        status: list[int] = []
 
-        app.add_url_rule("/collect/<uid>", "test_collect", stand_in, methods=["POST", "OPTIONS"])
-        return
-    real = app.view_functions[rule.endpoint]
+        def capture(line: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            status.append(int(line.split()[0]))
+            return start_response(line, headers, *exc_info)
 
-    def recording(**values: Any) -> Response:
-        if request.method != "POST":
-            return app.make_response(real(**values))
-        uid, status = str(values.get("uid", "")), None
-        body = request.get_data(cache=True)  # cached: the collector reads it again
         try:
-            response = app.make_response(("boom", 500) if sent.fail else real(**values))
-            status = response.status_code
-            return response
+            return list(inner(environ, capture))
         finally:
-            sent.record(uid, body, status)
+            sent.record(uid, body, status[0] if status else None, headers)
 
-    app.view_functions[rule.endpoint] = recording
+    app.wsgi_app = recording  # type: ignore[method-assign]
 
 
 @pytest.fixture
