@@ -168,6 +168,7 @@ class Collection:
         drops: DropCounter,
         save: Callable[[Sequence[Tracked]], list[int]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        committers: int = 1,
     ) -> None:
         self.sites = sites
         self.user_agents = user_agents
@@ -179,7 +180,7 @@ class Collection:
         self.clock = clock
         self._cache: dict[str, tuple[float, SiteSnapshot]] = {}
         self._cache_lock = threading.Lock()
-        self._committer = GroupCommitter(self._finish)
+        self._committer = GroupCommitter(self._finish, committers=committers)
 
     def close(self) -> None:
         self._committer.close()

@@ -33,13 +33,20 @@ class _Request:
 
 
 class GroupCommitter:
-    def __init__(self, save: Save, max_batch: int = 2000) -> None:
+    """Commits with `committers` threads: while one waits on the database, another
+    can prepare the next batch (a commit is several network round trips)."""
+
+    def __init__(self, save: Save, max_batch: int = 2000, committers: int = 1) -> None:
         self._save = save
         self._max_batch = max_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"group-commit-{n}", daemon=True)
+            for n in range(committers)
+        ]
         self._closed = False
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, items: Sequence[Any], timeout: float = 60.0) -> list[Any]:
         """Save these items (atomically, with others); their results once committed."""
@@ -58,8 +65,10 @@ class GroupCommitter:
 
     def close(self) -> None:
         self._closed = True
-        self._queue.put(None)
-        self._thread.join(timeout=30)
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
 
     def _take_batch(self, first: _Request) -> tuple[list[_Request], bool]:
         batch, size, stop = [first], len(first.items), False

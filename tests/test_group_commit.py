@@ -110,3 +110,30 @@ def test_after_close_nothing_is_accepted() -> None:
     committer.close()
     with pytest.raises(CommitFailed):
         committer.submit(["late"])
+
+
+def test_several_committers_answer_every_request_once_and_stop_together() -> None:
+    store = FakeStore()
+    store.gate.clear()
+    committer = GroupCommitter(store.save, committers=2)
+    results: dict[int, list[Any]] = {}
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, committer.submit([i, i])))
+        for i in range(40)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: store.entered.is_set())
+        store.gate.set()
+        for thread in threads:
+            thread.join(10)
+        saved = [item for transaction in store.transactions for item in transaction]
+        assert sorted(saved) == sorted(i for i in range(40) for _ in (0, 1))
+        ids = [n for answer in results.values() for n in answer]
+        assert sorted(ids) == list(range(1, 81))
+        # Each request's rows were saved together, in its own order.
+        assert all(answer[1] == answer[0] + 1 for answer in results.values())
+    finally:
+        committer.close()
+    assert not any(thread.is_alive() for thread in committer._threads)
