@@ -22,6 +22,7 @@ from application.sites import SiteChanges
 from domain.errors import DomainError
 from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.settings import Settings, SettingsError
+from interfaces.logs import configure_logging
 from projections.sites import SitesProjection
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,12 +90,6 @@ def main() -> None:
 
 
 # -- running ----------------------------------------------------------------------------
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-
-
 def _stop_on_sigterm() -> None:
     def handler(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
@@ -117,7 +112,7 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
     """Run the web server (and, with no REDIS_URL, the projections and jobs)."""
     from interfaces import server
 
-    _configure_logging()
+    configure_logging()
     try:
         settings = Settings.from_env()
         server.check_port(host, port)
@@ -145,7 +140,7 @@ def worker(threads: int) -> None:
 
     from interfaces import actors  # noqa: F401  (declares the actors on the broker)
 
-    _configure_logging()
+    configure_logging()
     container = bootstrap()
     if not container.settings.redis_url:
         container.close()
@@ -174,7 +169,7 @@ def projections() -> None:
 @projections.command("run")
 def projections_run() -> None:
     """Follow the event logs and keep every read model current, until stopped."""
-    _configure_logging()
+    configure_logging()
     container = bootstrap()
     stop = threading.Event()
     _stop_on_sigterm()

@@ -25,6 +25,7 @@ from granian.server import MPServer
 
 from infrastructure.bootstrap import bootstrap
 from interfaces.app import create_app
+from interfaces.logs import configure_logging
 
 log = logging.getLogger("tinylytics.server")
 
@@ -42,6 +43,8 @@ def check_port(host: str, port: int) -> None:
 def run(host: str, port: int, threads: int, workers: int) -> None:
     """Serve until SIGINT or SIGTERM; the parent's own work stops with it."""
     multiprocessing.set_start_method("spawn", force=True)
+    # Many threads per worker are intended: most wait for their group commit.
+    logging.getLogger("_granian").addFilter(lambda record: "quite high" not in record.getMessage())
     container = bootstrap()
     container.start_background()
     try:
@@ -65,6 +68,7 @@ def run(host: str, port: int, threads: int, workers: int) -> None:
 def worker_app() -> Any:
     """The WSGI application of one worker process (granian calls this once, at start)."""
     _die_with_parent()
+    configure_logging()
     container = bootstrap()
     # Jobs queued in memory (no Redis) run where they are queued: here.
     container.start_background(projections=False)
