@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -142,6 +143,8 @@ def _clip(text: str | None, limit: int) -> str | None:
     return text[:limit] if text else None
 
 
+# Pages repeat (a site has far fewer pages than views): clean each URL once in a while.
+@lru_cache(maxsize=8192)
 def _clean_url(url: str | None) -> str | None:
     """An http(s) URL without tracking parameters or fragment; None if it is not one."""
     url = _clip(url, MAX_URL_LENGTH)
