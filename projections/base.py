@@ -19,6 +19,9 @@ def utc(moment: datetime) -> datetime:
 
 Handler = Callable[[Any, Connection, Tables, Any, int], None]
 
+# What `decode_state` returns for a stored event it cannot decode from its state alone.
+NEEDS_NOTIFICATION: Any = object()
+
 
 def event_type(aggregate: type, name: str) -> type:
     """The event class the `@event("Name")` decorator made on an aggregate.
@@ -62,6 +65,9 @@ class Projection(ABC):
     name: ClassVar[str]
     source: ClassVar[str]
     handlers: ClassVar[dict[type, Handler]] = {}
+    # True when `decode_state` can decode (most) stored events: the runner then reads
+    # the log as plain rows, and whole notifications only for a batch that needs them.
+    reads_states: ClassVar[bool] = False
 
     @staticmethod
     @abstractmethod
@@ -70,6 +76,22 @@ class Projection(ABC):
     def decode(self, notification: Any, mapper: Any) -> Any:
         """The domain event of a notification; a projection may read fewer fields faster."""
         return mapper.to_domain_event(notification)
+
+    def decode_state(self, topic: str, state: bytes) -> Any:
+        """What `decode` would give, from the stored topic and state alone; or
+        NEEDS_NOTIFICATION when only `decode` can tell (used when `reads_states`)."""
+        return NEEDS_NOTIFICATION
+
+    # Optional hooks: most projections keep nothing in memory.
+    def start_replay(self, tables: Tables) -> None:  # noqa: B027
+        """A rebuild is about to replay the whole log, in order and in this process, into
+        these fresh tables: until `end_replay`, the projection may keep what it needs
+        to remember between batches in memory instead of reading it back."""
+
+    def end_replay(self, conn: Connection | None, tables: Tables) -> None:  # noqa: B027
+        """The replay is over: write what was kept in memory into the fresh tables
+        (inside the caller's transaction), or, without a connection (the rebuild
+        failed), forget it."""
 
     def apply_batch(
         self, conn: Connection, tables: Tables, events: Sequence[tuple[int, Any]]

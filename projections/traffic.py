@@ -20,9 +20,8 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from sqlalchemy import (
@@ -43,13 +42,14 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
-from projections.base import Projection, Tables, utc
+from projections.base import NEEDS_NOTIFICATION, Projection, Tables, utc
 from projections.bulk import Bulk
+from projections.first_seen import SEEN_COLUMNS, first_in_table
+from projections.traffic_replay import Bucket, Replay, Rollup
 
 HIT_TOPIC = "domain.hits:Hit.Recorded"
 EVENT_TOPIC = "domain.custom_events:CustomEvent.Recorded"
 DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform")
-SEEN_DAYS = 2  # a unique hash can only recur on its own UTC day; keep a spare day
 HOURLY_DAYS = 8
 HIT_COLUMNS = (
     "id", "site_uuid", "created_at", "path", "url", "referrer", "country", "browser",
@@ -68,18 +68,37 @@ def hourly_horizon() -> datetime:
     return now.replace(minute=0, second=0, microsecond=0) - timedelta(days=HOURLY_DAYS)
 
 
-@dataclass(frozen=True, slots=True)
-class Tracked:
-    """A hit or custom event as the projection needs it (decoded without the mapper)."""
+_json_decode = json.JSONDecoder().raw_decode
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as `Tracked.moment` holds it: UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    return utc(moment).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _moment_of(stamp: str) -> str:
+    # The library stores UTC times as "2025-11-26T12:01:44.726071+00:00": cutting
+    # that is ten times cheaper than parsing and formatting it.
+    if len(stamp) == 32 and stamp[10] == "T" and stamp[19] == "." and stamp[26:] == "+00:00":
+        return f"{stamp[:10]} {stamp[11:26]}"
+    return utc_text(datetime.fromisoformat(stamp))
+
+
+class Tracked(NamedTuple):
+    """A hit or custom event as the projection needs it (decoded without the mapper).
+
+    Values are kept in the text forms the bulk writes take (projections/bulk.py):
+    texts sort as the times do, and `moment[:10]` is the UTC day.
+    """
 
     kind: str  # "hit" or "event"
-    site_id: UUID
-    at: datetime
+    site: str  # the site's id, 32 hex digits
+    moment: str  # UTC, "YYYY-MM-DD HH:MM:SS.ffffff"
     fields: dict[str, Any]
 
 
 def combo_key(values: Sequence[str | None]) -> str:
-    joined = "\x1f".join("" if v is None else v for v in values)
+    joined = "\x1f".join([v or "" for v in values])  # None and "" alike
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
@@ -94,6 +113,15 @@ def cached_combo_key(values: tuple[str | None, ...]) -> str:
             _keys.clear()
         found = _keys[values] = combo_key(values)
     return found
+
+
+# On SQLite a single INTEGER primary key is the rowid itself: one B-tree per table of
+# raw rows instead of the table and an index of its ids.
+NOTIFICATION_ID = BigInteger().with_variant(Integer(), "sqlite")
+# Rollups and counters are only ever found by their primary key: on SQLite they are
+# stored in its order (no rowid), which halves the B-trees a write updates and keeps a
+# site's days together for range reads.
+CLUSTERED: dict[str, Any] = {"sqlite_with_rowid": False}
 
 
 def _cube(name: str, metadata: MetaData, suffix: str, bucket: Column[Any]) -> Table:
@@ -111,7 +139,29 @@ def _cube(name: str, metadata: MetaData, suffix: str, bucket: Column[Any]) -> Ta
         Column("platform", String(100), nullable=True),
         Column("hits", BigInteger, nullable=False),
         Column("uniques", BigInteger, nullable=False),
+        **CLUSTERED,
     )
+
+
+def _cube_columns(bucket: str) -> tuple[str, ...]:
+    return ("site_uuid", bucket, "key", *DIMENSIONS, "hits", "uniques")
+
+
+def _cube_rows(rows: list[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
+    """Daily rollup rows as `_cube_columns("day")` lists them."""
+    return [(s, d, k, *v) for (s, d, k), v in rows]
+
+
+PATH_COLUMNS = ("site_uuid", "key", "path", "hits", "uniques")
+COUNTRY_COLUMNS = ("site_uuid", "country", "hits")
+
+
+def _path_rows(paths: dict[tuple[str, str], list[int]]) -> list[tuple[Any, ...]]:
+    return [(s, combo_key([p]), p, h, u) for (s, p), (h, u) in paths.items()]
+
+
+def _country_rows(countries: dict[tuple[str, str], int]) -> list[tuple[Any, ...]]:
+    return [(s, c, n) for (s, c), n in countries.items()]
 
 
 class TrafficProjection(Projection):
@@ -119,14 +169,17 @@ class TrafficProjection(Projection):
     source = "tracking"
 
     def __init__(self) -> None:
-        self._site_ids: dict[str, UUID] = {}  # a log holds few sites: parse each id once
+        # A log holds few sites: check each id's form once.
+        self._site_ids: dict[str, str] = {}
+        # The replays (rebuilds) in progress, by the name of their fresh seen table.
+        self._replays: dict[str, Replay] = {}
 
     @staticmethod
     def define(metadata: MetaData, suffix: str) -> Tables:
         hits = Table(
             "traffic_hits" + suffix,
             metadata,
-            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("id", NOTIFICATION_ID, primary_key=True, autoincrement=False),
             Column("site_uuid", Uuid, nullable=False),
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("path", String(2048), nullable=False),
@@ -150,7 +203,7 @@ class TrafficProjection(Projection):
         events = Table(
             "traffic_events" + suffix,
             metadata,
-            Column("id", BigInteger, primary_key=True, autoincrement=False),
+            Column("id", NOTIFICATION_ID, primary_key=True, autoincrement=False),
             Column("site_uuid", Uuid, nullable=False),
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("name", String(100), nullable=False),
@@ -183,6 +236,7 @@ class TrafficProjection(Projection):
             Column("value", String(500), nullable=True),
             Column("hits", BigInteger, nullable=False),
             Column("uniques", BigInteger, nullable=False),
+            **CLUSTERED,
         )
         paths = Table(
             "traffic_paths" + suffix,
@@ -192,6 +246,7 @@ class TrafficProjection(Projection):
             Column("path", String(2048), nullable=False),
             Column("hits", BigInteger, nullable=False),
             Column("uniques", BigInteger, nullable=False),
+            **CLUSTERED,
         )
         countries = Table(
             "traffic_countries" + suffix,
@@ -199,6 +254,7 @@ class TrafficProjection(Projection):
             Column("site_uuid", Uuid, primary_key=True),
             Column("country", String(2), primary_key=True),
             Column("hits", BigInteger, nullable=False),
+            **CLUSTERED,
         )
         sites = Table(
             "traffic_sites" + suffix,
@@ -208,6 +264,7 @@ class TrafficProjection(Projection):
             Column("uniques", BigInteger, nullable=False),
             Column("events", BigInteger, nullable=False),
             Column("last_hit_at", DateTime(timezone=True), nullable=True),
+            **CLUSTERED,
         )
         seen = Table(
             "traffic_unique_seen" + suffix,
@@ -216,6 +273,7 @@ class TrafficProjection(Projection):
             Column("day", Date, primary_key=True),
             Column("hash", String(64), primary_key=True),
             Index(f"ix_traffic_unique_seen{suffix}_day", "day"),
+            **CLUSTERED,
         )
         return {
             "hits": hits,
@@ -230,26 +288,57 @@ class TrafficProjection(Projection):
         }
 
     # -- decoding ------------------------------------------------------------------------
-    def decode(self, notification: Any, mapper: Any) -> Any:
+    reads_states = True
+
+    def decode_state(self, topic: str, state: bytes) -> Any:
         """Hits and events straight from their JSON, five times faster than the mapper.
 
-        Anything else (or a stored form this does not expect) goes through the mapper.
+        Anything else is another projection's business; a stored form this does not
+        expect is left to the mapper.
         """
-        topic = notification.topic
-        if topic not in (HIT_TOPIC, EVENT_TOPIC):
-            return None  # kudos and the rest: another projection's business
-        if not notification.state.startswith(b"{"):
-            return mapper.to_domain_event(notification)
+        if topic == HIT_TOPIC:
+            kind = "hit"
+        elif topic == EVENT_TOPIC:
+            kind = "event"
+        else:
+            return None
+        if not state.startswith(b"{"):
+            return NEEDS_NOTIFICATION
         try:
-            state = json.loads(notification.state.decode("utf-8"))
-            at = datetime.fromisoformat(state.pop("timestamp")["_data_"])
-            site_hex = state.pop("site_id")["_data_"]
-            site_id = self._site_ids.get(site_hex)
-            if site_id is None:
-                site_id = self._site_ids.setdefault(site_hex, UUID(hex=site_hex))
-        except (ValueError, KeyError, TypeError):
+            text = state.decode("utf-8")
+            # raw_decode skips loads' whitespace checks: the library writes compact JSON.
+            fields, end = _json_decode(text)
+            if end != len(text):
+                return NEEDS_NOTIFICATION
+            moment = _moment_of(fields.pop("timestamp")["_data_"])
+            site_hex = fields.pop("site_id")["_data_"]
+            site = self._site_ids.get(site_hex)
+            if site is None:
+                site = self._site_ids.setdefault(site_hex, UUID(hex=site_hex).hex)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return NEEDS_NOTIFICATION
+        return Tracked(kind, site, moment, fields)
+
+    def decode(self, notification: Any, mapper: Any) -> Any:
+        decoded = self.decode_state(notification.topic, notification.state)
+        if decoded is NEEDS_NOTIFICATION:
             return mapper.to_domain_event(notification)
-        return Tracked("hit" if topic == HIT_TOPIC else "event", site_id, at, state)
+        return decoded
+
+    # -- replaying -----------------------------------------------------------------------
+    def start_replay(self, tables: Tables) -> None:
+        self._replays[tables["seen"].name] = Replay()
+
+    def end_replay(self, conn: Connection | None, tables: Tables) -> None:
+        replay = self._replays.pop(tables["seen"].name, None)
+        if replay is None or conn is None:
+            return
+        replay.forget_erased(conn, tables["sites"])
+        bulk = Bulk(conn)
+        bulk.insert(tables["daily"], _cube_columns("day"), _cube_rows(replay.rest()))
+        bulk.insert(tables["seen"], SEEN_COLUMNS, replay.seen.rows())
+        bulk.insert(tables["paths"], PATH_COLUMNS, _path_rows(replay.paths))
+        bulk.insert(tables["countries"], COUNTRY_COLUMNS, _country_rows(replay.countries))
 
     # -- applying ------------------------------------------------------------------------
     def apply_batch(
@@ -281,159 +370,125 @@ class TrafficProjection(Projection):
             if k not in ("originator_id", "originator_version", "timestamp", "site_id")
         }
         kind = "hit" if topic == HIT_TOPIC else "event"
-        return Tracked(kind, event.site_id, utc(event.timestamp), fields)
+        return Tracked(kind, event.site_id.hex, utc_text(event.timestamp), fields)
 
     def _first_seen(self, bulk: Bulk, seen: Table, items: list[tuple[int, Tracked]]) -> set[int]:
         """The notification ids of the hits whose unique hash is new for its day."""
-        candidates: dict[tuple[UUID, date, str], int] = {}
-        for nid, item in items:
-            unique = item.fields.get("unique_hash")
-            if unique:
-                candidates.setdefault((item.site_id, item.at.date(), unique), nid)
-        if not candidates:
-            return set()
-        by_day: dict[tuple[UUID, date], list[str]] = defaultdict(list)
-        for site, day, unique in candidates:
-            by_day[(site, day)].append(unique)
-        known: set[tuple[UUID, date, str]] = set()
-        for (site, day), hashes in by_day.items():
-            for start in range(0, len(hashes), 900):
-                chunk = hashes[start : start + 900]
-                marks = ", ".join([bulk.mark] * len(chunk))
-                rows = bulk.conn.exec_driver_sql(
-                    f'SELECT hash FROM "{seen.name}" WHERE site_uuid = {bulk.mark} '
-                    f"AND day = {bulk.mark} AND hash IN ({marks})",
-                    (bulk.uuid(site), bulk.day(day), *chunk),
-                )
-                known.update((site, day, row[0]) for row in rows)
-        fresh = [k for k in candidates if k not in known]
-        bulk.insert(
-            seen,
-            ("site_uuid", "day", "hash"),
-            [(bulk.uuid(s), bulk.day(d), h) for s, d, h in fresh],
-        )
-        # Forget days on which no unique hash can arrive any more.
-        newest = max(item.at.date() for _, item in items)
-        bulk.conn.exec_driver_sql(
-            f'DELETE FROM "{seen.name}" WHERE day < {bulk.mark}',
-            (bulk.day(newest - timedelta(days=SEEN_DAYS)),),
-        )
-        return {candidates[k] for k in fresh}
+        replay = self._replays.get(seen.name)
+        if replay is not None:
+            return replay.seen.first(items)
+        return first_in_table(bulk, seen, items)
 
     def _apply_hits(self, conn: Connection, t: Tables, hits: list[tuple[int, Tracked]]) -> None:
         bulk = Bulk(conn)
+        replay = self._replays.get(t["seen"].name)
+        if replay is not None:
+            replay.forget_erased(conn, t["sites"])
         first = self._first_seen(bulk, t["seen"], hits)
-        recent = hourly_horizon()
+        horizon = hourly_horizon()
+        recent = utc_text(horizon)
+        moment = bulk.moment
         raw: list[tuple[Any, ...]] = []
-        # Keyed by (site, bucket, combination); the bucket is a date or an hour.
-        daily: dict[tuple[UUID, Any, str], list[Any]] = {}
-        hourly: dict[tuple[UUID, Any, str], list[Any]] = {}
-        paths: dict[tuple[UUID, str], list[int]] = {}
-        countries: dict[tuple[UUID, str], int] = defaultdict(int)
-        sites: dict[UUID, list[Any]] = {}
-        site_keys: dict[UUID, Any] = {}
-        for nid, item in hits:
-            f = item.fields
-            unique = 1 if nid in first else 0
-            site, at, path = item.site_id, item.at, f["path"]
-            site_key = site_keys.get(site)
-            if site_key is None:
-                site_key = site_keys[site] = bulk.uuid(site)
-            country = f.get("country") or "XX"
-            dims = (
-                path,
-                f.get("referrer"),
-                f.get("source"),
-                country,
-                f.get("browser"),
-                f.get("platform"),
-            )
+        # Keyed by (site, bucket, combination); the bucket is a day or an hour, as text.
+        daily: dict[tuple[str, str, str], list[Any]] = {}
+        hourly: dict[tuple[str, str, str], list[Any]] = {}
+        paths: dict[tuple[str, str], list[int]] = {}
+        countries: dict[tuple[str, str], int] = defaultdict(int)
+        sites: dict[str, list[Any]] = {}
+        for nid, (_kind, site, at, f) in hits:
+            get = f.get
+            unique = nid in first
+            counted = 1 if unique else 0
+            path = f["path"]
+            referrer = get("referrer")
+            source = get("source")
+            country = get("country") or "XX"
+            browser = get("browser")
+            platform = get("platform")
             raw.append(
                 (
-                    nid,
-                    site_key,
-                    bulk.moment(at),
-                    path,
-                    f.get("url"),
-                    dims[1],
-                    country,
-                    dims[4],
-                    dims[5],
-                    bulk.flag(bool(f.get("is_mobile"))),
-                    dims[2],
-                    f.get("utm_campaign"),
-                    f.get("utm_medium"),
-                    f.get("unique_hash"),
-                    f.get("visitor_hash"),
-                    bulk.flag(bool(unique)),
-                    f.get("channel") or "api",
-                    f.get("subscribers"),
+                    nid, site, moment(at), path, get("url"), referrer, country, browser,
+                    platform, bool(get("is_mobile")), source, get("utm_campaign"),
+                    get("utm_medium"), get("unique_hash"), get("visitor_hash"), unique,
+                    get("channel") or "api", get("subscribers"),
                 )
-            )
+            )  # fmt: skip
+            dims = (path, referrer, source, country, browser, platform)
             key = cached_combo_key(dims)
-            entry = daily.get((site, at.date(), key))
+            bucket = (site, at[:10], key)
+            entry = daily.get(bucket)
             if entry is None:
-                daily[(site, at.date(), key)] = [*dims, 1, unique]
+                daily[bucket] = [*dims, 1, counted]
             else:
                 entry[6] += 1
-                entry[7] += unique
+                entry[7] += counted
             if at >= recent:
-                hour = at.replace(minute=0, second=0, microsecond=0)
-                entry = hourly.get((site, hour, key))
+                bucket = (site, at[:13] + ":00:00.000000", key)
+                entry = hourly.get(bucket)
                 if entry is None:
-                    hourly[(site, hour, key)] = [*dims, 1, unique]
+                    hourly[bucket] = [*dims, 1, counted]
                 else:
                     entry[6] += 1
-                    entry[7] += unique
+                    entry[7] += counted
             path_entry = paths.get((site, path))
             if path_entry is None:
-                paths[(site, path)] = [1, unique]
+                paths[(site, path)] = [1, counted]
             else:
                 path_entry[0] += 1
-                path_entry[1] += unique
+                path_entry[1] += counted
             countries[(site, country)] += 1
             site_entry = sites.get(site)
             if site_entry is None:
-                sites[site] = [1, unique, at]
+                sites[site] = [1, counted, at]
             else:
                 site_entry[0] += 1
-                site_entry[1] += unique
+                site_entry[1] += counted
                 if at > site_entry[2]:
                     site_entry[2] = at
         bulk.insert(t["hits"], HIT_COLUMNS, raw)
-        cube_columns = ("site_uuid", "bucket", "key", *DIMENSIONS, "hits", "uniques")
-        buckets: list[tuple[Table, str, dict[tuple[UUID, Any, str], list[Any]], Any]] = [
-            (t["daily"], "day", daily, bulk.day),
-            (t["hourly"], "hour", hourly, bulk.moment),
-        ]
-        conn.execute(delete(t["hourly"]).where(t["hourly"].c.hour < recent))
-        for table, bucket_name, rows, convert in buckets:
-            bulk.upsert_add(
-                table,
-                tuple(bucket_name if c == "bucket" else c for c in cube_columns),
-                ("site_uuid", bucket_name, "key"),
-                ("hits", "uniques"),
-                [(bulk.uuid(s), convert(b), k, *v) for (s, b, k), v in rows.items()],
-            )
+        conn.execute(delete(t["hourly"]).where(t["hourly"].c.hour < horizon))
+        if replay is None:
+            upsert_daily = list(daily.items())
+        else:
+            complete, upsert_daily = replay.take_daily(daily)
+            bulk.insert(t["daily"], _cube_columns("day"), _cube_rows(complete))
+            replay.sites.update(sites)
         bulk.upsert_add(
-            t["paths"],
-            ("site_uuid", "key", "path", "hits", "uniques"),
-            ("site_uuid", "key"),
+            t["daily"],
+            _cube_columns("day"),
+            ("site_uuid", "day", "key"),
             ("hits", "uniques"),
-            [(bulk.uuid(s), combo_key([p]), p, h, u) for (s, p), (h, u) in paths.items()],
+            _cube_rows(upsert_daily),
         )
         bulk.upsert_add(
-            t["countries"],
-            ("site_uuid", "country", "hits"),
-            ("site_uuid", "country"),
-            ("hits",),
-            [(bulk.uuid(s), c, n) for (s, c), n in countries.items()],
+            t["hourly"],
+            _cube_columns("hour"),
+            ("site_uuid", "hour", "key"),
+            ("hits", "uniques"),
+            [(s, moment(h), k, *v) for (s, h, k), v in hourly.items()],
         )
+        if replay is not None:
+            replay.add_counters(paths, countries)
+        else:
+            bulk.upsert_add(
+                t["paths"],
+                PATH_COLUMNS,
+                ("site_uuid", "key"),
+                ("hits", "uniques"),
+                _path_rows(paths),
+            )
+            bulk.upsert_add(
+                t["countries"],
+                COUNTRY_COLUMNS,
+                ("site_uuid", "country"),
+                ("hits",),
+                _country_rows(countries),
+            )
         self._add_site_totals(bulk, t, [(s, h, u, 0, at) for s, (h, u, at) in sites.items()])
 
     @staticmethod
     def _add_site_totals(
-        bulk: Bulk, t: Tables, totals: list[tuple[UUID, int, int, int, datetime | None]]
+        bulk: Bulk, t: Tables, totals: list[tuple[str, int, int, int, str | None]]
     ) -> None:
         bulk.upsert_add(
             t["sites"],
@@ -441,7 +496,7 @@ class TrafficProjection(Projection):
             ("site_uuid",),
             ("hits", "uniques", "events"),
             [
-                (bulk.uuid(s), h, u, e, bulk.moment(at) if at is not None else None)
+                (s, h, u, e, bulk.moment(at) if at is not None else None)
                 for s, h, u, e, at in totals
             ],
             latest=("last_hit_at",),
@@ -450,15 +505,14 @@ class TrafficProjection(Projection):
     def _apply_events(self, conn: Connection, t: Tables, items: list[tuple[int, Tracked]]) -> None:
         bulk = Bulk(conn)
         raw: list[tuple[Any, ...]] = []
-        daily: dict[tuple[UUID, date, str], list[Any]] = {}
-        totals: dict[UUID, int] = defaultdict(int)
-        for nid, item in items:
-            f = item.fields
+        daily: dict[tuple[str, str, str], list[Any]] = {}
+        totals: dict[str, int] = defaultdict(int)
+        for nid, (_kind, site, at, f) in items:
             raw.append(
                 (
                     nid,
-                    bulk.uuid(item.site_id),
-                    bulk.moment(item.at),
+                    site,
+                    bulk.moment(at),
                     f["name"],
                     f.get("value"),
                     f.get("path"),
@@ -473,18 +527,16 @@ class TrafficProjection(Projection):
                 )
             )
             key = combo_key([f["name"], f.get("value")])
-            entry = daily.setdefault(
-                (item.site_id, item.at.date(), key), [f["name"], f.get("value"), 0]
-            )
+            entry = daily.setdefault((site, at[:10], key), [f["name"], f.get("value"), 0])
             entry[2] += 1
-            totals[item.site_id] += 1
+            totals[site] += 1
         bulk.insert(t["events"], EVENT_COLUMNS, raw)
         bulk.upsert_add(
             t["event_daily"],
             ("site_uuid", "day", "key", "name", "value", "hits", "uniques"),
             ("site_uuid", "day", "key"),
             ("hits", "uniques"),
-            [(bulk.uuid(s), bulk.day(d), k, n, v, c, 0) for (s, d, k), (n, v, c) in daily.items()],
+            [(s, d, k, n, v, c, 0) for (s, d, k), (n, v, c) in daily.items()],
         )
         self._add_site_totals(bulk, t, [(s, 0, 0, n, None) for s, n in totals.items()])
 

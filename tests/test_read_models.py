@@ -21,7 +21,7 @@ import projections.traffic as traffic_module
 import projections.traffic_queries as traffic_queries
 from infrastructure.bootstrap import Container
 from interfaces.api.leaderboard import forget_cached
-from projections.base import utc
+from projections.base import NEEDS_NOTIFICATION, utc
 from projections.bulk import Bulk
 from projections.runner import ProjectionEngine
 from projections.traffic import TrafficProjection
@@ -352,6 +352,39 @@ def test_a_crash_as_the_position_moves_keeps_the_batch_out(
     assert counters(container) == hand_count(made)
 
 
+def test_a_stored_form_only_the_mapper_reads_sends_its_batch_the_librarys_way(
+    world: World, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner reads the log as plain rows; a batch with an event the projection cannot
+    decode from its state alone is read again as notifications and decoded by the mapper."""
+    site = world.site(world.account())
+    made = record(container, traffic(site, 7, [date(2026, 4, 1)], 40), catch_up=False)
+    odd = traffic_module.utc_text(made[10].at)
+    real_decode_state = TrafficProjection.decode_state
+
+    def decode_state(self: TrafficProjection, topic: str, state: bytes) -> Any:
+        decoded = real_decode_state(self, topic, state)
+        if isinstance(decoded, traffic_module.Tracked) and decoded.moment == odd:
+            return NEEDS_NOTIFICATION
+        return decoded
+
+    recorder = container.tracking.recorder
+    real_select = recorder.select_notifications
+    library_reads: list[int] = []
+
+    def select_notifications(*args: Any, **kwargs: Any) -> Any:
+        found = real_select(*args, **kwargs)
+        library_reads.append(len(found))
+        return found
+
+    monkeypatch.setattr(TrafficProjection, "decode_state", decode_state)
+    monkeypatch.setattr(recorder, "select_notifications", select_notifications)
+    while container.projections.step("traffic", limit=15):
+        pass
+    assert library_reads == [15]  # only the batch with the odd event
+    assert counters(container) == hand_count(made)
+
+
 def test_one_batch_across_many_sites_and_days(
     client: FlaskClient,
     world: World,
@@ -455,3 +488,55 @@ def test_erasure_removes_every_traffic_row_of_the_accounts_sites(
     assert rows_of(ann_sites) == dict.fromkeys(container.projections.tables["traffic"], 0)
     assert counters(container, bob_sites) == bob_before
     assert counters(container) == bob_before
+
+
+@pytest.mark.parametrize("when", ["early", "late"])
+def test_erasure_during_a_rebuild_reaches_what_the_replay_keeps_in_memory(
+    world: World,
+    container: Container,
+    busy: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    when: str,
+) -> None:
+    """A rebuild remembers recent unique hashes in memory and writes them at the end: an
+    erasure that comes while it runs (early, or after the last event was replayed)
+    must not have its sites' hashes written back, and the sites that stay keep theirs."""
+    monkeypatch.setattr(runner, "BATCH_SIZE", 20)  # the rebuild reads 100 events at a time
+    ann, _bob = busy["owners"]
+    ann_sites = {s.uuid for s in busy["sites"][:2]}
+    bob_site = busy["sites"][2]
+    bob_before = counters(container, {bob_site.uuid})
+    t = container.projections.tables["traffic"]
+    with container.engine.connect() as conn:
+        seen_before = conn.execute(select(t["seen"])).all()
+    assert {row.site_uuid for row in seen_before} == ann_sites | {bob_site.uuid}
+
+    head = container.tracking.recorder.max_notification_id() or 0
+    after = 200 if when == "early" else head
+    erased: list[int] = []
+
+    def progress(done: int, _total: int) -> None:
+        if not erased and done >= after:
+            erased.append(done)
+            container.configuration.delete_account(ann.uuid)
+
+    container.projections.rebuild("traffic", progress)
+    assert erased and (erased[0] < head if when == "early" else erased[0] == head)
+
+    with container.engine.connect() as conn:
+        left = {
+            name: conn.execute(select(table).where(table.c.site_uuid.in_(ann_sites))).all()
+            for name, table in t.items()
+        }
+        seen_after = conn.execute(select(t["seen"])).all()
+    assert left == {name: [] for name in t}
+    assert counters(container) == bob_before
+    assert sorted(seen_after) == sorted(r for r in seen_before if r.site_uuid == bob_site.uuid)
+
+    # Bob's remembered hashes still decide: a visitor back on the same page and day is
+    # not a unique hit again, a new one is.
+    newest = max(h.at for h in busy["made"] if h.site == bob_site.uuid)
+    again = traffic(bob_site, 102, [newest.date()], 30)
+    made = [h for h in busy["made"] if h.site == bob_site.uuid]
+    made += record(container, again)
+    assert counters(container) == hand_count(made, busy["events"][1:])
