@@ -291,6 +291,11 @@ class ProjectionEngine:
                 for indexes in deferred.values():
                     for index in indexes:
                         index.create(conn)
+                if conn.dialect.name == "postgresql":
+                    # Fresh tables have no statistics until autovacuum comes by: without
+                    # them the first queries after the swap are planned blind.
+                    for table in fresh.values():
+                        conn.exec_driver_sql(f'ANALYZE "{table.name}"')
             with collector_paused(), self.locked([name]) as (conn, _found):
                 while True:
                     last, events = self._read(projection, position, BATCH_SIZE * 5)
