@@ -203,7 +203,10 @@ class ProjectionEngine:
             while True:
                 moved = self.step(name)
                 done += moved
-                if moved == 0:
+                # A batch that was not full reached the head of the log. Stepping again
+                # at once, under a steady stream of hits, would apply batches of a few
+                # events each, paying a batch's fixed cost per handful of hits.
+                if moved < BATCH_SIZE:
                     break
         return done
 
@@ -227,6 +230,9 @@ class ProjectionEngine:
                     follower.follow()
                 except Exception:
                     log.exception("%s failed", type(follower).__name__)
+            # The followers' own saves (a dispatcher records each batch it processed)
+            # set `wake` too; waking for them would spin on batches of a few events.
+            wake.clear()
             wake.wait(idle)
 
     # -- status ----------------------------------------------------------------------

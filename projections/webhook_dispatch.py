@@ -208,7 +208,9 @@ class WebhookDispatch:
                 while True:
                     moved = self.step(followed)
                     done += moved
-                    if moved == 0:
+                    # A batch that was not full reached the head: under a steady stream,
+                    # stepping again at once would process a few events a batch.
+                    if moved < self.batch_size:
                         break
         return done
 
