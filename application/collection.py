@@ -219,13 +219,14 @@ class Collection:
 
     # -- rules ---------------------------------------------------------------------------
     @staticmethod
-    def _limit_key(site: SiteSnapshot, sighting: Sighting) -> str:
-        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
+    def _limit_key(site: SiteSnapshot, visitor: str) -> str:
+        """The rate-limit key of a visitor (from `visitor_key`) on a site."""
         return hashlib.sha256(f"{site.id}\x00{visitor}".encode()).hexdigest()[:32]
 
     def throttled(self, site: SiteSnapshot, sighting: Sighting) -> bool:
         """True when this visitor has sent more than the per-minute limit (then counted)."""
-        if self.limiter.allow(self._limit_key(site, sighting)):
+        visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
+        if self.limiter.allow(self._limit_key(site, visitor)):
             return False
         self.drops.count(site.id, "rate_limited")
         return True
@@ -279,11 +280,9 @@ class Collection:
         event_value: str | None = None,
         has_path: bool = True,
     ) -> Draft:
-        hash_input = None
-        if site.tracks_uniques:
-            visitor = visitor_key(s.ip, s.user_agent, s.visitor_id)
-            hash_input = HashInput(str(site.id), hash_path, visitor)
-        limit_key = self._limit_key(site, s) if limited else None
+        visitor = visitor_key(s.ip, s.user_agent, s.visitor_id)
+        hash_input = HashInput(str(site.id), hash_path, visitor) if site.tracks_uniques else None
+        limit_key = self._limit_key(site, visitor) if limited else None
         return Draft(site.id, visit, hash_input, limit_key, event_name, event_value, has_path)
 
     def hit(self, site: SiteSnapshot, sighting: Sighting, limited: bool = False) -> Draft | Skipped:

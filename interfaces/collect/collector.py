@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from werkzeug.wrappers import Request
 
@@ -75,6 +75,16 @@ def _host(url: str | None) -> str:
         return ""
 
 
+def _page_parts(page: str | None) -> SplitResult:
+    """The page URL, split once: it must be http(s) and of a sane length."""
+    if not page or len(page) > MAX_URL_LENGTH:
+        raise DomainError("'u' must be the page's http(s) URL")
+    parts = urlsplit(page)  # ValueError for a malformed one: a 400 like the rest
+    if parts.scheme not in ("http", "https"):
+        raise DomainError("'u' must be the page's http(s) URL")
+    return parts
+
+
 def _cors(origin: str | None) -> Headers:
     if not origin:
         return []
@@ -110,10 +120,10 @@ def _text(payload: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _kudo_path(given: str | None, page: str) -> str:
+def _kudo_path(given: str | None, page_path: str) -> str:
     """A kudos button's `data-path`, else the page's own path."""
     if given is None:
-        return urlsplit(page).path or "/"
+        return page_path or "/"
     if not given.startswith("/") or len(given) > 2048:
         raise DomainError("A kudo's path must start with '/'")
     return given
@@ -179,24 +189,19 @@ class Collector:
             page = _text(payload, "u")
             if kind not in ("hit", "event", "kudo"):
                 raise DomainError("'k' must be 'hit', 'event' or 'kudo'")
-            if (
-                not page
-                or len(page) > MAX_URL_LENGTH
-                or urlsplit(page).scheme not in ("http", "https")
-            ):
-                raise DomainError("'u' must be the page's http(s) URL")
+            parts = _page_parts(page)
+            page_host = (parts.hostname or "").lower()
             referrer = _text(payload, "r")
             name = normalize_event_name(_text(payload, "e") or "") if kind == "event" else ""
             value = normalize_event_value(payload.get("v")) if kind == "event" else None
-            kudo_path = _kudo_path(_text(payload, "p"), page) if kind == "kudo" else ""
+            kudo_path = _kudo_path(_text(payload, "p"), parts.path) if kind == "kudo" else ""
         except (DomainError, ValueError) as error:
             message = error.message if isinstance(error, DomainError) else "Malformed request"
             return _error(413 if "too large" in message else 400, message)
-        if not (allowed_origin and host_accepted(site.url, _host(page), site.allows_any_domain)):
+        if not (allowed_origin and host_accepted(site.url, page_host, site.allows_any_domain)):
             return _error(403, "This site does not accept hits from that domain")
         if is_prefetch(request):
             return Answer(204)
-        parts = urlsplit(page)
         sighting = Sighting(
             path=(parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
             url=page,
