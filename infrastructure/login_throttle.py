@@ -13,9 +13,9 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
+from infrastructure.rate_limits import limits_storage
 from infrastructure.settings import Settings
 
 # Failed log-ins: 5 per 15 minutes for an address, 20 per 15 minutes from a client.
@@ -33,12 +33,7 @@ class Verdict:
 
 class LoginThrottle:
     def __init__(self, settings: Settings, secret: str) -> None:
-        storage: Storage
-        if settings.redis_url:
-            storage = RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:lt")
-        else:
-            storage = MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = MovingWindowRateLimiter(limits_storage(settings, "lt"))
         self._secret = secret.encode("utf-8")
 
     def _key(self, kind: str, value: str) -> str:

@@ -25,16 +25,19 @@ class RateDecision:
     reset_at: int  # epoch seconds when the window ends
 
 
+def limits_storage(settings: Settings, name: str) -> Storage:
+    """Where a `limits` limiter keeps its windows: Redis when set (shared by every
+    process, keys under `<prefix>:<name>`), else this process's memory."""
+    if settings.redis_url:
+        return RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:{name}")
+    return MemoryStorage()
+
+
 class ApiRateLimiter:
     """N requests per hour per API key, in fixed hourly windows."""
 
     def __init__(self, settings: Settings) -> None:
-        storage: Storage
-        if settings.redis_url:
-            storage = RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:rl")
-        else:
-            storage = MemoryStorage()
-        self._limiter = FixedWindowRateLimiter(storage)
+        self._limiter = FixedWindowRateLimiter(limits_storage(settings, "rl"))
         self._item = RateLimitItemPerHour(settings.api_rate_limit_per_hour)
 
     def hit(self, key: str) -> RateDecision:

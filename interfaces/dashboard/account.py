@@ -61,6 +61,16 @@ def _page(status: int = 200, issued: Any = None, **forms: Any) -> tuple[str, int
     return page, status
 
 
+def _current_password_given(form: Any, account: Any) -> bool:
+    """Whether the form's `current_password` is the account's; if not, says so on the form."""
+    if container().configuration.passwords.verify(
+        account.password_hash, form.current_password.data
+    ):
+        return True
+    add_error(form.current_password, "That is not your current password.")
+    return False
+
+
 @dashboard.get("/account")
 @login_required
 def account() -> Any:
@@ -73,26 +83,23 @@ def change_email() -> Any:
     form = ChangeEmailForm(prefix="email")
     account = signed_in()
     c = container()
-    if form.validate():
-        if not c.configuration.passwords.verify(account.password_hash, form.current_password.data):
-            add_error(form.current_password, "That is not your current password.")
+    if form.validate() and _current_password_given(form, account):
+        try:
+            c.configuration.change_email(account.id, form.email.data)
+        except Conflict:
+            add_error(form.email, "Another account uses this address.")
+        except DomainError as error:
+            add_error(form.email, error.message)
         else:
-            try:
-                c.configuration.change_email(account.id, form.email.data)
-            except Conflict:
-                add_error(form.email, "Another account uses this address.")
-            except DomainError as error:
-                add_error(form.email, error.message)
-            else:
-                updated = c.configuration.get_account(account.id)
-                if updated.email != account.email and send_confirmation(updated):
-                    flash(
-                        f"Your address is now {updated.email}: we sent a link to confirm it.",
-                        "success",
-                    )
-                elif updated.email == account.email:
-                    flash("That is your address already.", "success")
-                return redirect(url_for("dashboard.account"))
+            updated = c.configuration.get_account(account.id)
+            if updated.email != account.email and send_confirmation(updated):
+                flash(
+                    f"Your address is now {updated.email}: we sent a link to confirm it.",
+                    "success",
+                )
+            elif updated.email == account.email:
+                flash("That is your address already.", "success")
+            return redirect(url_for("dashboard.account"))
     form.current_password.data = ""
     return _page(422, email_form=form)
 
@@ -103,19 +110,16 @@ def change_password() -> Any:
     form = ChangePasswordForm(prefix="password")
     account = signed_in()
     c = container()
-    if form.validate():
-        if not c.configuration.passwords.verify(account.password_hash, form.current_password.data):
-            add_error(form.current_password, "That is not your current password.")
+    if form.validate() and _current_password_given(form, account):
+        try:
+            c.configuration.change_password(account.id, form.password.data)
+        except DomainError as error:
+            add_error(form.password, error.message)
         else:
-            try:
-                c.configuration.change_password(account.id, form.password.data)
-            except DomainError as error:
-                add_error(form.password, error.message)
-            else:
-                # The new hash signs every other session out; this one carries on.
-                log_in(c.configuration.get_account(account.id))
-                flash("Your password was changed. Other sessions are signed out.", "success")
-                return redirect(url_for("dashboard.account"))
+            # The new hash signs every other session out; this one carries on.
+            log_in(c.configuration.get_account(account.id))
+            flash("Your password was changed. Other sessions are signed out.", "success")
+            return redirect(url_for("dashboard.account"))
     return _page(422, password_form=form)
 
 
