@@ -13,8 +13,8 @@ raw hits (for the queries).
 """
 
 import argparse
+import hashlib
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -111,6 +111,16 @@ BROWSERS = [
 ]
 
 
+def say(message: str) -> None:
+    """Progress on stderr, so a long run (10M hits takes about an hour) shows its phase."""
+    print(f"{datetime.now():%H:%M:%S} {message}", file=sys.stderr, flush=True)
+
+
+def digest(text: str) -> str:
+    # Not hash(): string hashes change from one run to the next.
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [1 / (i + 1) ** s for i in range(n)]
 
@@ -155,8 +165,8 @@ def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
                 source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
                 utm_campaign=None,
                 utm_medium=None,
-                unique_hash=f"{hash((site, path, visitor, at.date())) & (2**64 - 1):016x}",
-                visitor_hash=f"{hash((site, visitor, at.date())) & (2**64 - 1):016x}",
+                unique_hash=digest(f"{site}{path}{visitor}{at:%Y%m%d}"),
+                visitor_hash=digest(f"{site}{visitor}{at:%Y%m%d}"),
                 channel="script",
                 subscribers=None,
             )
@@ -164,6 +174,8 @@ def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
         if len(batch) == 5000 or i == total - 1:
             container.tracking.record(batch)
             batch = []
+        if (i + 1) % 1_000_000 == 0:
+            say(f"generated {i + 1:,} hits")
     return sites
 
 
@@ -190,6 +202,7 @@ def run(backend: str, total: int) -> dict[str, Any]:
     container = bootstrap(Settings.from_env(env), fast_passwords=True)
     result: dict[str, Any] = {"backend": backend, "hits": total}
     try:
+        say(f"{backend}: generating {total:,} hits")
         started = time.perf_counter()
         sites = generate(container, total)
         result["generate_per_s"] = total / (time.perf_counter() - started)
@@ -208,14 +221,17 @@ def run(backend: str, total: int) -> dict[str, Any]:
             position = found[-1].id
         result["floor_log_read_per_s"] = count / (time.perf_counter() - started)
 
+        say(f"{backend}: catching up")
         started = time.perf_counter()
         container.projections.catch_up(["traffic"])
         result["catch_up_per_s"] = total / (time.perf_counter() - started)
 
+        say(f"{backend}: rebuilding")
         started = time.perf_counter()
         container.projections.rebuild("traffic")
         result["rebuild_per_s"] = total / (time.perf_counter() - started)
 
+        say(f"{backend}: querying")
         tables = container.projections.tables["traffic"]
         rng = random.Random(3)
         timings: dict[str, list[float]] = {}
@@ -298,5 +314,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     main()

@@ -1,5 +1,6 @@
 """Where events and read models are kept: SQLite files by default, PostgreSQL by DATABASE_URL."""
 
+import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ def ensure_schema(settings: Settings) -> None:
     engine.dispose()
 
 
+def _md5(text: str | None) -> str | None:
+    return None if text is None else hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
 def _lower(text: str | None) -> str | None:
     return text.lower() if isinstance(text, str) else text
 
@@ -107,6 +112,8 @@ def read_model_engine(settings: Settings) -> Engine:
         cursor.close()
         # SQLite's lower() folds ASCII only; case-insensitive filters must match "ÜBER" too.
         dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+        # PostgreSQL has md5(); rollup keys are computed in SQL on both (projections/traffic.py).
+        dbapi_connection.create_function("md5", 1, _md5, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

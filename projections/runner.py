@@ -108,11 +108,32 @@ class ProjectionEngine:
     def setup(self) -> None:
         with self.engine.begin() as conn:
             positions_metadata.create_all(conn)
+            self._restart_grown(conn)
             self.metadata.create_all(conn)
             known = {row.name for row in conn.execute(select(positions.c.name))}
             for name in self.projections:
                 if name not in known:
                     conn.execute(positions.insert().values(name=name, position=0))
+
+    def _restart_grown(self, conn: Connection) -> None:
+        """Start again from the log any projection that has gained a table since its
+        tables were made (a new version): the new table would otherwise hold only
+        what comes from now on, beside complete old ones."""
+        existing = set(inspect(conn).get_table_names())
+        at = {row.name: int(row.position) for row in conn.execute(select(positions))}
+        for name, tables in self.tables.items():
+            new = sorted(t.name for t in tables.values() if t.name not in existing)
+            if not new or len(new) == len(tables) or not at.get(name):
+                continue
+            log.warning(
+                "projection %s has new tables (%s): replaying its log from the start; "
+                "its read models fill up again as it goes",
+                name,
+                ", ".join(new),
+            )
+            for table in tables.values():
+                table.drop(conn, checkfirst=True)
+            self._set_position(conn, name, 0)
 
     # -- locking ---------------------------------------------------------------------
     @contextmanager

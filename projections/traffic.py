@@ -5,6 +5,10 @@
 - `traffic_daily`: hits and unique hits per site per UTC day per combination of path,
   referrer, source, country, browser and platform, so that a grouped query, filtered
   or not, sums rollup rows instead of scanning raw hits.
+- `traffic_dims`: hits and unique hits per site per UTC day per value of each single
+  dimension (referrer rows also keep their source), for the unfiltered grouped
+  queries and the daily chart: the combinations above are about as many as the hits
+  when traffic is varied, a single dimension's values a few thousand a day at most.
 - `traffic_hourly`: the same per UTC hour for the last HOURLY_DAYS days (the 24-hour
   chart, and the partial days at the edges of a range in another time zone; older
   edges are read from the raw rows of at most two partial days).
@@ -19,7 +23,7 @@ for the first time; `traffic_unique_seen` remembers the hashes of recent days.
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -38,7 +42,13 @@ from sqlalchemy import (
     Table,
     Uuid,
     and_,
+    cast,
     delete,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
 )
 
 from application.erasure import ErasureScope
@@ -152,6 +162,100 @@ def _cube_rows(rows: list[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
     return [(s, d, k, *v) for (s, d, k), v in rows]
 
 
+DIM_COLUMNS = ("site_uuid", "dim", "day", "key", "value", "source", "hits", "uniques")
+# A single-dimension row's key: md5 of its value and source, NULL written as _NULL.
+# Computed in Python by a live batch and in SQL by a rebuild, which must agree.
+_NULL, _SEP = "\x1e", "\x1f"
+
+
+def dim_key(value: str | None, source: str | None) -> str:
+    text = f"{_NULL if value is None else value}{_SEP}{_NULL if source is None else source}"
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+_dim_keys: dict[tuple[str | None, str | None], str] = {}
+
+
+def _cached_dim_key(value: str | None, source: str | None) -> str:
+    found = _dim_keys.get((value, source))
+    if found is None:
+        if len(_dim_keys) > 200_000:
+            _dim_keys.clear()
+        found = _dim_keys[(value, source)] = dim_key(value, source)
+    return found
+
+
+def _dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
+    """Single-dimension daily rows (`DIM_COLUMNS`) summed from daily combination rows.
+
+    Referrer and source rows keep the source too: the referrer table leaves out
+    internal navigation, the source table hidden sources, without the combinations.
+    `_derive_dims` does the same in SQL."""
+    sums: dict[tuple[str, str, str, str | None, str | None], list[int]] = {}
+    get = sums.get
+    for (site, day, _key), entry in rows:
+        path, referrer, source, country, browser, platform, hits, uniques = entry
+        # Unrolled: a live batch runs this for about every hit.
+        for found in (
+            (site, day, "path", path, None),
+            (site, day, "referrer", referrer, source),
+            (site, day, "source", source, source),
+            (site, day, "country", country, None),
+            (site, day, "browser", browser, None),
+            (site, day, "platform", platform, None),
+        ):
+            total = get(found)
+            if total is None:
+                sums[found] = [hits, uniques]
+            else:
+                total[0] += hits
+                total[1] += uniques
+    return [
+        (site, dim, day, _cached_dim_key(value, source), value, source, hits, uniques)
+        for (site, day, dim, value, source), (hits, uniques) in sums.items()
+    ]
+
+
+def _derive_dims(conn: Connection, t: Tables) -> None:
+    """Fill the single-dimension rows from the daily combination rows, at the end of a
+    replay: the database sums them in one statement, where summing in Python batch by
+    batch cost a rebuild several microseconds a hit (its combinations are about as
+    many as its hits). `_dim_rows` does the same for live batches; the keys agree."""
+    daily, dims = t["daily"], t["dims"]
+    pg = conn.dialect.name == "postgresql"
+    parts = []
+    for dim, value, source in (
+        ("path", daily.c.path, None),
+        ("referrer", daily.c.referrer, daily.c.source),
+        ("source", daily.c.source, daily.c.source),
+        ("country", daily.c.country, None),
+        ("browser", daily.c.browser, None),
+        ("platform", daily.c.platform, None),
+    ):
+        kept: Any = source if source is not None else cast(null(), String)
+        text = func.coalesce(value, _NULL) + _SEP + func.coalesce(kept, _NULL)
+        parts.append(
+            select(
+                daily.c.site_uuid,
+                literal(dim, String),
+                daily.c.day,
+                func.md5(func.convert_to(text, "UTF8") if pg else text),
+                value,
+                kept,
+                func.sum(daily.c.hits),
+                func.sum(daily.c.uniques),
+            ).group_by(
+                daily.c.site_uuid, daily.c.day, value, *([source] if source is not None else [])
+            )
+        )
+    if pg:
+        # Enough memory to sum by hashing: sorting paths spilled to disk at 4 MB.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    conn.execute(dims.insert().from_select(DIM_COLUMNS, union_all(*parts)))
+    if pg:
+        conn.exec_driver_sql("RESET work_mem")
+
+
 PATH_COLUMNS = ("site_uuid", "key", "path", "hits", "uniques")
 COUNTRY_COLUMNS = ("site_uuid", "country", "hits")
 
@@ -220,6 +324,19 @@ class TrafficProjection(Projection):
             Index(f"ix_traffic_events{suffix}_site_time", "site_uuid", "created_at", "id"),
         )
         daily = _cube("traffic_daily", metadata, suffix, Column("day", Date, primary_key=True))
+        dims = Table(
+            "traffic_dims" + suffix,
+            metadata,
+            Column("site_uuid", Uuid, primary_key=True),
+            Column("dim", String(10), primary_key=True),
+            Column("day", Date, primary_key=True),
+            Column("key", String(32), primary_key=True),
+            Column("value", String(2048), nullable=True),
+            Column("source", String(100), nullable=True),
+            Column("hits", BigInteger, nullable=False),
+            Column("uniques", BigInteger, nullable=False),
+            **CLUSTERED,
+        )
         hourly = _cube(
             "traffic_hourly",
             metadata,
@@ -279,6 +396,7 @@ class TrafficProjection(Projection):
             "hits": hits,
             "events": events,
             "daily": daily,
+            "dims": dims,
             "hourly": hourly,
             "event_daily": event_daily,
             "paths": paths,
@@ -336,6 +454,7 @@ class TrafficProjection(Projection):
         replay.forget_erased(conn, tables["sites"])
         bulk = Bulk(conn)
         bulk.insert(tables["daily"], _cube_columns("day"), _cube_rows(replay.rest()))
+        _derive_dims(conn, tables)
         bulk.insert(tables["seen"], SEEN_COLUMNS, replay.seen.rows())
         bulk.insert(tables["paths"], PATH_COLUMNS, _path_rows(replay.paths))
         bulk.insert(tables["countries"], COUNTRY_COLUMNS, _country_rows(replay.countries))
@@ -460,6 +579,14 @@ class TrafficProjection(Projection):
             ("hits", "uniques"),
             _cube_rows(upsert_daily),
         )
+        if replay is None:
+            bulk.upsert_add(
+                t["dims"],
+                DIM_COLUMNS,
+                ("site_uuid", "dim", "day", "key"),
+                ("hits", "uniques"),
+                _dim_rows(upsert_daily),
+            )
         bulk.upsert_add(
             t["hourly"],
             _cube_columns("hour"),

@@ -1,13 +1,14 @@
 """Reading the traffic read models: grouped counts, raw listings, leaderboard, journeys.
 
 A date range in a time zone becomes a UTC interval, cut into whole UTC days (read
-from `traffic_daily`), whole hours at the edges (`traffic_hourly`) and, only for
-zones whose offset is not a whole hour, the minutes left over (raw rows of at most
-two partial hours). Grouped answers therefore never scan the raw hits of a range.
+from `traffic_dims`, or from `traffic_daily` when filtered), whole hours at the edges
+(`traffic_hourly`) and, only for zones whose offset is not a whole hour, the minutes
+left over (raw rows of at most two partial hours). Grouped answers therefore never
+scan the raw hits of a range.
 """
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -129,9 +130,7 @@ def grouped(
     filters: Filters,
 ) -> list[Group]:
     """Hits (and unique hits) per value of a dimension, most first."""
-    return _sum_by(
-        conn, t, site, begin, finish, GROUPABLE[group_by], lambda table: _conditions(table, filters)
-    )
+    return _sum_by(conn, t, site, begin, finish, GROUPABLE[group_by], filters)
 
 
 def _sum_by(
@@ -141,11 +140,22 @@ def _sum_by(
     begin: datetime,
     finish: datetime,
     column: str,
-    where: Callable[[Table], list[ColumnElement[bool]]],
+    filters: Filters,
+    hide_sources: tuple[str, ...] = (),
 ) -> list[Group]:
     """Sum hits and uniques per value of a rollup column over a range, most first:
     whole days from the daily rollups, edge hours from the hourly ones, leftover
-    minutes from raw rows. `where` adds conditions for each table read."""
+    minutes from raw rows; rows whose source is in `hide_sources` left out.
+
+    Whole days come from the single-dimension rollups when nothing else is asked of
+    the other dimensions, and from the combinations otherwise."""
+
+    def where(table: Table) -> list[ColumnElement[bool]]:
+        found = _conditions(table, filters)
+        if hide_sources:
+            found.append(table.c.source.is_(None) | table.c.source.not_in(hide_sources))
+        return found
+
     pieces = cut(begin, finish, hourly_horizon())
     sums: dict[str | None, list[int]] = {}
 
@@ -155,7 +165,24 @@ def _sum_by(
             entry[0] += int(hits or 0)
             entry[1] += int(uniques or 0)
 
-    if pieces.days:
+    filtered = filters.country or filters.path or filters.referrer
+    by_dimension = not filtered and (not hide_sources or column in ("referrer", "source"))
+    if pieces.days and by_dimension:
+        dims = t["dims"]
+        add(
+            conn.execute(
+                select(dims.c.value, func.sum(dims.c.hits), func.sum(dims.c.uniques))
+                .where(
+                    dims.c.site_uuid == site,
+                    dims.c.dim == column,
+                    dims.c.day >= pieces.days[0],
+                    dims.c.day < pieces.days[1],
+                    *where(dims),
+                )
+                .group_by(dims.c.value)
+            )
+        )
+    elif pieces.days:
         daily = t["daily"]
         add(
             conn.execute(
@@ -319,11 +346,18 @@ def daily_series(
     conn: Connection, t: Tables, site: UUID, first: date, last: date
 ) -> dict[date, Counts]:
     """Hits and unique hits per UTC day from `first` to `last` (both included)."""
-    daily = t["daily"]
+    dims = t["dims"]
+    # Every hit has exactly one country ("XX" when unknown): the fewest rows that
+    # still count each hit once.
     rows = conn.execute(
-        select(daily.c.day, func.sum(daily.c.hits), func.sum(daily.c.uniques))
-        .where(daily.c.site_uuid == site, daily.c.day >= first, daily.c.day <= last)
-        .group_by(daily.c.day)
+        select(dims.c.day, func.sum(dims.c.hits), func.sum(dims.c.uniques))
+        .where(
+            dims.c.site_uuid == site,
+            dims.c.dim == "country",
+            dims.c.day >= first,
+            dims.c.day <= last,
+        )
+        .group_by(dims.c.day)
     )
     return {day: (int(h or 0), int(u or 0)) for day, h, u in rows}
 
@@ -340,12 +374,7 @@ def breakdown(
     """Like `grouped`, by a rollup column, leaving out rows whose source is hidden
     (the referrer table without internal navigation)."""
 
-    def hidden(table: Table) -> list[ColumnElement[bool]]:
-        if not hide_sources:
-            return []
-        return [table.c.source.is_(None) | table.c.source.not_in(hide_sources)]
-
-    return _sum_by(conn, t, site, begin, finish, column, hidden)
+    return _sum_by(conn, t, site, begin, finish, column, Filters(), hide_sources)
 
 
 def campaigns(

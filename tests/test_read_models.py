@@ -96,6 +96,10 @@ def counters(container: Container, sites: set[UUID] | None = None) -> dict[str, 
                 )
                 assert key not in out[name], f"two {name} rows for {key}"
                 out[name][key] = (row.hits, row.uniques)
+        for row in rows("dims"):
+            key = (row.site_uuid, row.dim, row.day, row.value, row.source)
+            assert key not in out["dims"], f"two dims rows for {key}"
+            out["dims"][key] = (row.hits, row.uniques)
         for row in rows("paths"):
             out["paths"][(row.site_uuid, row.path)] = (row.hits, row.uniques)
         for row in rows("countries"):
@@ -129,6 +133,9 @@ def hand_count(
         keys = [("daily", (hit.site, hit.at.date(), *dims)), ("paths", (hit.site, hit.path))]
         if hit.at >= HORIZON:
             keys.append(("hourly", (hit.site, hour, *dims)))
+        for dim, value in zip(DIMENSIONS, dims, strict=True):
+            source = hit.source if dim in ("referrer", "source") else None
+            keys.append(("dims", (hit.site, dim, hit.at.date(), value, source)))
         for name, key in keys:
             totals[name][key][0] += 1
             totals[name][key][1] += unique
@@ -258,6 +265,7 @@ def test_rebuild_gives_identical_answers_and_ids(
     t = container.projections.tables["traffic"]
     with container.engine.begin() as conn:
         conn.execute(delete(t["daily"]).where(t["daily"].c.path == "/blog"))
+        conn.execute(delete(t["dims"]).where(t["dims"].c.value == "/blog"))
         conn.execute(update(t["sites"]).values(hits=1))
         conn.execute(update(t["paths"]).values(uniques=0))
         conn.execute(delete(t["hits"]).where(t["hits"].c.country == "PL"))
@@ -284,8 +292,25 @@ def test_rebuild_gives_identical_answers_and_ids(
 
 
 # -- exactly once --------------------------------------------------------------------------
+def test_a_version_with_a_new_table_replays_the_projection_from_the_start(
+    container: Container, busy: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    # As a database made by the version before `traffic_dims` existed looks.
+    with container.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE traffic_dims")
+    restarted = fresh_engine(container)
+    assert position(restarted) == 0
+    assert "traffic has new tables (traffic_dims)" in caplog.text
+    head = container.tracking.recorder.max_notification_id()
+    assert restarted.catch_up() == head
+    assert counters(container) == hand_count(busy["made"], busy["events"])
+    # Once made, the tables are the projection's own: the next start keeps its place.
+    assert position(fresh_engine(container)) == head
+
+
 @pytest.mark.parametrize(
-    "where", ["after_first_seen", "traffic_daily", "traffic_paths", "traffic_sites"]
+    "where",
+    ["after_first_seen", "traffic_daily", "traffic_dims", "traffic_paths", "traffic_sites"],
 )
 def test_a_crash_mid_batch_counts_nothing_twice_and_loses_nothing(
     world: World, container: Container, monkeypatch: pytest.MonkeyPatch, where: str
