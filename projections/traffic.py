@@ -237,13 +237,13 @@ def _derive_dims(conn: Connection, t: Tables) -> None:
         parts.append(
             select(
                 daily.c.site_uuid,
-                literal(dim, String),
+                literal(dim, String).label("dim"),
                 daily.c.day,
-                func.md5(func.convert_to(text, "UTF8") if pg else text),
-                value,
-                kept,
-                func.sum(daily.c.hits),
-                func.sum(daily.c.uniques),
+                func.md5(func.convert_to(text, "UTF8") if pg else text).label("key"),
+                value.label("value"),
+                kept.label("source"),
+                func.sum(daily.c.hits).label("hits"),
+                func.sum(daily.c.uniques).label("uniques"),
             ).group_by(
                 daily.c.site_uuid, daily.c.day, value, *([source] if source is not None else [])
             )
@@ -251,7 +251,13 @@ def _derive_dims(conn: Connection, t: Tables) -> None:
     if pg:
         # Enough memory to sum by hashing: sorting paths spilled to disk at 4 MB.
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
-    conn.execute(dims.insert().from_select(DIM_COLUMNS, union_all(*parts)))
+    summed: Any = union_all(*parts)
+    if pg:
+        # In the order a range read wants them: a 30-day read of one dimension then
+        # finds its rows on neighbouring pages (SQLite stores them so without asking).
+        rows = summed.subquery()
+        summed = select(*rows.c).order_by(rows.c.site_uuid, rows.c.dim, rows.c.day)
+    conn.execute(dims.insert().from_select(DIM_COLUMNS, summed))
     if pg:
         conn.exec_driver_sql("RESET work_mem")
 
