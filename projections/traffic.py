@@ -25,6 +25,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -163,55 +164,41 @@ def _cube_rows(rows: list[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
 
 
 DIM_COLUMNS = ("site_uuid", "dim", "day", "key", "value", "source", "hits", "uniques")
+# The single-dimension rows per dimension: referrer and source rows keep the source
+# too, so the referrer table can leave out internal navigation (and the source table
+# hidden sources) without the combinations.
+KEEPS_SOURCE = frozenset({"referrer", "source"})
+_SOURCE_AT = DIMENSIONS.index("source")
+_DIM_SLOTS = tuple(
+    (dim, DIMENSIONS.index(dim), _SOURCE_AT if dim in KEEPS_SOURCE else None) for dim in DIMENSIONS
+)
 # A single-dimension row's key: md5 of its value and source, NULL written as _NULL.
 # Computed in Python by a live batch and in SQL by a rebuild, which must agree.
 _NULL, _SEP = "\x1e", "\x1f"
 
 
+@lru_cache(maxsize=200_000)
 def dim_key(value: str | None, source: str | None) -> str:
     text = f"{_NULL if value is None else value}{_SEP}{_NULL if source is None else source}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-_dim_keys: dict[tuple[str | None, str | None], str] = {}
-
-
-def _cached_dim_key(value: str | None, source: str | None) -> str:
-    found = _dim_keys.get((value, source))
-    if found is None:
-        if len(_dim_keys) > 200_000:
-            _dim_keys.clear()
-        found = _dim_keys[(value, source)] = dim_key(value, source)
-    return found
-
-
 def _dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
-    """Single-dimension daily rows (`DIM_COLUMNS`) summed from daily combination rows.
-
-    Referrer and source rows keep the source too: the referrer table leaves out
-    internal navigation, the source table hidden sources, without the combinations.
-    `_derive_dims` does the same in SQL."""
+    """Single-dimension daily rows (`DIM_COLUMNS`) summed from daily combination rows,
+    for a live batch; `_derive_dims` does the same in SQL for a rebuild."""
     sums: dict[tuple[str, str, str, str | None, str | None], list[int]] = {}
-    get = sums.get
     for (site, day, _key), entry in rows:
-        path, referrer, source, country, browser, platform, hits, uniques = entry
-        # Unrolled: a live batch runs this for about every hit.
-        for found in (
-            (site, day, "path", path, None),
-            (site, day, "referrer", referrer, source),
-            (site, day, "source", source, source),
-            (site, day, "country", country, None),
-            (site, day, "browser", browser, None),
-            (site, day, "platform", platform, None),
-        ):
-            total = get(found)
+        hits, uniques = entry[6], entry[7]
+        for dim, at, source_at in _DIM_SLOTS:
+            found = (site, day, dim, entry[at], None if source_at is None else entry[source_at])
+            total = sums.get(found)
             if total is None:
                 sums[found] = [hits, uniques]
             else:
                 total[0] += hits
                 total[1] += uniques
     return [
-        (site, dim, day, _cached_dim_key(value, source), value, source, hits, uniques)
+        (site, dim, day, dim_key(value, source), value, source, hits, uniques)
         for (site, day, dim, value, source), (hits, uniques) in sums.items()
     ]
 
@@ -224,14 +211,9 @@ def _derive_dims(conn: Connection, t: Tables) -> None:
     daily, dims = t["daily"], t["dims"]
     pg = conn.dialect.name == "postgresql"
     parts = []
-    for dim, value, source in (
-        ("path", daily.c.path, None),
-        ("referrer", daily.c.referrer, daily.c.source),
-        ("source", daily.c.source, daily.c.source),
-        ("country", daily.c.country, None),
-        ("browser", daily.c.browser, None),
-        ("platform", daily.c.platform, None),
-    ):
+    for dim, _at, source_at in _DIM_SLOTS:
+        value = daily.c[dim]
+        source = daily.c.source if source_at is not None else None
         kept: Any = source if source is not None else cast(null(), String)
         text = func.coalesce(value, _NULL) + _SEP + func.coalesce(kept, _NULL)
         parts.append(
@@ -248,18 +230,15 @@ def _derive_dims(conn: Connection, t: Tables) -> None:
                 daily.c.site_uuid, daily.c.day, value, *([source] if source is not None else [])
             )
         )
-    if pg:
-        # Enough memory to sum by hashing: sorting paths spilled to disk at 4 MB.
-        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
     summed: Any = union_all(*parts)
     if pg:
-        # In the order a range read wants them: a 30-day read of one dimension then
-        # finds its rows on neighbouring pages (SQLite stores them so without asking).
+        # Enough memory to sum by hashing (sorting paths spilled to disk at 4 MB), and
+        # rows in the order a range read wants them: a 30-day read of one dimension
+        # then finds them on neighbouring pages (SQLite stores them so without asking).
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         rows = summed.subquery()
         summed = select(*rows.c).order_by(rows.c.site_uuid, rows.c.dim, rows.c.day)
     conn.execute(dims.insert().from_select(DIM_COLUMNS, summed))
-    if pg:
-        conn.exec_driver_sql("RESET work_mem")
 
 
 PATH_COLUMNS = ("site_uuid", "key", "path", "hits", "uniques")

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, select
 
 from projections.base import Tables, utc
-from projections.traffic import hourly_horizon
+from projections.traffic import KEEPS_SOURCE, hourly_horizon
 
 GROUPABLE = {
     "path": "path",
@@ -165,8 +165,9 @@ def _sum_by(
             entry[0] += int(hits or 0)
             entry[1] += int(uniques or 0)
 
-    filtered = filters.country or filters.path or filters.referrer
-    by_dimension = not filtered and (not hide_sources or column in ("referrer", "source"))
+    by_dimension = not _conditions(t["daily"], filters) and (
+        not hide_sources or column in KEEPS_SOURCE
+    )
     if pieces.days and by_dimension:
         dims = t["dims"]
         add(
