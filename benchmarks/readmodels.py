@@ -1,6 +1,7 @@
 """Read-model benchmark: rebuild and catch-up rates, 30-day grouped and leaderboard latency.
 
     .venv/bin/python benchmarks/readmodels.py [--backend sqlite|postgres|both] [--hits 1000000]
+        [--shape spread|recent|both]
 
 A generator of realistic traffic (Zipf-distributed paths, referrers, countries and
 user agents over a year, several sites) writes hits through the Tracking
@@ -10,6 +11,13 @@ grouped queries (each group_by) and of the leaderboard query. Floors, measured i
 the same run on the same database: reading the whole notification log without
 projecting it (for the rates) and the same 30-day grouping done by scanning the
 raw hits (for the queries).
+
+The `recent` shape is the one a new user meets (and Shynet's own load uses): ONE
+site whose hits all fall inside the last 30 days. Its figures are taken end to end
+over HTTP from a real `tinylytics serve` on the same stores: the dashboard overview
+for 30 days (signed in) and `GET /sites/:id/hits?grouped=true` for 30 days by each
+group_by, 20 times each (median and p95). Floor: `GET /healthz` on the same server,
+the cost of a request that reads nothing.
 """
 
 import argparse
@@ -291,12 +299,230 @@ def run(backend: str, total: int) -> dict[str, Any]:
     return result
 
 
+def stores(backend: str) -> tuple[dict[str, str], str | None]:
+    """The environment of a fresh set of stores on a backend (and its PostgreSQL schema)."""
+    env = {"TINYLYTICS_DATA_DIR": tempfile.mkdtemp(prefix="tly-rm-")}
+    if backend != "postgres":
+        return env, None
+    out = subprocess.run(
+        [str(ROOT / "scripts" / "services")], check=True, capture_output=True, text=True
+    ).stdout
+    urls = dict(line.split("=", 1) for line in out.split() if "=" in line)
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    env.update(
+        DATABASE_URL=urls["DATABASE_URL"],
+        REDIS_URL=urls["REDIS_URL"],
+        TINYLYTICS_DB_SCHEMA=schema,
+        TINYLYTICS_REDIS_PREFIX=schema,
+    )
+    return env, schema
+
+
+def drop_schema(env: dict[str, str], schema: str | None) -> None:
+    if schema:
+        import psycopg
+
+        with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def generate_recent(container: Any, site: uuid.UUID, total: int, seed: int = 11) -> None:
+    """Write `total` hits of one site, all inside the last 30 days, in time order."""
+    rng = random.Random(seed)
+    paths = [f"/posts/{i}-some-title" for i in range(PATHS)]
+    path_w, ref_w, country_w = (
+        zipf_weights(PATHS),
+        zipf_weights(len(REFERRERS), 0.9),
+        zipf_weights(len(COUNTRIES), 1.0),
+    )
+    browser_w = zipf_weights(len(BROWSERS), 0.8)
+    now = datetime.now(UTC)
+    span = timedelta(days=30).total_seconds() - 60
+    moments = sorted(now - timedelta(seconds=rng.random() * span) for _ in range(total))
+    batch = []
+    for i, at in enumerate(moments):
+        path = rng.choices(paths, path_w)[0]
+        referrer = rng.choices(REFERRERS, ref_w)[0]
+        browser, platform, mobile = rng.choices(BROWSERS, browser_w)[0]
+        visitor = f"{rng.getrandbits(20):x}"
+        campaign = f"spring-{rng.randrange(12)}" if rng.random() < 0.03 else None
+        batch.append(
+            created_event(
+                Hit,
+                new_site_scoped_id(site),
+                at,
+                site_id=site,
+                path=path,
+                url=f"https://example.com{path}",
+                referrer=referrer,
+                country=rng.choices(COUNTRIES, country_w)[0],
+                browser=browser,
+                platform=platform,
+                is_mobile=mobile,
+                source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
+                utm_campaign=campaign,
+                utm_medium="email" if campaign else None,
+                unique_hash=digest(f"{site}{path}{visitor}{at:%Y%m%d}"),
+                visitor_hash=digest(f"{site}{visitor}{at:%Y%m%d}"),
+                channel="script",
+                subscribers=None,
+            )
+        )
+        if len(batch) == 5000 or i == total - 1:
+            container.tracking.record(batch)
+            batch = []
+        if (i + 1) % 1_000_000 == 0:
+            say(f"generated {i + 1:,} hits")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Http:
+    """A client with cookies, as a browser signed in to the dashboard is."""
+
+    def __init__(self, base: str) -> None:
+        import http.cookiejar
+        import urllib.request
+
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.base + path, headers=headers or {})
+        try:
+            with self.opener.open(request, timeout=60) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    def sign_in(self, email: str, password: str) -> None:
+        import html
+        import re
+        import urllib.parse
+        import urllib.request
+
+        _, page = self.get("/auth/sign_in")
+        token = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert token, "no CSRF token on the sign-in page"
+        body = urllib.parse.urlencode(
+            {
+                "csrf_token": html.unescape(token.group(1).decode()),
+                "email": email,
+                "password": password,
+            }
+        ).encode()
+        with self.opener.open(
+            urllib.request.Request(self.base + "/auth/sign_in", data=body), timeout=60
+        ) as answer:
+            assert b"Sign out" in answer.read() or answer.status == 200
+
+    def timed(self, path: str, times: int, headers: dict[str, str] | None = None) -> list[float]:
+        found = []
+        for _ in range(times):
+            t0 = time.perf_counter()
+            status, body = self.get(path, headers)
+            found.append((time.perf_counter() - t0) * 1000)
+            assert status == 200, (path, status, body[:300])
+        return found
+
+
+def run_recent(backend: str, total: int) -> dict[str, Any]:
+    """One site, every hit in the last 30 days; the overview and grouped API over HTTP."""
+    env, schema = stores(backend)
+    container = bootstrap(Settings.from_env(env), fast_passwords=True)
+    result: dict[str, Any] = {"backend": backend, "shape": "recent", "hits": total}
+    server = None
+    try:
+        email, password = "bench@example.com", "a long benchmark password"
+        owner = container.configuration.register_account(email, password)
+        site = container.configuration.register_site(owner.uuid, "https://example.com")
+        secret = container.configuration.issue_key(owner.uuid, "bench", "read_only").secret
+        say(f"{backend}: generating {total:,} hits of one site in the last 30 days")
+        generate_recent(container, site.uuid, total)
+        say(f"{backend}: catching up")
+        started = time.perf_counter()
+        container.projections.catch_up()
+        result["catch_up_per_s"] = total / (time.perf_counter() - started)
+        port = free_port()
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "tinylytics"), "serve", "--port", str(port)],
+            env={**__import__("os").environ, **env, "TINYLYTICS_INPROCESS_PROJECTIONS": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        http = Http(f"http://127.0.0.1:{port}")
+        for _ in range(300):
+            try:
+                if http.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        http.sign_in(email, password)
+        say(f"{backend}: querying over HTTP")
+        overview = f"/sites/{site.uid}?period=30d"
+        http.timed(overview, 2)  # warm: templates, plans, caches
+        timings = {"overview_30d": http.timed(overview, 20)}
+        auth = {"Authorization": f"Bearer {secret}"}
+        today = datetime.now(UTC).date()
+        start = (today - timedelta(days=29)).isoformat()
+        for group_by in ("path", "referrer", "country", "browser_name", "platform_name", "source"):
+            query = (
+                f"/api/v1/sites/{site.id}/hits?grouped=true&group_by={group_by}"
+                f"&start_date={start}&end_date={today.isoformat()}"
+            )
+            http.timed(query, 2, auth)
+            timings[f"grouped_{group_by}"] = http.timed(query, 20, auth)
+        timings["floor_healthz"] = http.timed("/healthz", 20)
+        for name, values in timings.items():
+            result[f"{name}_p50_ms"] = statistics.median(values)
+            result[f"{name}_p95_ms"] = percentile(values, 0.95)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        container.close()
+        drop_schema(env, schema)
+    return result
+
+
+def print_recent(results: list[dict[str, Any]]) -> None:
+    print("\nrecent shape: one site, every hit in the last 30 days; over HTTP, 20 requests each")
+    print(f"{'backend':<9} {'hits':>9} {'what':<22} {'p50 ms':>8} {'p95 ms':>8} {'p50/floor':>10}")
+    for r in results:
+        floor = r["floor_healthz_p50_ms"]
+        names = [k[: -len("_p50_ms")] for k in r if k.endswith("_p50_ms")]
+        for name in names:
+            p50, p95 = r[f"{name}_p50_ms"], r[f"{name}_p95_ms"]
+            print(
+                f"{r['backend']:<9} {r['hits']:>9} {name:<22} {p50:>8.1f} {p95:>8.1f} {p50 / floor:>10.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--hits", type=int, default=1_000_000)
+    parser.add_argument("--shape", choices=["spread", "recent", "both"], default="both")
     args = parser.parse_args()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    if args.shape in ("recent", "both"):
+        recent = [run_recent(b, args.hits) for b in backends]
+        print_recent(recent)
+        print(json.dumps(recent))
+        if args.shape == "recent":
+            return
     results = [run(b, args.hits) for b in backends]
     print(
         f"{'backend':<9} {'hits':>9} {'catch-up/s':>11} {'rebuild/s':>10} {'log read/s':>11} "
