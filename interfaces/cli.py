@@ -106,7 +106,8 @@ def _stop_on_sigterm() -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Web processes sharing the port (the parent runs projections and jobs).",
+    help="Web processes sharing the port (the parent runs projections and jobs);"
+    " more than one needs REDIS_URL.",
 )
 def serve(host: str, port: int, threads: int, workers: int) -> None:
     """Run the web server (and, with no REDIS_URL, the projections and jobs)."""
@@ -119,7 +120,14 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
     except (SettingsError, OSError) as error:
         raise click.ClickException(str(error)) from None
     if workers > 1 and not settings.redis_url:
-        log.warning("several workers without REDIS_URL: each keeps its own visitor rate limits")
+        # Rate limits and the seen-hash set of unique visitors live in each process's
+        # memory without Redis: N processes would allow N times every limit and count
+        # a visitor unique once per process (docs/deploy.md).
+        raise click.ClickException(
+            f"--workers {workers} needs REDIS_URL: without Redis, rate limits and unique"
+            " visitors are kept in one process's memory, so serve with one worker"
+            " (raise --threads instead) or set REDIS_URL"
+        )
     store = "PostgreSQL" if settings.is_postgres else str(settings.data_dir)
     click.echo(
         f"Tinylytics is listening on http://{host}:{port} (data: {store}).\n"
