@@ -28,6 +28,7 @@ from infrastructure.safe_http import SafeHttpClient
 from infrastructure.settings import Settings
 from infrastructure.webhooks import DramatiqDeliveryQueue, delay_ms, webhook_policy
 from interfaces.actors import declare_webhook_actor
+from projections.webhooks import WebhooksProjection
 from tests.conftest import World, bearer
 from tests.test_erasure import traces
 from tests.tracking_helpers import CHROME, GOOGLEBOT
@@ -476,6 +477,26 @@ def test_hanging_refusing_and_huge_answers_are_recorded_and_retried(hooks: Hooks
     assert time.monotonic() - started < 3
     bodies = [d.history[-1]["response_body"] for d in h.deliveries() if d.attempts == 2]
     assert any(b and len(b) == 4096 for b in bodies)
+
+
+def test_what_a_receiver_answers_is_kept_cleaned_and_blocks_no_read_model(hooks: Hooks) -> None:
+    """A receiver is anyone's server: its answer may hold a NUL, which PostgreSQL text
+    cannot, or bytes that are not UTF-8. Kept cleaned (docs/decisions/0008), its lines too."""
+    h = hooks
+    h.sub.replies = [Reply(500, body=b"line one\x00\r\nline\ttwo\xc2\x9b\xed\xa0\x80 end")]
+    created = h.create()
+    h.hit()
+    h.deliver()
+    (delivery,) = h.deliveries()
+    kept = "line one\r\nline\ttwo\x9b\ufffd\ufffd\ufffd end"  # as received, UTF-8 decoded
+    assert delivery.history[0]["response_body"] == kept.replace("\x9b", "")
+    h.c.projections.catch_up()
+    assert all(s.lag == 0 and s.quarantined == 0 for s in h.c.projections.status())
+    with h.c.engine.connect() as conn:
+        (row,) = WebhooksProjection.deliveries_of(
+            conn, h.c.projections.tables["webhooks"], created.uuid
+        )
+    assert row.last_response_body == kept.replace("\x9b", "")
 
 
 # -- never twice, never from a rebuild or a replay ---------------------------------------------
