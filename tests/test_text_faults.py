@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from click.testing import CliRunner
 from eventsourcing.persistence import StoredEvent
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from domain.errors import DomainError
 from domain.hits import Hit, Visit
 from domain.kudos import Kudo
 from infrastructure.bootstrap import Container
+from interfaces.cli import main
 from projections.base import utc
 from tests.conftest import World, bearer
 from tests.tracking_helpers import CHROME, raw_tracking_state, recorded
@@ -382,9 +384,12 @@ def test_bad_text_in_a_setting_is_refused_by_the_domain(
 ) -> None:
     """Every way in (API, dashboard, CLI) calls these commands: refused here, refused there."""
     ctx.container.configuration.set_subscribed(ctx.owner.uuid, True)  # webhooks need a plan
+    stores = (ctx.container.configuration, ctx.container.tracking, ctx.container.webhooks)
+    heads = [app.recorder.max_notification_id() for app in stores]
     with pytest.raises(DomainError) as refused:
         command(ctx, bad)
     assert refused.value.message
+    assert [app.recorder.max_notification_id() for app in stores] == heads  # nothing written
     assert_projections_follow_the_log(ctx.container)
 
 
@@ -404,42 +409,76 @@ def test_a_password_that_cannot_be_hashed_is_refused(
         command(ctx, BAD["surrogate"])
 
 
-def test_a_bad_setting_from_the_dashboard_is_shown_beside_its_field(ctx: Ctx) -> None:
-    """Control characters the forms let through (C1) reach the domain and come back as a
-    form error beside the field, not a 500 and not a stored label."""
+def _token(page: Any) -> str:
+    found = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data)
+    assert found is not None
+    return found.group(1).decode()
+
+
+DASHBOARD = [
+    ("edit", "label", "My{bad}Site", b"control character"),
+    ("edit", "url", "https://example.com/a{bad}b", b"control character"),
+    ("edit", "ignored_paths", "/ok\n/admin{bad}x", b"control character"),
+    ("edit", "report_recipients", "r{bad}x@example.com", b"Invalid email address"),
+    ("new", "url", "https://new{bad}.example", b"control character"),
+    ("new", "label", "New{bad}Site", b"control character"),
+]
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x9b"], ids=["nul", "c1"])
+@pytest.mark.parametrize(
+    ("form", "field", "value", "said"), DASHBOARD, ids=[f"{f}-{n}" for f, n, _, _ in DASHBOARD]
+)
+def test_a_bad_setting_from_the_dashboard_is_shown_beside_its_field(
+    ctx: Ctx, form: str, field: str, value: str, said: bytes, bad: str
+) -> None:
+    """The forms refuse C0 controls; what they let through (C1) reaches the domain and
+    comes back as the form's error: a 422 page, never a 500, nothing saved."""
     client = ctx.client
-    with client.session_transaction() as session:
-        session.clear()
-    # Sign in as the owner through the real form.
     page = client.get("/auth/sign_in")
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page.data)
-    assert token is not None
     signed = client.post(
         "/auth/sign_in",
         data={
             "email": "owner@example.com",
             "password": "correct horse",
-            "csrf_token": token.group(1).decode(),
+            "csrf_token": _token(page),
         },
     )
     assert signed.status_code in (302, 303), signed.data
-    form = client.get(f"/sites/{ctx.site.uid}/edit")
-    assert form.status_code == 200
-    token = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', form.data)
-    assert token is not None
-    answer = client.post(
-        f"/sites/{ctx.site.uid}/edit",
-        data={
-            "url": "https://example.com",
-            "label": "My\x9bSite",
-            "timezone": "UTC",
-            "csrf_token": token.group(1).decode(),
-        },
-    )
+    url = f"/sites/{ctx.site.uid}/edit" if form == "edit" else "/sites/new"
+    data = {"url": "https://example.com", "label": "", "timezone": "UTC"}
+    if form == "new":
+        data["url"] = "https://new.example"
+    data[field] = value.format(bad=bad)
+    head = ctx.container.configuration.recorder.max_notification_id()
+    answer = client.post(url, data={**data, "csrf_token": _token(client.get(url))})
     assert answer.status_code == 422, answer.status_code
-    assert b"control character" in answer.data
-    site = ctx.container.configuration.get_site(ctx.site.uuid)
-    assert site.label == "example.com"
+    # The forms' own check says "control characters" for C0; the domain's, for C1.
+    assert said in answer.data or b"control characters" in answer.data
+    assert ctx.container.configuration.recorder.max_notification_id() == head
+    assert_projections_follow_the_log(ctx.container)
+
+
+CLI = [
+    ("users", "create", "--email", "a{bad}b@example.com", "--password", "correct horse"),
+    ("sites", "create", "--owner", "owner@example.com", "--url", "https://x.example/{bad}"),
+    ("sites", "create", "--owner", "owner@example.com", "--url", "x.example", "--label", "L{bad}"),
+    ("keys", "create", "--owner", "owner@example.com", "--name", "k{bad}", "--access", "read_only"),
+    ("webring", "add", "--url", "https://ring.example", "--label", "R{bad}"),
+]
+
+
+# An argument that is not UTF-8 reaches Python as a lone surrogate (surrogateescape).
+@pytest.mark.parametrize("bad", ["\udcff", "\x9b", "\x7f"], ids=["surrogate", "c1", "del"])
+@pytest.mark.parametrize("args", CLI, ids=[" ".join(a[:2]) + " " + a[-2] for a in CLI])
+def test_a_bad_name_on_the_command_line_exits_1_saying_why(
+    ctx: Ctx, env: dict[str, str], args: tuple[str, ...], bad: str
+) -> None:
+    head = ctx.container.configuration.recorder.max_notification_id()
+    result = CliRunner().invoke(main, [a.format(bad=bad) for a in args] + ["--json"], env=env)
+    assert result.exit_code == 1, (result.stdout, result.exception)
+    assert set(json.loads(result.stdout)) == {"error"}
+    assert ctx.container.configuration.recorder.max_notification_id() == head
 
 
 # -- events stored before the rule ------------------------------------------------------
