@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import psycopg
 import pytest
 from dramatiq.brokers.stub import StubBroker
+from eventsourcing.persistence import StoredEvent
 from flask.testing import FlaskClient
 
 from application.webhook_delivery import HttpOutcome
@@ -497,6 +499,23 @@ def test_what_a_receiver_answers_is_kept_cleaned_and_blocks_no_read_model(hooks:
             conn, h.c.projections.tables["webhooks"], created.uuid
         )
     assert row.last_response_body == kept.replace("\x9b", "")
+
+
+def test_a_hit_stored_before_the_text_rule_is_sent_cleaned(hooks: Hooks) -> None:
+    """The dispatcher reads the log like a projection: an event stored before the rule
+    (docs/decisions/0008) with a NUL and a lone surrogate is sent cleaned, not stuck."""
+    h = hooks
+    h.create()
+    h.hit("/placeholder")
+    (stored,) = [
+        n
+        for n in h.c.tracking.recorder.select_notifications(start=1, limit=10)
+        if n.topic.endswith("Hit.Recorded")
+    ]
+    state = stored.state.replace(b'"/placeholder"', b'"/a\\u0000b\\ud800c"')
+    h.c.tracking.recorder.insert_events([StoredEvent(uuid4(), 1, stored.topic, state)])
+    got = h.deliver()
+    assert [r.json["hit"]["path"] for r in got] == ["/placeholder", "/abc"]
 
 
 # -- never twice, never from a rebuild or a replay ---------------------------------------------
