@@ -346,7 +346,10 @@ def test_projections_status_and_rebuild(env: dict[str, str], server: Server) -> 
     assert set(rows) >= OURS
     for name in OURS:
         row = rows[name]
-        assert set(row) == {"name", "source", "position", "head", "lag", "updated_at"}
+        assert set(row) == {
+            "name", "source", "position", "head", "lag", "updated_at", "quarantined",
+        }  # fmt: skip
+        assert row["quarantined"] == 0
         assert (row["source"], row["head"]) == ("configuration", head)
         assert row["position"] < head and row["lag"] == head - row["position"]
         datetime.fromisoformat(row["updated_at"])
