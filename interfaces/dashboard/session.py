@@ -4,9 +4,12 @@ other session out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
 
 import hashlib
 import hmac
+import re
+import unicodedata
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from flask import Flask, g, redirect, request, session, url_for
@@ -86,10 +89,29 @@ def login_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Control characters (C0, DEL, C1) and the backslash: browsers drop tabs and newlines
+# from a Location and read a backslash as a slash.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
 def safe_next(target: str | None) -> str | None:
-    """A local path to return to after signing in; anything else is dropped."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """A same-origin path to return to after signing in; anything else is dropped.
+
+    The target is judged as written and in each form a browser, a proxy or a later
+    redirect could turn it into: percent-decoded (a few times over) and NFKC-normalised
+    (a fullwidth solidus is a solidus). Every form must be a path that starts with one
+    slash, with no scheme, no host and no control character or backslash.
+    """
+    if not target:
         return None
-    if any(c in target for c in "\r\n\\"):
-        return None
+    forms = [target]
+    for _ in range(3):
+        forms.append(unquote(forms[-1]))
+    forms += [unicodedata.normalize("NFKC", form) for form in forms]
+    for form in forms:
+        if not form.startswith("/") or form.startswith("//") or _UNSAFE.search(form):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
     return target.rstrip("?") or None

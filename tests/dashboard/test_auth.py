@@ -1,6 +1,7 @@
 """Sign up, confirmation, sign in and out, throttling, forgotten passwords, sessions."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -143,6 +144,79 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(
         )
         assert response.location == "/sites"
         person.submit("/auth/sign_out", {}, page="/sites")
+
+
+# Each leads off the site or runs a script as a Location, as written or once normalised
+# (tabs and newlines stripped, a backslash read as a slash, percent-decoded, NFKC).
+OFF_SITE_TARGETS = [
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/%09/evil.example",
+    "/%0a/evil.example",
+    "/%2F%2Fevil.example",
+    "/%2f/evil.example",
+    "/%5Cevil.example",
+    "/%252F%252Fevil.example",
+    "/\uff0f/evil.example",
+    "/\uff3cevil.example",
+    "https://evil.example",
+    "HTTPS://evil.example/",
+    "https:/evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    " JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    "@evil.example",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "/\x85/evil.example",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_sign_in_never_sends_anyone_off_site(owner: Any, target: str) -> None:
+    """Signed in, /auth/sign_in?next= redirects at once: to the dashboard for all of these."""
+    response = owner.browser.get("/auth/sign_in", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sites"
+
+
+def test_signing_in_with_an_off_site_next_lands_on_the_dashboard(
+    person: Browser, world: World
+) -> None:
+    world.account("me@example.com")
+    for target in ("/\t/evil.example", "/%2F%2Fevil.example", "javascript:alert(1)"):
+        url = "/auth/sign_in?" + urlencode({"next": target})
+        page = person.get(url).get_data(as_text=True)
+        assert "evil.example" not in page and "javascript" not in page
+        response = person.client.post(
+            url,
+            data={"email": "me@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
+        )
+        assert response.headers["Location"] == "/sites"
+        person.submit("/auth/sign_out", {}, page="/sites")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/account",
+        "/sites/abc123/events?period=7d&page=2",
+        "/sites/abc123/export?start=2026-01-01&end=2026-01-31",
+        "/sites/abc123?period=custom&start=2026-01-01&end=2026-01-31",
+        "/sites/javascript:alert",
+    ],
+)
+def test_sign_in_returns_to_a_same_origin_path(owner: Any, target: str) -> None:
+    response = owner.browser.get("/auth/sign_in", query_string={"next": target})
+    assert response.headers["Location"] == target
 
 
 def test_failed_log_ins_are_throttled_per_address(
