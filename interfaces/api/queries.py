@@ -11,6 +11,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from interfaces.api.auth import current_key
 from interfaces.api.bodies import messages
 from interfaces.api.errors import ApiError
+from interfaces.api.fields import WholeNumber
 from interfaces.container import container
 from projections.traffic_queries import utc_interval
 
@@ -27,7 +28,7 @@ def _date(label: str) -> fields.Date:
 
 
 def page_field() -> fields.Integer:
-    return fields.Integer(
+    return WholeNumber(
         load_default=1,
         strict=False,
         validate=validate.Range(min=1, max=10_000_000, error="Page must be a positive number"),
@@ -36,7 +37,7 @@ def page_field() -> fields.Integer:
 
 
 def per_page_field(maximum: int, default: int) -> fields.Integer:
-    return fields.Integer(
+    return WholeNumber(
         load_default=default,
         validate=validate.Range(
             min=1, max=maximum, error=f"Per page must be between 1 and {maximum}"
