@@ -1,6 +1,8 @@
 """Who is signed in: a signed Flask session cookie holding the account id and a
-fingerprint of its password hash, so that a password change or reset signs every
-other session out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
+fingerprint of its password hash and session generation. Signing out, changing or
+resetting the password start a new generation (an event of the account, so every
+web process sees it): every cookie of the earlier ones, copies included, is then
+signed out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
 
 import hashlib
 import hmac
@@ -38,15 +40,27 @@ def password_fingerprint(password_hash: str) -> str:
     return digest.hexdigest()[:32]
 
 
+def session_fingerprint(account: Account) -> str:
+    return password_fingerprint(f"{account.password_hash}\x00{account.session_generation}")
+
+
 def log_in(account: Account) -> None:
     session.clear()  # a new session id on each sign-in: no fixation
     session["account"] = str(account.id)
-    session["pw"] = password_fingerprint(account.password_hash)
+    session["pw"] = session_fingerprint(account)
     session.permanent = True
     g.account = account
 
 
 def log_out() -> None:
+    """End this session and every other one of the account, server-side: a cookie
+    kept or copied from before is refused from now on."""
+    account = current_account()
+    if account is not None:
+        try:
+            container().configuration.end_sessions(account.id)
+        except NotFound:
+            pass  # erased: no session of it can be valid
     session.clear()
     g.account = None
 
@@ -63,7 +77,7 @@ def current_account() -> Account | None:
         except (NotFound, ValueError):
             loaded = None
         if loaded is not None and hmac.compare_digest(
-            str(session.get("pw", "")), password_fingerprint(loaded.password_hash)
+            str(session.get("pw", "")), session_fingerprint(loaded)
         ):
             account = loaded
         else:

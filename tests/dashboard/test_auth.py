@@ -394,6 +394,78 @@ def test_a_password_change_signs_other_sessions_out(owner: Any, other: Browser) 
     assert other.get("/sites").status_code == 302  # the other one is signed out
 
 
+COOKIE = "tinylytics_session"
+
+
+def copy_session(source: Browser, target: Browser) -> str:
+    """Put `source`'s session cookie, as sent to it, into `target` (a stolen cookie)."""
+    cookie = source.client.get_cookie(COOKIE)
+    assert cookie is not None
+    target.client.set_cookie(COOKIE, cookie.value)
+    return cookie.value
+
+
+def test_signing_out_ends_the_session_a_copied_cookie_holds(owner: Any, other: Browser) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200  # the copy works while signed in
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    assert owner.browser.get("/sites").location.startswith("/auth/sign_in")
+    shown = other.get("/sites")
+    assert shown.status_code == 302 and shown.location.startswith("/auth/sign_in")
+    assert other.get("/account").status_code == 302
+    # Signing in again makes a new session; the old cookie stays dead.
+    assert owner.browser.sign_in("owner@example.com").status_code == 302
+    assert owner.browser.get("/sites").status_code == 200
+    assert other.get("/sites").status_code == 302
+
+
+def test_a_copied_cookie_replayed_after_sign_out_cannot_post(owner: Any, other: Browser) -> None:
+    page = owner.browser.get("/account").get_data(as_text=True)
+    token = csrf_token(page)
+    stolen = copy_session(owner.browser, other)
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    other.client.set_cookie(COOKIE, stolen)
+    response = other.client.post(
+        "/account/timezone", data={"tz-timezone": "Asia/Tokyo", "tz-csrf_token": token}
+    )
+    assert response.status_code in (302, 400)
+    assert response.status_code == 400 or response.location.startswith("/auth/sign_in")
+    assert owner.browser.container.configuration.get_account(owner.account.uuid).timezone == "UTC"
+
+
+def test_a_password_change_ends_a_copied_session_and_keeps_this_one(
+    owner: Any, other: Browser
+) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200
+    response = owner.browser.submit(
+        "/account/password",
+        {
+            "password-current_password": PASSWORD,
+            "password-password": "another password",
+            "password-confirm": "another password",
+        },
+        page="/account",
+    )
+    assert response.status_code == 302
+    assert owner.browser.get("/sites").status_code == 200
+    assert other.get("/sites").status_code == 302
+
+
+def test_a_password_reset_ends_a_copied_session(owner: Any, other: Browser) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    assert owner.browser.sign_in("owner@example.com").status_code == 302
+    copy_session(owner.browser, other)  # the new session, copied again
+    assert other.get("/sites").status_code == 200
+    owner.browser.submit("/auth/forgot_password", {"email": "owner@example.com"})
+    path = owner.browser.last_link("/auth/reset/").split("localhost", 1)[1]
+    done = owner.browser.submit(path, {"password": "new password 1", "confirm": "new password 1"})
+    assert done.status_code == 302
+    assert other.get("/sites").status_code == 302
+
+
 def test_a_signed_in_person_skips_the_sign_in_and_sign_up_pages(owner: Any) -> None:
     assert owner.browser.get("/").location == "/sites"
     assert owner.browser.get("/auth/sign_in").location == "/sites"
