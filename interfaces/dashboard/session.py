@@ -9,6 +9,7 @@ import hmac
 import re
 import unicodedata
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -57,10 +58,8 @@ def log_out() -> None:
     kept or copied from before is refused from now on."""
     account = current_account()
     if account is not None:
-        try:
+        with suppress(NotFound):  # erased: no session of it can be valid
             container().configuration.end_sessions(account.id)
-        except NotFound:
-            pass  # erased: no session of it can be valid
     session.clear()
     g.account = None
 

@@ -4,6 +4,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import redis
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
@@ -228,11 +229,86 @@ def test_failed_log_ins_are_throttled_per_address(
     blocked = person.sign_in("me@example.com")  # even the right password waits now
     assert blocked.status_code == 429
     assert "Too many failed attempts" in text(blocked)
-    # Another client is held back for the same address...
+    # Another browser on the same network is held back for the same address...
     assert other.sign_in("me@example.com").status_code == 429
     # ...but not for another one.
     world.account("you@example.com")
     assert other.sign_in("you@example.com").status_code == 302
+
+
+def at(browser: Browser, address: str, user_agent: str = "Mozilla/5.0 test") -> Browser:
+    """Make `browser` send from this address (the test server's peer) and user agent."""
+    browser.client.environ_base.update(REMOTE_ADDR=address, HTTP_USER_AGENT=user_agent)
+    return browser
+
+
+def test_five_failures_from_one_client_never_lock_the_owner_out_elsewhere(
+    person: Browser, other: Browser, world: World
+) -> None:
+    world.account("me@example.com")
+    attacker, owner = at(person, "203.0.113.7"), at(other, "198.51.100.20")
+    for _ in range(5):
+        assert attacker.sign_in("me@example.com", "wrong password").status_code == 422
+    assert attacker.sign_in("me@example.com").status_code == 429
+    # Another user agent on the same address is the same client: still held back.
+    assert at(attacker, "203.0.113.7", "curl/8").sign_in("me@example.com").status_code == 429
+    # The owner, from their own network, signs in at once.
+    assert owner.sign_in("me@example.com").status_code == 302
+
+
+def test_an_ipv6_client_is_its_64_network(person: Browser, world: World) -> None:
+    world.account("me@example.com")
+    for n in range(5):
+        response = at(person, f"2001:db8:1:2::{n + 1}").sign_in("me@example.com", "wrong one")
+        assert response.status_code == 422
+    assert at(person, "2001:db8:1:2:ffff::9").sign_in("me@example.com").status_code == 429
+    assert at(person, "2001:db8:1:3::1").sign_in("me@example.com").status_code == 302
+
+
+def test_a_client_trying_many_addresses_is_held_back_for_all(
+    person: Browser, other: Browser, world: World
+) -> None:
+    for n in range(5):
+        world.account(f"user{n}@example.com")
+    guesser = at(person, "203.0.113.7")
+    for n in range(20):
+        response = guesser.sign_in(f"user{n % 5}@example.com", "wrong password")
+        assert response.status_code == 422, n
+    assert guesser.sign_in("user0@example.com").status_code == 429
+    world.account("fresh@example.com")
+    assert guesser.sign_in("fresh@example.com").status_code == 429
+    assert at(other, "198.51.100.20").sign_in("user0@example.com").status_code == 302
+
+
+def test_guessing_from_many_networks_is_held_back_per_address(
+    person: Browser, other: Browser, world: World
+) -> None:
+    """The address's own limit (100 failures in 15 minutes) still stops a spread attack."""
+    world.account("me@example.com")
+    for n in range(20):
+        for _ in range(5):
+            at(person, f"203.0.{n}.1").sign_in("me@example.com", "wrong password")
+    assert at(other, "198.51.100.20").sign_in("me@example.com").status_code == 429
+
+
+def test_the_throttle_keeps_no_address(
+    person: Browser, world: World, container: Any, app: Any
+) -> None:
+    world.account("me@example.com")
+    at(person, "203.0.113.77").sign_in("me@example.com", "wrong password")
+    at(person, "2001:db8:77::77").sign_in("me@example.com", "wrong password")
+    settings = container.settings
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        kept = repr(
+            [(key, client.dump(key)) for key in client.scan_iter(f"{settings.redis_prefix}*")]
+        )
+    else:
+        storage = app.extensions["tinylytics.dashboard"].throttle._limiter.storage
+        kept = repr(vars(storage))
+    assert "me@example.com" not in kept
+    for fragment in ("203.0.113", "2001:db8", "20010db8", "cb007100"):
+        assert fragment not in kept
 
 
 def test_sign_out_needs_a_post_and_ends_the_session(owner: Any) -> None:
