@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -25,6 +24,7 @@ from application.enrichment import CountryResolver, UserAgentParser
 from application.group_commit import GroupCommitter
 from application.privacy import HashInput, VisitorHasher
 from application.tracking import Tracked
+from domain.bounded_cache import memoized
 from domain.custom_events import CustomEvent
 from domain.errors import DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
@@ -162,7 +162,8 @@ def _clip(text: str | None, limit: int) -> str | None:
 
 
 # Pages repeat (a site has far fewer pages than views): clean each URL once in a while.
-@lru_cache(maxsize=8192)
+# Bounded by bytes: a URL is up to 2 kB.
+@memoized("collector clean URLs", 0.125)
 def _clean_url(url: str | None) -> str | None:
     """An http(s) URL without tracking parameters or fragment; None if it is not one."""
     url = _clip(url, MAX_URL_LENGTH)

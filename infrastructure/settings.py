@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.bounded_cache import DEFAULT_BUDGET
+
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -111,6 +113,8 @@ class Settings:
     secret_key: str | None = None
     smtp_url: str | None = None  # None: mail is written to <data>/outbox
     mail_from: str = "Tinylytics <tinylytics@localhost>"
+    # What the caches of strings on the hot paths hold together, per process.
+    cache_bytes: int = DEFAULT_BUDGET
 
     @property
     def is_postgres(self) -> bool:
@@ -165,6 +169,7 @@ class Settings:
             smtp_url=_smtp_url(env.get("TINYLYTICS_SMTP_URL", "")),
             mail_from=env.get("TINYLYTICS_MAIL_FROM", "").strip()
             or "Tinylytics <tinylytics@localhost>",
+            cache_bytes=_int(env, "TINYLYTICS_CACHE_MB", DEFAULT_BUDGET >> 20) << 20,
         )
 
     def geoip_path(self) -> Path | None:

@@ -23,9 +23,8 @@ for the first time; `traffic_unique_seen` remembers the hashes of recent days.
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -53,6 +52,7 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
+from domain.bounded_cache import memoized
 from domain.text import clean_multiline, clean_values
 from projections.base import NEEDS_NOTIFICATION, Projection, Tables, utc
 from projections.bulk import Bulk
@@ -119,17 +119,12 @@ def combo_key(values: Sequence[str | None]) -> str:
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
-_keys: dict[tuple[str | None, ...], str] = {}
-
-
-def cached_combo_key(values: tuple[str | None, ...]) -> str:
-    """combo_key, remembered: traffic repeats the same few thousand combinations."""
-    found = _keys.get(values)
-    if found is None:
-        if len(_keys) > 200_000:
-            _keys.clear()
-        found = _keys[values] = combo_key(values)
-    return found
+# combo_key, remembered: traffic repeats the same few thousand combinations. Bounded
+# by bytes (half the process's cache budget): a combination holds a path and a
+# referrer of up to 2 kB each.
+cached_combo_key: Callable[[tuple[str | None, ...]], str] = memoized("traffic combo keys", 0.5)(
+    combo_key
+)
 
 
 # On SQLite a single INTEGER primary key is the rowid itself: one B-tree per table of
@@ -183,7 +178,7 @@ _DIM_SLOTS = tuple(
 _NULL, _SEP = "\x1e", "\x1f"
 
 
-@lru_cache(maxsize=200_000)
+@memoized("traffic dimension keys", 0.25)
 def dim_key(value: str | None, source: str | None) -> str:
     text = f"{_NULL if value is None else value}{_SEP}{_NULL if source is None else source}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
