@@ -9,7 +9,7 @@ from domain.accounts import Account
 from domain.api_keys import ApiKey
 from domain.claims import Claim
 from domain.emails import normalize_email
-from domain.errors import DomainError, NotFound
+from domain.errors import Conflict, DomainError, NotFound
 from domain.passwords import validate_password
 from domain.sites import Site
 
@@ -62,6 +62,19 @@ class AccountCommands(EventSourcedApplication):
         account = self.get_account(account_id)
         account.change_password(self.passwords.hash(validate_password(password)))
         self.save(account)
+
+    def end_sessions(self, account_id: UUID) -> None:
+        """Sign every session of the account out (a sign-out ends them all)."""
+        for attempt in range(3):
+            account = self.get_account(account_id)
+            account.end_sessions()
+            try:
+                self.save(account)
+            except Conflict:
+                if attempt == 2:
+                    raise
+            else:
+                return
 
     def change_email(self, account_id: UUID, email: str) -> None:
         account = self.get_account(account_id)

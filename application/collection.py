@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import NamedTuple, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
@@ -25,6 +24,7 @@ from application.enrichment import CountryResolver, UserAgentParser
 from application.group_commit import GroupCommitter
 from application.privacy import HashInput, VisitorHasher
 from application.tracking import Tracked
+from domain.bounded_cache import memoized
 from domain.custom_events import CustomEvent
 from domain.errors import DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
@@ -34,6 +34,7 @@ from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
 from domain.sources import classify_source
+from domain.text import clean
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
 
@@ -88,6 +89,23 @@ class Sighting:
     country: str | None = None  # given by an API client, already validated
     cdn_country: str | None = None
     source: str | None = None  # an explicit override
+
+    def __post_init__(self) -> None:
+        # Cleaned as they come in (domain/text.py), so that the rules, the hashes and the
+        # parsers see what will be kept: a lone surrogate cannot even be hashed. The
+        # fields are read directly, and only a sighting that needs it is cleaned.
+        texts = (self.path, self.url, self.referrer, self.ip, self.user_agent, self.visitor_id)
+        for value in (*texts, self.country, self.cdn_country, self.source):
+            if value is not None and not value.isprintable():
+                for name in _SIGHTED_TEXT:
+                    if (found := getattr(self, name)) is not None:
+                        object.__setattr__(self, name, clean(found))
+                return
+
+
+_SIGHTED_TEXT = (
+    "path", "url", "referrer", "ip", "user_agent", "visitor_id", "country", "cdn_country", "source",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -144,7 +162,8 @@ def _clip(text: str | None, limit: int) -> str | None:
 
 
 # Pages repeat (a site has far fewer pages than views): clean each URL once in a while.
-@lru_cache(maxsize=8192)
+# Bounded by bytes: a URL is up to 2 kB.
+@memoized("collector clean URLs", 0.125)
 def _clean_url(url: str | None) -> str | None:
     """An http(s) URL without tracking parameters or fragment; None if it is not one."""
     url = _clip(url, MAX_URL_LENGTH)
@@ -369,6 +388,7 @@ class Collection:
         """
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
+        path = clean(path)  # as the kudo will keep it (domain/kudos.py)
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
         if self.user_agents.parse(sighting.user_agent).is_bot:

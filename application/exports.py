@@ -4,11 +4,14 @@ Rows come in as an iterable (a server-side cursor) and leave as byte chunks, so 
 million hits never sit in memory at once. The CSV is made for spreadsheet programs:
 a UTF-8 byte order mark (Excel reads UTF-8 then), CRLF line ends, quoting where
 needed, and cells that a spreadsheet would run as a formula (= + - @, tab, CR) are
-prefixed with an apostrophe (CSV injection).
+prefixed with an apostrophe (CSV injection). Spreadsheets also read the fullwidth,
+small and super- or subscript forms of = + - @ as those (they are the same once
+NFKC-normalised), and skip leading spaces: such cells are prefixed too.
 """
 
 import csv
 import io
+import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -16,7 +19,8 @@ from typing import Any
 
 BOM = "\ufeff"
 CHUNK_BYTES = 64 * 1024
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_SIGNS = ("=", "+", "-", "@")
+_FORMULA_STARTS = (*_SIGNS, "\t", "\r")
 
 HIT_COLUMNS = (
     "id", "created_at_utc", "path", "url", "referrer", "source", "utm_campaign",
@@ -41,7 +45,22 @@ def cell(value: Any) -> str:
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
     text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return "'" + text if _starts_formula(text) else text
+
+
+def _starts_formula(text: str) -> bool:
+    if not text:
+        return False
+    if text.startswith(_FORMULA_STARTS):
+        return True
+    first = text[0]
+    if first.isascii() and not first.isspace():
+        return False  # most cells: a path, a URL, a name
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            continue  # spaces, controls and invisible marks before the first sign
+        return unicodedata.normalize("NFKC", char).startswith(_SIGNS)
+    return False
 
 
 def _value(row: Any, column: str) -> Any:

@@ -9,7 +9,12 @@ from domain.timezones import validate_timezone
 
 
 class Account(Aggregate):
-    """An account; `is_subscribed` is the plan flag that unlocks premium features."""
+    """An account; `is_subscribed` is the plan flag that unlocks premium features.
+
+    `session_generation` counts the times every session of the account was ended (a
+    sign-out, a password change or reset): a session started in an earlier generation
+    is no longer valid, wherever its cookie went.
+    """
 
     @classmethod
     def register(
@@ -32,6 +37,7 @@ class Account(Aggregate):
         self.site_ids: list[UUID] = []
         self.key_ids: list[UUID] = []
         self.past_emails: list[str] = []
+        self.session_generation = 0
 
     def confirm_email(self) -> None:
         if not self.email_confirmed:
@@ -47,6 +53,11 @@ class Account(Aggregate):
     @event("PasswordChanged")
     def _password_changed(self, password_hash: str) -> None:
         self.password_hash = password_hash
+        self.session_generation += 1
+
+    @event("SessionsEnded")
+    def end_sessions(self) -> None:
+        self.session_generation += 1
 
     def change_email(self, email: str) -> None:
         email = normalize_email(email)

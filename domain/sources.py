@@ -9,8 +9,9 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import urlsplit
+
+from domain.bounded_cache import memoized
 
 MAX_LENGTH = 100
 DIRECT = "direct"
@@ -248,8 +249,9 @@ def source_for_host(host: str) -> str:
 
 
 # Referrers repeat (the same search engine, the same link on a forum) and so do the
-# sites' own hosts: the collector classifies each referrer once per few thousand.
-@lru_cache(maxsize=4096)
+# sites' own hosts: the collector classifies each referrer once in a while. Bounded by
+# bytes: a referrer is up to 2 kB.
+@memoized("collector referrer sources", 0.125)
 def _from_referrer(referrer: str | None, site_host: str) -> str:
     raw = (referrer or "").strip()
     if not raw:

@@ -15,6 +15,7 @@ from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
 from application.webhook_delivery import WebhookSender
 from application.webhooks import Webhooks
+from domain.bounded_cache import set_budget as set_cache_budget
 from infrastructure.avatars import AvatarStore
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
@@ -119,6 +120,7 @@ def _country_resolver(settings: Settings) -> CountryResolver:
 
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
     settings = settings or Settings.from_env()
+    set_cache_budget(settings.cache_bytes)
     ensure_schema(settings)
     configuration = Configuration(
         env=event_store_env(settings, CONFIGURATION_STORE),

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from domain.bounded_cache import DEFAULT_BUDGET
+
 _SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -100,7 +102,10 @@ class Settings:
     ipinfo_token: str | None = None
     ipinfo_url: str = "https://api.ipinfo.io"
     visitor_rate_limit_per_minute: int = 25
+    # What `serve` reads of a request body: at most this many bytes (else 413), and
+    # all of it within this many seconds of the headers (else 408).
     max_body_bytes: int = 1024 * 1024
+    body_timeout_seconds: int = 30
     # Webhook targets the SSRF guard lets through although their addresses are refused.
     webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     webhook_allowed_hosts: frozenset[str] = frozenset()
@@ -108,6 +113,8 @@ class Settings:
     secret_key: str | None = None
     smtp_url: str | None = None  # None: mail is written to <data>/outbox
     mail_from: str = "Tinylytics <tinylytics@localhost>"
+    # What the caches of strings on the hot paths hold together, per process.
+    cache_bytes: int = DEFAULT_BUDGET
 
     @property
     def is_postgres(self) -> bool:
@@ -154,12 +161,15 @@ class Settings:
                 env.get("TINYLYTICS_IPINFO_URL", "").strip().rstrip("/") or "https://api.ipinfo.io"
             ),
             visitor_rate_limit_per_minute=_int(env, "TINYLYTICS_VISITOR_RATE_LIMIT", 25),
+            max_body_bytes=_int(env, "TINYLYTICS_MAX_BODY_BYTES", 1024 * 1024),
+            body_timeout_seconds=_int(env, "TINYLYTICS_BODY_TIMEOUT", 30),
             webhook_allowed_networks=hook_networks,
             webhook_allowed_hosts=hook_hosts,
             secret_key=_secret_key(env.get("TINYLYTICS_SECRET_KEY", "")),
             smtp_url=_smtp_url(env.get("TINYLYTICS_SMTP_URL", "")),
             mail_from=env.get("TINYLYTICS_MAIL_FROM", "").strip()
             or "Tinylytics <tinylytics@localhost>",
+            cache_bytes=_int(env, "TINYLYTICS_CACHE_MB", DEFAULT_BUDGET >> 20) << 20,
         )
 
     def geoip_path(self) -> Path | None:

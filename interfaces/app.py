@@ -13,10 +13,12 @@ from interfaces.collect.embed import register_embed
 from interfaces.collect.pixel import pixel
 from interfaces.collect.widgets import widgets
 from interfaces.dashboard import register_dashboard
+from interfaces.whole_numbers import AsciiIntegerConverter
 
 
 def create_app(container: Container) -> Flask:
     app = Flask("tinylytics")
+    app.url_map.converters["int"] = AsciiIntegerConverter  # before any route is added
     app.config["MAX_CONTENT_LENGTH"] = container.settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     container_module.install(app, container)

@@ -225,6 +225,43 @@ def test_revoked_keys_are_401_and_other_keys_still_work(
     assert client.get("/api/v1/me", headers=bearer(again)).json["api_key"]["name"] == "ci"
 
 
+REALM = 'Bearer realm="Tinylytics API"'
+
+
+def test_every_401_carries_a_bearer_challenge(
+    app: Any, client: FlaskClient, world: World, container: Container
+) -> None:
+    """RFC 6750: the challenge names the scheme and realm, and says invalid_token when a
+    key was sent but is unknown, malformed or revoked (no error code when none was sent)."""
+    owner = world.account()
+    site = world.site(owner)
+    revoked = world.key(owner, name="gone")
+    container.configuration.revoke_key(owner.uuid, "gone")
+    invalid = f'{REALM}, error="invalid_token", error_description="Invalid API key"'
+    routes = [
+        (method, re.sub(r"<int:\w+>", str(site.id), re.sub(r"<(?!int:)\w+>", "x", rule.rule)))
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint.startswith("api.")
+        and rule.endpoint not in ("api.discovery", "api.openapi")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})
+    ]
+    assert len(routes) >= 12, routes
+    for method, path in routes:
+        for headers, challenge in [
+            ({}, REALM),
+            ({"Authorization": "Basic x"}, invalid),
+            (bearer("tly-ro-" + "x" * 40), invalid),
+            (bearer(revoked), invalid),
+        ]:
+            response = client.open(path, method=method, headers=headers, json={})
+            assert response.status_code == 401, (method, path)
+            assert response.headers.get("WWW-Authenticate") == challenge, (method, path)
+    # A 401 only: a good key's answer carries no challenge, nor do the public documents.
+    good = client.get("/api/v1/me", headers=bearer(world.key(owner, name="ok")))
+    assert good.status_code == 200 and "WWW-Authenticate" not in good.headers
+    assert "WWW-Authenticate" not in client.get("/api/v1").headers
+
+
 # -- /sites and /sites/:id ---------------------------------------------------------------
 def test_sites_have_exactly_the_documented_shape(
     client: FlaskClient, world: World, container: Container

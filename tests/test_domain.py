@@ -252,6 +252,17 @@ def test_account_verbs_record_events_only_for_real_changes() -> None:
     assert account.site_ids == [site_id] and account.key_ids == [key_id]
 
 
+def test_ending_sessions_and_changing_the_password_start_a_new_session_generation() -> None:
+    account = Account.register("owner@example.com", "hash")
+    assert account.session_generation == 0
+    account.collect_events()
+    account.end_sessions()
+    account.change_password("hash2")
+    account.end_sessions()
+    assert account.session_generation == 3
+    assert names(account) == ["SessionsEnded", "PasswordChanged", "SessionsEnded"]
+
+
 def test_account_bad_change_records_nothing() -> None:
     account = Account.register("owner@example.com", "hash")
     account.collect_events()

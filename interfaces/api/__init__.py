@@ -13,13 +13,14 @@ from interfaces.api import (  # noqa: F401  (they add their routes)
     leaderboard,
     sites,
 )
-from interfaces.api.auth import add_rate_headers, authenticate
+from interfaces.api.auth import add_challenge, add_rate_headers, authenticate
 from interfaces.api.blueprint import api
 
 # Hooks go on the blueprint once, at import: a blueprint cannot change after its
 # first registration, and tests create many apps.
 api.before_request(authenticate)
 api.after_request(add_rate_headers)
+api.after_request(add_challenge)
 
 
 def register_api(app: Flask) -> None:

@@ -9,6 +9,9 @@ from interfaces.api.errors import ApiError
 from interfaces.container import container
 
 PUBLIC_ENDPOINTS = {"api.discovery", "api.openapi"}
+# RFC 6750's challenge, on every 401; `error` only when a key was sent and refused.
+REALM = 'Bearer realm="Tinylytics API"'
+INVALID_TOKEN = f'{REALM}, error="invalid_token", error_description="Invalid API key"'
 
 
 def authenticate() -> None:
@@ -19,6 +22,7 @@ def authenticate() -> None:
     scheme, _, secret = header.partition(" ")
     if not header:
         raise ApiError(401, "Missing API key: send 'Authorization: Bearer <key>'")
+    g.challenge = INVALID_TOKEN
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiError(401, "Invalid API key")
     c = container()
@@ -47,6 +51,13 @@ def require_full_access() -> ApiKey:
     if not key.can_write:
         raise ApiError(403, "This endpoint needs a full-access key (tly-fa-...)")
     return key
+
+
+def add_challenge(response: Response) -> Response:
+    """The WWW-Authenticate header of a 401, whichever code answered it."""
+    if response.status_code == 401 and "WWW-Authenticate" not in response.headers:
+        response.headers["WWW-Authenticate"] = g.get("challenge", REALM)
+    return response
 
 
 def add_rate_headers(response: Response) -> Response:

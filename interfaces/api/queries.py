@@ -11,23 +11,34 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from interfaces.api.auth import current_key
 from interfaces.api.bodies import messages
 from interfaces.api.errors import ApiError
+from interfaces.api.fields import WholeNumber
 from interfaces.container import container
 from projections.traffic_queries import utc_interval
 
 MAX_RANGE_DAYS = 730
 DEFAULT_RANGE_DAYS = 30
+# The dates a range may start and end on. Nothing was tracked before 1970; a year is
+# left at the far end for the day boundaries in any time zone and the rollups' edges,
+# which step past the last day (at 9999-12-31 Python's dates run out: a 500 before).
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9998, 12, 31)
 
 
 def _date(label: str) -> fields.Date:
     return fields.Date(
         format="%Y-%m-%d",
         load_default=None,
+        validate=validate.Range(
+            min=FIRST_DATE,
+            max=LAST_DATE,
+            error=f"{label} must be between {FIRST_DATE.isoformat()} and {LAST_DATE.isoformat()}",
+        ),
         error_messages={"invalid": f"{label} must be a date as YYYY-MM-DD"},
     )
 
 
 def page_field() -> fields.Integer:
-    return fields.Integer(
+    return WholeNumber(
         load_default=1,
         strict=False,
         validate=validate.Range(min=1, max=10_000_000, error="Page must be a positive number"),
@@ -36,7 +47,7 @@ def page_field() -> fields.Integer:
 
 
 def per_page_field(maximum: int, default: int) -> fields.Integer:
-    return fields.Integer(
+    return WholeNumber(
         load_default=default,
         validate=validate.Range(
             min=1, max=maximum, error=f"Per page must be between 1 and {maximum}"
@@ -95,7 +106,7 @@ def resolve_dates(query: dict[str, Any], account_zone: str) -> tuple[date, date,
     zone = account_zone if query["time_zone"] == "user" else "UTC"
     today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
     end = query.get("end_date") or today
-    start = query.get("start_date") or (end - timedelta(days=DEFAULT_RANGE_DAYS))
+    start = query.get("start_date") or max(FIRST_DATE, end - timedelta(days=DEFAULT_RANGE_DAYS))
     if start > end:
         found = ["Start date must be on or before end date"]
         raise ApiError(400, "Invalid parameters: " + found[0], errors=found)

@@ -59,9 +59,7 @@ def sign_in() -> Any:
     if form.validate_on_submit():
         throttle = state().throttle
         email_key = throttle.email_key(form.email.data)
-        client_key = throttle.client_key(
-            client_ip(request, container().settings), request.headers.get("User-Agent")
-        )
+        client_key = throttle.client_key(client_ip(request, container().settings))
         verdict = throttle.login_allowed(email_key, client_key)
         if not verdict.allowed:
             minutes = max(1, (verdict.retry_after + 59) // 60)
@@ -79,7 +77,7 @@ def sign_in() -> Any:
                 throttle.login_failed(email_key, client_key)
                 add_error(form.password, "That email address and password do not match.")
             else:
-                throttle.login_succeeded(email_key)
+                throttle.login_succeeded(email_key, client_key)
                 log_in(account)
                 return redirect(target or url_for("dashboard.sites"))
     form.password.data = ""

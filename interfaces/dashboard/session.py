@@ -1,12 +1,18 @@
 """Who is signed in: a signed Flask session cookie holding the account id and a
-fingerprint of its password hash, so that a password change or reset signs every
-other session out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
+fingerprint of its password hash and session generation. Signing out, changing or
+resetting the password start a new generation (an event of the account, so every
+web process sees it): every cookie of the earlier ones, copies included, is then
+signed out. The cookie is HttpOnly, SameSite=Lax, and Secure on HTTPS."""
 
 import hashlib
 import hmac
+import re
+import unicodedata
 from collections.abc import Callable
+from contextlib import suppress
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 from flask import Flask, g, redirect, request, session, url_for
@@ -35,15 +41,25 @@ def password_fingerprint(password_hash: str) -> str:
     return digest.hexdigest()[:32]
 
 
+def session_fingerprint(account: Account) -> str:
+    return password_fingerprint(f"{account.password_hash}\x00{account.session_generation}")
+
+
 def log_in(account: Account) -> None:
     session.clear()  # a new session id on each sign-in: no fixation
     session["account"] = str(account.id)
-    session["pw"] = password_fingerprint(account.password_hash)
+    session["pw"] = session_fingerprint(account)
     session.permanent = True
     g.account = account
 
 
 def log_out() -> None:
+    """End this session and every other one of the account, server-side: a cookie
+    kept or copied from before is refused from now on."""
+    account = current_account()
+    if account is not None:
+        with suppress(NotFound):  # erased: no session of it can be valid
+            container().configuration.end_sessions(account.id)
     session.clear()
     g.account = None
 
@@ -60,7 +76,7 @@ def current_account() -> Account | None:
         except (NotFound, ValueError):
             loaded = None
         if loaded is not None and hmac.compare_digest(
-            str(session.get("pw", "")), password_fingerprint(loaded.password_hash)
+            str(session.get("pw", "")), session_fingerprint(loaded)
         ):
             account = loaded
         else:
@@ -86,10 +102,29 @@ def login_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# Control characters (C0, DEL, C1) and the backslash: browsers drop tabs and newlines
+# from a Location and read a backslash as a slash.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+
+
 def safe_next(target: str | None) -> str | None:
-    """A local path to return to after signing in; anything else is dropped."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """A same-origin path to return to after signing in; anything else is dropped.
+
+    The target is judged as written and in each form a browser, a proxy or a later
+    redirect could turn it into: percent-decoded (a few times over) and NFKC-normalised
+    (a fullwidth solidus is a solidus). Every form must be a path that starts with one
+    slash, with no scheme, no host and no control character or backslash.
+    """
+    if not target:
         return None
-    if any(c in target for c in "\r\n\\"):
-        return None
+    forms = [target]
+    for _ in range(3):
+        forms.append(unquote(forms[-1]))
+    forms += [unicodedata.normalize("NFKC", form) for form in forms]
+    for form in forms:
+        if not form.startswith("/") or form.startswith("//") or _UNSAFE.search(form):
+            return None
+        parts = urlsplit(form)
+        if parts.scheme or parts.netloc:
+            return None
     return target.rstrip("?") or None

@@ -26,6 +26,7 @@ from interfaces.dashboard.forms import (
 from interfaces.dashboard.overview import build_overview, local_interval, resolve_period
 from interfaces.dashboard.session import current_account, login_required, signed_in
 from interfaces.dashboard.views import add_error, form_status, owned_site, site_number
+from interfaces.whole_numbers import whole_number
 from projections.kudos import kudo_page
 from projections.traffic_queries import (
     build_journeys,
@@ -43,8 +44,8 @@ JOURNEYS_PER_PAGE = 25
 
 
 def _page() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= 100_000 else 1
+    found = whole_number(request.args.get("page"))
+    return found if found is not None and 0 < found <= 100_000 else 1
 
 
 @dashboard.get("/")

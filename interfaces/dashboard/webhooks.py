@@ -20,6 +20,7 @@ from interfaces.dashboard.blueprint import dashboard
 from interfaces.dashboard.forms import WebhookActionForm, WebhookForm
 from interfaces.dashboard.session import login_required, signed_in
 from interfaces.dashboard.views import add_error
+from interfaces.whole_numbers import whole_number
 from projections.webhooks import WebhooksProjection
 
 PAGE_SIZE = 25
@@ -217,7 +218,7 @@ def delivery_status(row: Any) -> str:
 @login_required
 def webhook_events(number: int) -> Any:
     webhook = owned_webhook(number)
-    before = request.args.get("before", type=int)
+    before = whole_number(request.args.get("before"))
     if before is not None and not 1 <= before <= MAX_ID:
         before = None  # out of range: the newest page
     c = container()

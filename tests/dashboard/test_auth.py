@@ -1,8 +1,10 @@
 """Sign up, confirmation, sign in and out, throttling, forgotten passwords, sessions."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+import redis
 
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings
@@ -145,6 +147,79 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_elsewhere(
         person.submit("/auth/sign_out", {}, page="/sites")
 
 
+# Each leads off the site or runs a script as a Location, as written or once normalised
+# (tabs and newlines stripped, a backslash read as a slash, percent-decoded, NFKC).
+OFF_SITE_TARGETS = [
+    "//evil.example",
+    "/\\evil.example",
+    "\\\\evil.example",
+    "/\t/evil.example",
+    "/\n/evil.example",
+    "/\r\n/evil.example",
+    "\t//evil.example",
+    " //evil.example",
+    "/%09/evil.example",
+    "/%0a/evil.example",
+    "/%2F%2Fevil.example",
+    "/%2f/evil.example",
+    "/%5Cevil.example",
+    "/%252F%252Fevil.example",
+    "/\uff0f/evil.example",
+    "/\uff3cevil.example",
+    "https://evil.example",
+    "HTTPS://evil.example/",
+    "https:/evil.example",
+    "http:evil.example",
+    "javascript:alert(1)",
+    " JavaScript:alert(1)",
+    "data:text/html,<script>alert(1)</script>",
+    "evil.example",
+    "@evil.example",
+    "/\x00/evil.example",
+    "/\x7f/evil.example",
+    "/\x85/evil.example",
+]
+
+
+@pytest.mark.parametrize("target", OFF_SITE_TARGETS)
+def test_sign_in_never_sends_anyone_off_site(owner: Any, target: str) -> None:
+    """Signed in, /auth/sign_in?next= redirects at once: to the dashboard for all of these."""
+    response = owner.browser.get("/auth/sign_in", query_string={"next": target})
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/sites"
+
+
+def test_signing_in_with_an_off_site_next_lands_on_the_dashboard(
+    person: Browser, world: World
+) -> None:
+    world.account("me@example.com")
+    for target in ("/\t/evil.example", "/%2F%2Fevil.example", "javascript:alert(1)"):
+        url = "/auth/sign_in?" + urlencode({"next": target})
+        page = person.get(url).get_data(as_text=True)
+        assert "evil.example" not in page and "javascript" not in page
+        response = person.client.post(
+            url,
+            data={"email": "me@example.com", "password": PASSWORD, "csrf_token": csrf_token(page)},
+        )
+        assert response.headers["Location"] == "/sites"
+        person.submit("/auth/sign_out", {}, page="/sites")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/account",
+        "/sites/abc123/events?period=7d&page=2",
+        "/sites/abc123/export?start=2026-01-01&end=2026-01-31",
+        "/sites/abc123?period=custom&start=2026-01-01&end=2026-01-31",
+        "/sites/javascript:alert",
+    ],
+)
+def test_sign_in_returns_to_a_same_origin_path(owner: Any, target: str) -> None:
+    response = owner.browser.get("/auth/sign_in", query_string={"next": target})
+    assert response.headers["Location"] == target
+
+
 def test_failed_log_ins_are_throttled_per_address(
     person: Browser, other: Browser, world: World
 ) -> None:
@@ -154,11 +229,86 @@ def test_failed_log_ins_are_throttled_per_address(
     blocked = person.sign_in("me@example.com")  # even the right password waits now
     assert blocked.status_code == 429
     assert "Too many failed attempts" in text(blocked)
-    # Another client is held back for the same address...
+    # Another browser on the same network is held back for the same address...
     assert other.sign_in("me@example.com").status_code == 429
     # ...but not for another one.
     world.account("you@example.com")
     assert other.sign_in("you@example.com").status_code == 302
+
+
+def at(browser: Browser, address: str, user_agent: str = "Mozilla/5.0 test") -> Browser:
+    """Make `browser` send from this address (the test server's peer) and user agent."""
+    browser.client.environ_base.update(REMOTE_ADDR=address, HTTP_USER_AGENT=user_agent)
+    return browser
+
+
+def test_five_failures_from_one_client_never_lock_the_owner_out_elsewhere(
+    person: Browser, other: Browser, world: World
+) -> None:
+    world.account("me@example.com")
+    attacker, owner = at(person, "203.0.113.7"), at(other, "198.51.100.20")
+    for _ in range(5):
+        assert attacker.sign_in("me@example.com", "wrong password").status_code == 422
+    assert attacker.sign_in("me@example.com").status_code == 429
+    # Another user agent on the same address is the same client: still held back.
+    assert at(attacker, "203.0.113.7", "curl/8").sign_in("me@example.com").status_code == 429
+    # The owner, from their own network, signs in at once.
+    assert owner.sign_in("me@example.com").status_code == 302
+
+
+def test_an_ipv6_client_is_its_64_network(person: Browser, world: World) -> None:
+    world.account("me@example.com")
+    for n in range(5):
+        response = at(person, f"2001:db8:1:2::{n + 1}").sign_in("me@example.com", "wrong one")
+        assert response.status_code == 422
+    assert at(person, "2001:db8:1:2:ffff::9").sign_in("me@example.com").status_code == 429
+    assert at(person, "2001:db8:1:3::1").sign_in("me@example.com").status_code == 302
+
+
+def test_a_client_trying_many_addresses_is_held_back_for_all(
+    person: Browser, other: Browser, world: World
+) -> None:
+    for n in range(5):
+        world.account(f"user{n}@example.com")
+    guesser = at(person, "203.0.113.7")
+    for n in range(20):
+        response = guesser.sign_in(f"user{n % 5}@example.com", "wrong password")
+        assert response.status_code == 422, n
+    assert guesser.sign_in("user0@example.com").status_code == 429
+    world.account("fresh@example.com")
+    assert guesser.sign_in("fresh@example.com").status_code == 429
+    assert at(other, "198.51.100.20").sign_in("user0@example.com").status_code == 302
+
+
+def test_guessing_from_many_networks_is_held_back_per_address(
+    person: Browser, other: Browser, world: World
+) -> None:
+    """The address's own limit (100 failures in 15 minutes) still stops a spread attack."""
+    world.account("me@example.com")
+    for n in range(20):
+        for _ in range(5):
+            at(person, f"203.0.{n}.1").sign_in("me@example.com", "wrong password")
+    assert at(other, "198.51.100.20").sign_in("me@example.com").status_code == 429
+
+
+def test_the_throttle_keeps_no_address(
+    person: Browser, world: World, container: Any, app: Any
+) -> None:
+    world.account("me@example.com")
+    at(person, "203.0.113.77").sign_in("me@example.com", "wrong password")
+    at(person, "2001:db8:77::77").sign_in("me@example.com", "wrong password")
+    settings = container.settings
+    if settings.redis_url:
+        client = redis.Redis.from_url(settings.redis_url)
+        kept = repr(
+            [(key, client.dump(key)) for key in client.scan_iter(f"{settings.redis_prefix}*")]
+        )
+    else:
+        storage = app.extensions["tinylytics.dashboard"].throttle._limiter.storage
+        kept = repr(vars(storage))
+    assert "me@example.com" not in kept
+    for fragment in ("203.0.113", "2001:db8", "20010db8", "cb007100"):
+        assert fragment not in kept
 
 
 def test_sign_out_needs_a_post_and_ends_the_session(owner: Any) -> None:
@@ -318,6 +468,78 @@ def test_a_password_change_signs_other_sessions_out(owner: Any, other: Browser) 
     assert response.status_code == 302
     assert owner.browser.get("/sites").status_code == 200  # this session carries on
     assert other.get("/sites").status_code == 302  # the other one is signed out
+
+
+COOKIE = "tinylytics_session"
+
+
+def copy_session(source: Browser, target: Browser) -> str:
+    """Put `source`'s session cookie, as sent to it, into `target` (a stolen cookie)."""
+    cookie = source.client.get_cookie(COOKIE)
+    assert cookie is not None
+    target.client.set_cookie(COOKIE, cookie.value)
+    return cookie.value
+
+
+def test_signing_out_ends_the_session_a_copied_cookie_holds(owner: Any, other: Browser) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200  # the copy works while signed in
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    assert owner.browser.get("/sites").location.startswith("/auth/sign_in")
+    shown = other.get("/sites")
+    assert shown.status_code == 302 and shown.location.startswith("/auth/sign_in")
+    assert other.get("/account").status_code == 302
+    # Signing in again makes a new session; the old cookie stays dead.
+    assert owner.browser.sign_in("owner@example.com").status_code == 302
+    assert owner.browser.get("/sites").status_code == 200
+    assert other.get("/sites").status_code == 302
+
+
+def test_a_copied_cookie_replayed_after_sign_out_cannot_post(owner: Any, other: Browser) -> None:
+    page = owner.browser.get("/account").get_data(as_text=True)
+    token = csrf_token(page)
+    stolen = copy_session(owner.browser, other)
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    other.client.set_cookie(COOKIE, stolen)
+    response = other.client.post(
+        "/account/timezone", data={"tz-timezone": "Asia/Tokyo", "tz-csrf_token": token}
+    )
+    assert response.status_code in (302, 400)
+    assert response.status_code == 400 or response.location.startswith("/auth/sign_in")
+    assert owner.browser.container.configuration.get_account(owner.account.uuid).timezone == "UTC"
+
+
+def test_a_password_change_ends_a_copied_session_and_keeps_this_one(
+    owner: Any, other: Browser
+) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200
+    response = owner.browser.submit(
+        "/account/password",
+        {
+            "password-current_password": PASSWORD,
+            "password-password": "another password",
+            "password-confirm": "another password",
+        },
+        page="/account",
+    )
+    assert response.status_code == 302
+    assert owner.browser.get("/sites").status_code == 200
+    assert other.get("/sites").status_code == 302
+
+
+def test_a_password_reset_ends_a_copied_session(owner: Any, other: Browser) -> None:
+    copy_session(owner.browser, other)
+    assert other.get("/sites").status_code == 200
+    owner.browser.submit("/auth/sign_out", {}, page="/sites")
+    assert owner.browser.sign_in("owner@example.com").status_code == 302
+    copy_session(owner.browser, other)  # the new session, copied again
+    assert other.get("/sites").status_code == 200
+    owner.browser.submit("/auth/forgot_password", {"email": "owner@example.com"})
+    path = owner.browser.last_link("/auth/reset/").split("localhost", 1)[1]
+    done = owner.browser.submit(path, {"password": "new password 1", "confirm": "new password 1"})
+    assert done.status_code == 302
+    assert other.get("/sites").status_code == 302
 
 
 def test_a_signed_in_person_skips_the_sign_in_and_sign_up_pages(owner: Any) -> None:

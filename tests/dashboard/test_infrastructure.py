@@ -46,6 +46,39 @@ def test_cells_that_a_spreadsheet_would_run_are_neutralised(value: Any, shown: s
     assert cell(value) == shown
 
 
+# Characters that NFKC turns into a formula start (fullwidth, small and super/subscript
+# forms of = + - @), also behind leading spaces or controls a spreadsheet skips.
+LOOKALIKE_STARTS = [
+    "\uff1d",  # fullwidth =
+    "\ufe66",  # small =
+    "\u207c",  # superscript =
+    "\u208c",  # subscript =
+    "\uff0b",  # fullwidth +
+    "\ufe62",  # small +
+    "\u207a",  # superscript +
+    "\uff0d",  # fullwidth -
+    "\ufe63",  # small -
+    "\uff20",  # fullwidth @
+    "\ufe6b",  # small @
+    " =",
+    "\u3000=",  # ideographic space
+    "\u00a0+",  # no-break space
+    "\n=",
+    " \uff1d",
+]
+
+
+@pytest.mark.parametrize("start", LOOKALIKE_STARTS)
+def test_cells_that_start_a_formula_once_normalised_are_neutralised(start: str) -> None:
+    value = start + 'HYPERLINK("http://evil.example","x")'
+    assert cell(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["\uff41bc", "/\uff1d", "caf\u00e9", "1\uff1d1", "\u2212x"])
+def test_cells_that_only_contain_lookalikes_are_kept(value: str) -> None:
+    assert cell(value) == value
+
+
 def test_csv_has_a_bom_crlf_and_quotes() -> None:
     data = b"".join(
         csv_chunks(("a", "b"), [{"a": 'x,"y"', "b": "line\nbreak"}, {"a": "é", "b": None}])

@@ -281,6 +281,29 @@ def test_the_csv_export_opens_cleanly_in_a_spreadsheet(owner: Any) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", by["/plain"]["created_at_utc"])
 
 
+def test_the_csv_export_neutralises_fullwidth_formula_starts(owner: Any) -> None:
+    now = datetime.now(UTC)
+    evil = '\uff1dHYPERLINK("http://evil.example","x")'
+    record(
+        owner.browser.container,
+        [
+            hit(
+                owner.site_id, now, "/one", referrer=evil, source="\uff0b1", utm_campaign="\uff20x"
+            ),
+            hit(owner.site_id, now, "/two", referrer="\u3000=1+1", utm_medium="\uff0d1"),
+        ],
+    )
+    day = now.date().isoformat()
+    response = owner.browser.get(f"/sites/{owner.uid}/export?start={day}&end={day}")
+    rows = list(csv.DictReader(io.StringIO(response.get_data().decode("utf-8-sig"), newline="")))
+    by = {r["path"]: r for r in rows}
+    assert by["/one"]["referrer"] == "'" + evil
+    assert by["/one"]["source"] == "'\uff0b1"
+    assert by["/one"]["utm_campaign"] == "'\uff20x"
+    assert by["/two"]["referrer"] == "'\u3000=1+1"
+    assert by["/two"]["utm_medium"] == "'\uff0d1"
+
+
 def test_the_export_form_shows_errors_in_place(owner: Any, other: Any) -> None:
     form = owner.browser.get(f"/sites/{owner.uid}/export")
     assert form.status_code == 200 and "Download CSV" in text(form)

@@ -307,6 +307,28 @@ def test_the_events_page_pages_with_before(plus: Any, monkeypatch: pytest.Monkey
     assert "Newest" in text(second)
 
 
+def test_paging_and_webhook_numbers_are_ascii_digits_only(
+    plus: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from interfaces.dashboard import webhooks as pages
+
+    monkeypatch.setattr(pages, "PAGE_SIZE", 2)
+    number, _ = create(plus)
+    _deliveries(plus, number, 3)
+    first = plus.browser.get(f"/account/webhooks/{number}/events").get_data(as_text=True)
+    older = re.search(r"before=(\d+)", first)
+    assert older is not None
+    # before= in Arabic-Indic or fullwidth digits is no page: the newest page is shown.
+    for zero in (0x660, 0xFF10):
+        other = "".join(chr(zero + int(d)) for d in older.group(1))
+        page = plus.browser.get(f"/account/webhooks/{number}/events?before={other}")
+        assert page.status_code == 200
+        assert "Newest" not in text(page) and "before=" in page.get_data(as_text=True)
+        spelled = "".join(chr(zero + int(d)) for d in str(number))
+        for tail in ("", "/events", "/delete"):
+            assert plus.browser.get(f"/account/webhooks/{spelled}{tail}").status_code == 404
+
+
 @pytest.mark.parametrize("before", ["abc", "0", "-5", "99999999999999999999", ""])
 def test_odd_paging_values_show_the_newest_page(plus: Any, before: str) -> None:
     number, _ = create(plus)
