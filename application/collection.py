@@ -191,6 +191,7 @@ class Collection:
         save: Callable[[Sequence[Tracked]], list[int]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committers: int = 1,
+        is_outage: Callable[[BaseException], bool] = lambda _error: False,
     ) -> None:
         self.sites = sites
         self.user_agents = user_agents
@@ -202,7 +203,8 @@ class Collection:
         self.clock = clock
         self._cache: dict[str, tuple[float, SiteSnapshot]] = {}
         self._cache_lock = threading.Lock()
-        self._committer = GroupCommitter(self._finish, committers=committers)
+        # `is_outage` tells a database that is down from a batch with a bad row in it.
+        self._committer = GroupCommitter(self._finish, committers=committers, is_outage=is_outage)
 
     def close(self) -> None:
         self._committer.close()

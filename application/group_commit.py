@@ -36,8 +36,15 @@ class GroupCommitter:
     """Commits with `committers` threads: while one waits on the database, another
     can prepare the next batch (a commit is several network round trips)."""
 
-    def __init__(self, save: Save, max_batch: int = 2000, committers: int = 1) -> None:
+    def __init__(
+        self,
+        save: Save,
+        max_batch: int = 2000,
+        committers: int = 1,
+        is_outage: Callable[[BaseException], bool] = lambda _error: False,
+    ) -> None:
         self._save = save
+        self._is_outage = is_outage
         self._max_batch = max_batch
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._threads = [
@@ -90,25 +97,45 @@ class GroupCommitter:
             if first is None:
                 return
             batch, stop = self._take_batch(first)
-            self._commit(batch)
+            outage = self._commit(batch)
+            while outage is not None and not stop:
+                # What queued while the database kept this batch waiting would wait as
+                # long again, one batch after another: it fails with it, at once.
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                self._fail([more], outage)
             if stop:
                 return
 
-    def _commit(self, batch: list[_Request]) -> None:
+    def _commit(self, batch: list[_Request]) -> BaseException | None:
+        """Save a batch; returns the error when the database did not answer."""
         try:
             results = self._save([item for request in batch for item in request.items])
         except Exception as error:
-            if len(batch) == 1:
-                log.warning("commit failed: %s", error)
-                batch[0].error = error
-                batch[0].done.set()
-                return
+            outage = self._is_outage(error)
+            if len(batch) == 1 or outage:
+                # Alone, or the database is down (one by one, each would wait as long).
+                log.warning("commit of %d request(s) failed: %s", len(batch), error)
+                self._fail(batch, error)
+                return error if outage else None
             # One request's rows must not sink the others': commit them one by one.
             for request in batch:
                 self._commit([request])
-            return
+            return None
         offset = 0
         for request in batch:
             request.results = results[offset : offset + len(request.items)]
             offset += len(request.items)
+            request.done.set()
+        return None
+
+    @staticmethod
+    def _fail(batch: list[_Request], error: BaseException) -> None:
+        for request in batch:
+            request.error = error
             request.done.set()

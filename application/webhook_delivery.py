@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Protocol
 
-from application.webhooks import Webhooks
+from application.webhooks import QueueUnavailable, Webhooks
 from domain.deliveries import Delivery
 from domain.errors import DomainError, NotFound
 from domain.webhook_messages import delivery_headers, render_body
@@ -195,7 +195,17 @@ class WebhookSender:
             except NotFound:
                 return None
         if retry_at is not None:
-            app.queue.enqueue(number, attempt + 1, retry_at)
+            try:
+                app.queue.enqueue(number, attempt + 1, retry_at)
+            except QueueUnavailable as unavailable:
+                # Saved with its due time: the dispatcher's sweep queues it when overdue.
+                log.warning(
+                    "webhook delivery %d attempt %d is due at %s but not queued (%s)",
+                    number,
+                    attempt + 1,
+                    retry_at.isoformat(),
+                    unavailable,
+                )
         if error:
             log.info("webhook delivery %d attempt %d failed: %s", number, attempt, error)
         return AttemptResult(number, attempt, delivery.status, outcome.status, error, retry_at)

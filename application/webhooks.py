@@ -10,6 +10,7 @@ exists: a delivery attempt that ends while its account is being erased can never
 write its outcome back after the erasure.
 """
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from domain.errors import DomainError, NotFound
 from domain.webhook_messages import sample_payload
 from domain.webhooks import EVENTS, Webhook, WebhookBook
 
+log = logging.getLogger("tinylytics.webhooks")
+
 Clock = Callable[[], datetime]
 Fence = Callable[[], AbstractContextManager[Any]]
 Resolver = Callable[[str], list[str]]  # a host name to its addresses; OSError when unknown
@@ -46,10 +49,17 @@ class AccountDirectory(Protocol):
     def get_account(self, account_id: UUID) -> Any: ...
 
 
+class QueueUnavailable(Exception):
+    """The queue could not take a message (its broker is down). The delivery is saved
+    and due: the dispatcher's sweep queues it once it is overdue."""
+
+
 class DeliveryQueue(Protocol):
     """Runs attempt `attempt` of delivery `number` at `due_at` (Dramatiq in production)."""
 
-    def enqueue(self, number: int, attempt: int, due_at: datetime) -> None: ...
+    def enqueue(self, number: int, attempt: int, due_at: datetime) -> None:
+        """Raises QueueUnavailable when the message cannot be queued now."""
+        ...
 
 
 class _Unwired:
@@ -314,8 +324,16 @@ class Webhooks(EventSourcedApplication):
         created = self.created(self.save(delivery), delivery)
         ref = DeliveryRef(id=created.id, uuid=delivery.id, attempt=1)
         if enqueue:
-            self.queue.enqueue(ref.id, ref.attempt, now)
+            self._enqueue(ref, now)
         return ref
+
+    def _enqueue(self, ref: DeliveryRef, now: datetime) -> None:
+        try:
+            self.queue.enqueue(ref.id, ref.attempt, now)
+        except QueueUnavailable as error:
+            log.warning(
+                "webhook delivery %d is saved but not queued (%s); the sweep will", ref.id, error
+            )
 
     def require_plus(self, owner_id: UUID) -> None:
         if not self.accounts.get_account(owner_id).is_subscribed:
@@ -356,7 +374,7 @@ class Webhooks(EventSourcedApplication):
         self.save(delivery)
         ref = DeliveryRef(id=number, uuid=delivery.id, attempt=delivery.attempts + 1)
         if enqueue:
-            self.queue.enqueue(ref.id, ref.attempt, now)
+            self._enqueue(ref, now)
         return ref
 
     # -- erasure -----------------------------------------------------------------------

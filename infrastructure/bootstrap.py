@@ -17,15 +17,23 @@ from application.webhook_delivery import WebhookSender
 from application.webhooks import Webhooks
 from domain.bounded_cache import set_budget as set_cache_budget
 from infrastructure.avatars import AvatarStore
+from infrastructure.database_watch import DatabaseWatch
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
+from infrastructure.health import Health
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.mail import make_mailer
 from infrastructure.passwords import Argon2Passwords
-from infrastructure.persistence import ensure_schema, event_store_env, read_model_engine
+from infrastructure.persistence import (
+    ensure_schema,
+    event_store_env,
+    read_model_engine,
+    store_unavailable,
+)
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
+from infrastructure.redis_link import RedisLink
 from infrastructure.salts import SqlSaltStore
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
@@ -63,6 +71,9 @@ class Container:
     webhook_sender: WebhookSender
     mailer: Mailer
     avatars: AvatarStore
+    health: Health
+    database: DatabaseWatch  # whether to stop waiting for a database that is down
+    redis: RedisLink | None  # shared state's connection; None on the embedded default
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -96,6 +107,9 @@ class Container:
         self.configuration.close()
         self.tracking.close()
         self.webhooks.close()
+        if self.redis is not None:
+            self.redis.close()
+        self.database.close()
         self.engine.dispose()
 
 
@@ -161,8 +175,11 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     drops.setup()
     salts = SqlSaltStore(engine)
     salts.setup()
+    # One connection to Redis for what the web side shares through it (limits, seen
+    # hashes): each call has an in-process stand-in while Redis is away.
+    redis = RedisLink(settings.redis_url) if settings.redis_url else None
     seen: SeenHashes = (
-        RedisSeenHashes(settings.redis_url, settings.redis_prefix)
+        RedisSeenHashes(settings.redis_url, settings.redis_prefix, redis)
         if settings.redis_url
         else MemorySeenHashes()
     )
@@ -183,12 +200,14 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         user_agents=UaParserAdapter(),
         countries=_country_resolver(settings),
         hasher=VisitorHasher(salts, seen),
-        limiter=VisitorRateLimiter(settings),
+        limiter=VisitorRateLimiter(settings, redis),
         drops=drops,
         save=tracking.record,
+        is_outage=store_unavailable,
     )
     avatars = AvatarStore(engine)
     avatars.setup()
+    database = DatabaseWatch(engine)
     container = Container(
         settings=settings,
         configuration=configuration,
@@ -197,7 +216,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections=projections,
         key_usage=key_usage,
         drops=drops,
-        rate_limiter=ApiRateLimiter(settings),
+        rate_limiter=ApiRateLimiter(settings, redis),
         collection=collection,
         broker=broker,
         webhooks=webhooks,
@@ -205,6 +224,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         webhook_sender=sender,
         mailer=make_mailer(settings),
         avatars=avatars,
+        health=Health(engine, projections, database, redis),
+        database=database,
+        redis=redis,
     )
     configuration.on_saved(container.wake.set)
     tracking.on_saved(container.wake.set)

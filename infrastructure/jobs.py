@@ -4,6 +4,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
+from infrastructure.redis_link import redis_client
 from infrastructure.settings import Settings
 
 
@@ -11,7 +12,11 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     """The broker every actor is declared on; set as Dramatiq's global broker."""
     broker: dramatiq.Broker
     if settings.redis_url:
-        broker = RedisBroker(url=settings.redis_url, namespace=f"{settings.redis_prefix}:jobs")
+        # A client that gives up quickly: a message that cannot be queued while Redis is
+        # down is kept by its sender (the webhook dispatcher) and queued once it is back.
+        broker = RedisBroker(
+            client=redis_client(settings.redis_url), namespace=f"{settings.redis_prefix}:jobs"
+        )
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")

@@ -5,12 +5,48 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import eventsourcing.persistence as es
+import psycopg
+import sqlalchemy.exc as sa
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from infrastructure.settings import Settings
 
 SQLITE_TIMEOUT_SECONDS = 30
+# How long an event-store call waits for a pooled connection. The library tries each
+# call ten times (0.2 s apart), so a call gives up after about 22 s without the
+# database: a restart of ten seconds or so (with the pool's reconnect backoff after
+# it) is waited out and loses nothing, a longer outage answers 503 rather than
+# holding a request for the 100 s that 10 s made of it. Past that, the web layer
+# stops waiting at all (infrastructure/database_watch.py).
+POSTGRES_POOL_WAIT_SECONDS = 2
+
+# Errors that mean "the database does not answer now" (stopped, restarting, out of
+# connections, locked): an answer to try again later, never a bug to report.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    sa.OperationalError,
+    sa.InterfaceError,
+    sa.TimeoutError,
+    sa.DisconnectionError,
+    es.OperationalError,
+    es.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def store_unavailable(error: BaseException) -> bool:
+    """Whether this error (or one it was raised from) says the database is unreachable."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def postgres_url(settings: Settings) -> URL:
@@ -45,7 +81,7 @@ def event_store_env(settings: Settings, store: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": url.password or "",
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
-        "POSTGRES_CONNECT_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": str(POSTGRES_POOL_WAIT_SECONDS),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
     }

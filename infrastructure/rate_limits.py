@@ -1,6 +1,7 @@
 """Rate limits: per API key with the `limits` library; per visitor in batches.
 
-Both are in memory alone and shared through Redis when it is set.
+Both are in memory alone and shared through Redis when it is set; while Redis does
+not answer, each process keeps its own windows (infrastructure/redis_link.py).
 """
 
 import threading
@@ -9,11 +10,11 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import redis
 from limits import RateLimitItemPerHour
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import MemoryStorage, MovingWindowSupport, RedisStorage, Storage
 from limits.strategies import FixedWindowRateLimiter
 
+from infrastructure.redis_link import RedisLink
 from infrastructure.settings import Settings
 
 
@@ -25,19 +26,82 @@ class RateDecision:
     reset_at: int  # epoch seconds when the window ends
 
 
-def limits_storage(settings: Settings, name: str) -> Storage:
+class SharedOrLocalStorage(Storage, MovingWindowSupport):
+    """A `limits` storage that is Redis while Redis answers, this process's memory when not.
+
+    The library has no fallback of its own (Flask-Limiter's sits above it), so each
+    call the fixed and moving window strategies make goes through the link.
+    """
+
+    def __init__(self, link: RedisLink, key_prefix: str, use: str) -> None:
+        super().__init__()
+        self._link = link
+        self._use = use
+        self._shared = RedisStorage(
+            "redis://", connection_pool=link.client.connection_pool, key_prefix=key_prefix
+        )
+        self._local = MemoryStorage()
+
+    @property
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        return ()  # the link has handled them: nothing reaches the library
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._link.call(
+            self._use,
+            lambda: self._shared.incr(key, expiry, amount),
+            lambda: self._local.incr(key, expiry, amount),
+        )
+
+    def get(self, key: str) -> int:
+        return self._link.call(
+            self._use, lambda: self._shared.get(key), lambda: self._local.get(key)
+        )
+
+    def get_expiry(self, key: str) -> float:
+        return self._link.call(
+            self._use, lambda: self._shared.get_expiry(key), lambda: self._local.get_expiry(key)
+        )
+
+    def check(self) -> bool:
+        return self._link.check()
+
+    def reset(self) -> int | None:
+        return self._link.call(self._use, self._shared.reset, self._local.reset)
+
+    def clear(self, key: str) -> None:
+        self._link.call(self._use, lambda: self._shared.clear(key), lambda: self._local.clear(key))
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        return self._link.call(
+            self._use,
+            lambda: self._shared.acquire_entry(key, limit, expiry, amount),
+            lambda: self._local.acquire_entry(key, limit, expiry, amount),
+        )
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        return self._link.call(
+            self._use,
+            lambda: self._shared.get_moving_window(key, limit, expiry),
+            lambda: self._local.get_moving_window(key, limit, expiry),
+        )
+
+
+def limits_storage(settings: Settings, name: str, link: RedisLink | None = None) -> Storage:
     """Where a `limits` limiter keeps its windows: Redis when set (shared by every
-    process, keys under `<prefix>:<name>`), else this process's memory."""
+    process, keys under `<prefix>:<name>`; this process's memory while Redis is
+    down), else this process's memory."""
     if settings.redis_url:
-        return RedisStorage(settings.redis_url, key_prefix=f"{settings.redis_prefix}:{name}")
+        link = link or RedisLink(settings.redis_url)
+        return SharedOrLocalStorage(link, f"{settings.redis_prefix}:{name}", f"limits:{name}")
     return MemoryStorage()
 
 
 class ApiRateLimiter:
     """N requests per hour per API key, in fixed hourly windows."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._limiter = FixedWindowRateLimiter(limits_storage(settings, "rl"))
+    def __init__(self, settings: Settings, link: RedisLink | None = None) -> None:
+        self._limiter = FixedWindowRateLimiter(limits_storage(settings, "rl", link))
         self._item = RateLimitItemPerHour(settings.api_rate_limit_per_hour)
 
     def hit(self, key: str) -> RateDecision:
@@ -81,17 +145,20 @@ class VisitorRateLimiter:
     whole commit batch at once, and neither the `limits` library's memory storage
     (a timer thread per new key, and every visitor is a new key) nor its Redis
     storage (a round trip per key) can: so the same moving window is kept here,
-    in memory alone or in Redis with one script call per batch.
+    in memory alone or in Redis with one script call per batch (in memory again
+    while Redis does not answer).
     """
 
     WINDOW_SECONDS = 60.0
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, link: RedisLink | None = None) -> None:
         self._amount = settings.visitor_rate_limit_per_minute
-        self._redis: redis.Redis | None = None
+        self._link: RedisLink | None = None
+        self._owns_link = False
         if settings.redis_url:
-            self._redis = redis.Redis.from_url(settings.redis_url)
-            self._script = self._redis.register_script(_MOVING_WINDOW_LUA)
+            self._owns_link = link is None
+            self._link = link or RedisLink(settings.redis_url)
+            self._script = self._link.client.register_script(_MOVING_WINDOW_LUA)
             self._prefix = f"{settings.redis_prefix}:vl:"
         self._windows: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
@@ -103,12 +170,20 @@ class VisitorRateLimiter:
     def allow_many(self, keys: Sequence[str]) -> list[bool]:
         if not keys:
             return []
-        if self._redis is not None:
-            answers = self._script(
-                keys=[self._prefix + key for key in keys],
-                args=[self._amount, self.WINDOW_SECONDS, repr(time.time())],
+        if self._link is not None:
+            return self._link.call(
+                "visitor rate limit", lambda: self._shared(keys), lambda: self._local(keys)
             )
-            return [bool(answer) for answer in answers]
+        return self._local(keys)
+
+    def _shared(self, keys: Sequence[str]) -> list[bool]:
+        answers = self._script(
+            keys=[self._prefix + key for key in keys],
+            args=[self._amount, self.WINDOW_SECONDS, repr(time.time())],
+        )
+        return [bool(answer) for answer in answers]
+
+    def _local(self, keys: Sequence[str]) -> list[bool]:
         now = time.monotonic()
         with self._lock:
             if now >= self._next_sweep:
@@ -132,5 +207,5 @@ class VisitorRateLimiter:
         self._next_sweep = now + self.WINDOW_SECONDS
 
     def close(self) -> None:
-        if self._redis is not None:
-            self._redis.close()
+        if self._link is not None and self._owns_link:
+            self._link.close()

@@ -12,12 +12,14 @@ from contextlib import contextmanager
 from datetime import datetime
 
 import dramatiq
+import redis
+from dramatiq.errors import BrokerError
 from sqlalchemy import Connection
 
 from application.erasure import ErasureScope
 from application.tracking import Tracking
 from application.webhook_delivery import WebhookSender
-from application.webhooks import Webhooks
+from application.webhooks import QueueUnavailable, Webhooks
 from domain.addresses import AddressPolicy
 from infrastructure.erasure import EventStoreRows
 from infrastructure.safe_http import SafeHttpClient, system_resolver
@@ -51,7 +53,12 @@ class DramatiqDeliveryQueue:
         self.clock = clock
 
     def enqueue(self, number: int, attempt: int, due_at: datetime) -> None:
-        self.actor.send_with_options(args=(number, attempt), delay=delay_ms(due_at, self.clock()))
+        try:
+            self.actor.send_with_options(
+                args=(number, attempt), delay=delay_ms(due_at, self.clock())
+            )
+        except (redis.RedisError, BrokerError, OSError) as error:
+            raise QueueUnavailable(f"{type(error).__name__}: {error}") from error
 
 
 class ErasureFence:

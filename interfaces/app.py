@@ -1,7 +1,5 @@
 """The Flask application factory."""
 
-from typing import Any
-
 from flask import Flask, Response
 
 from infrastructure.bootstrap import Container
@@ -10,9 +8,11 @@ from interfaces.api import register_api
 from interfaces.api.errors import register_error_handlers
 from interfaces.collect.collector import mount
 from interfaces.collect.embed import register_embed
-from interfaces.collect.pixel import pixel
+from interfaces.collect.pixel import GIF, pixel
 from interfaces.collect.widgets import widgets
 from interfaces.dashboard import register_dashboard
+from interfaces.health import health
+from interfaces.unavailable import guard
 from interfaces.whole_numbers import AsciiIntegerConverter
 
 
@@ -29,11 +29,11 @@ def create_app(container: Container) -> Flask:
     app.register_blueprint(widgets)
     register_dashboard(app)  # the home page `/`, sign-in, sites, account, public stats
 
-    app.wsgi_app = mount(app.wsgi_app, container)  # type: ignore[method-assign, assignment]
+    app.register_blueprint(health)  # GET /healthz
 
-    @app.get("/healthz")
-    def health() -> Any:
-        return {"status": "ok"}
+    app.wsgi_app = mount(app.wsgi_app, container)  # type: ignore[method-assign, assignment]
+    # Outermost: once the database has been down a while, nothing waits for it.
+    app.wsgi_app = guard(app.wsgi_app, container.database, GIF)  # type: ignore[method-assign, assignment]
 
     @app.after_request
     def security_headers(response: Response) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from application.webhooks import DeliveryRef, WebhookChanges
+from application.webhooks import DeliveryRef, QueueUnavailable, WebhookChanges
 from domain.errors import NotFound
 from domain.webhook_messages import iso
 from domain.webhooks import EVENTS, PLATFORMS
@@ -51,7 +51,16 @@ def _run_now(c: Container, ref: DeliveryRef) -> dict[str, Any]:
     sweep finds it overdue (docs/decisions/0004-webhook-deliveries.md).
     """
     if c.settings.redis_url:
-        c.webhooks.queue.enqueue(ref.id, ref.attempt, c.webhooks.clock())
+        try:
+            c.webhooks.queue.enqueue(ref.id, ref.attempt, c.webhooks.clock())
+        except QueueUnavailable as error:
+            # Saved as due: the dispatcher's sweep queues it once it is overdue.
+            return {
+                "delivery": ref.id,
+                "queued": False,
+                "status": "pending",
+                "error": f"not queued ({error}); the server's sweep queues it within minutes",
+            }
         return {"delivery": ref.id, "queued": True}
     result = c.webhook_sender.attempt(ref.id, ref.attempt)
     delivery = c.webhooks.get_delivery(ref.uuid)

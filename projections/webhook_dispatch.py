@@ -16,8 +16,10 @@ batch, under the erasure fence:
 Processing a notification twice can therefore never schedule a second delivery:
 either the position moved with the deliveries (and the batch is not read again), or
 a replayed batch derives the same ids and the existing deliveries are left out. A
-crash between 4 and 5 leaves deliveries that are due but not queued; the sweep
-queues every delivery overdue by more than `SWEEP_GRACE`.
+message the queue cannot take (Redis is down) is kept and offered again at each turn
+until the queue takes it, so an outage delays deliveries but loses none. A crash
+between 4 and 5 leaves deliveries that are due but not queued; the sweep queues
+every delivery overdue by more than `SWEEP_GRACE`.
 
 Extension point: a trigger maps one notification to an `Occurrence` (the event type,
 the site, when it happened and the payload's own keys). `TRACKING_TRIGGERS` knows
@@ -62,6 +64,9 @@ LIVE_CHANNELS = frozenset({"script", "pixel", "api", "webmention"})
 BATCH_SIZE = 500
 SWEEP_EVERY = 60.0  # seconds between sweeps for deliveries whose message was lost
 SWEEP_GRACE = timedelta(minutes=5)
+# Messages kept while the queue is down, at most: beyond, the sweep finds the rest.
+UNQUEUED_LIMIT = 100_000
+WARN_EVERY = 60.0  # seconds between warnings while messages cannot be queued
 
 
 @dataclass(frozen=True)
@@ -163,6 +168,8 @@ class WebhookDispatch:
     sweep_grace: timedelta = SWEEP_GRACE
     name: str = "webhook_dispatch"
     _queued: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    _unqueued: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    _next_warning: float = 0.0
     _next_sweep: float = 0.0
     _resume_at: float = 0.0
     _failures: int = 0
@@ -186,6 +193,7 @@ class WebhookDispatch:
         if now < self._resume_at:
             return
         try:
+            self.requeue()
             self.catch_up()
             if now >= self._next_sweep:
                 self.sweep()
@@ -319,14 +327,46 @@ class WebhookDispatch:
         return sites
 
     # -- queueing ----------------------------------------------------------------------
-    def _queue(self, number: int, attempt: int, due_at: datetime) -> None:
+    def _queue(self, number: int, attempt: int, due_at: datetime) -> bool:
+        key = (number, attempt)
         try:
             self.webhooks.queue.enqueue(number, attempt, due_at)
-        except Exception:
-            # Saved and due: the sweep queues it again once it is overdue.
-            log.exception("could not queue webhook delivery %d; the sweep will", number)
+        except Exception as error:
+            # Saved and due: offered again at each turn (and found by the sweep anyway).
+            if key not in self._unqueued and len(self._unqueued) < UNQUEUED_LIMIT:
+                self._unqueued[key] = due_at
+            self._warn_unqueued(error)
+            return False
+        self._unqueued.pop(key, None)
+        self._queued[key] = self.webhooks.clock()
+        return True
+
+    def _warn_unqueued(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now < self._next_warning:
             return
-        self._queued[(number, attempt)] = self.webhooks.clock()
+        self._next_warning = now + WARN_EVERY
+        log.warning(
+            "webhook deliveries cannot be queued (%s: %s): %d wait, and are queued as soon "
+            "as the queue takes messages again",
+            type(error).__name__,
+            error,
+            len(self._unqueued),
+        )
+
+    def requeue(self) -> int:
+        """Offer the queue the messages it could not take, oldest first; stop at the
+        first it refuses (it is still down). Returns how many it took."""
+        taken = 0
+        for (number, attempt), due_at in list(self._unqueued.items()):
+            if not self._queue(number, attempt, due_at):
+                break
+            taken += 1
+        if taken:
+            log.info("queued %d webhook deliveries that had waited for the queue", taken)
+            if not self._unqueued:
+                self._next_warning = 0.0
+        return taken
 
     def sweep(self) -> int:
         """Queue pending deliveries overdue by more than the grace (their message was lost:

@@ -137,3 +137,43 @@ def test_several_committers_answer_every_request_once_and_stop_together() -> Non
     finally:
         committer.close()
     assert not any(thread.is_alive() for thread in committer._threads)
+
+
+class Down(Exception):
+    """Stands for the database not answering."""
+
+
+def test_when_the_database_is_down_a_batch_and_all_queued_behind_it_fail_with_one_wait() -> None:
+    calls: list[list[Any]] = []
+    entered, gate = threading.Event(), threading.Event()
+
+    def save(items: Sequence[Any]) -> list[int]:
+        calls.append(list(items))
+        entered.set()
+        gate.wait(5)  # the time a commit waits for a database that does not answer
+        raise Down("no connection")
+
+    committer = GroupCommitter(save, is_outage=lambda error: isinstance(error, Down))
+    failed: list[int] = []
+    try:
+
+        def send(i: int) -> None:
+            with pytest.raises(CommitFailed):
+                committer.submit([i])
+            failed.append(i)
+
+        first = threading.Thread(target=send, args=(0,))
+        first.start()
+        wait_for(entered.is_set)
+        queued = [threading.Thread(target=send, args=(i,)) for i in range(1, 11)]
+        for t in queued:
+            t.start()
+        wait_for(lambda: committer._queue.qsize() == 10)
+        gate.set()
+        for t in [first, *queued]:
+            t.join(5)
+        # One wait for the database, not one per request, nor one per batch after it.
+        assert calls == [[0]]
+        assert sorted(failed) == list(range(11))
+    finally:
+        committer.close()

@@ -40,6 +40,7 @@ from tests.analytics_helpers import (
     unique_ids,
 )
 from tests.conftest import World, bearer
+from tests.fault_harness import ProjectionProcess, ReadModelWatch, kill_mid_batch
 
 DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform")
 # Hourly rollups are kept for recent days only; these tests fix where "recent" begins,
@@ -357,6 +358,42 @@ def test_a_crash_mid_batch_counts_nothing_twice_and_loses_nothing(
     assert counters(container) == hand_count(made)
     assert restarted.catch_up() == 0
     assert container.projections.catch_up(["traffic"]) == 0
+    assert counters(container) == hand_count(made)
+
+
+@pytest.mark.slow
+def test_a_projection_process_killed_mid_batch_counts_nothing_twice_and_loses_nothing(
+    world: World, container: Container, env: dict[str, str], tmp_path: Any
+) -> None:
+    """A real `tinylytics projections run`, killed with SIGKILL while a traffic batch of
+    its is open: the read models hold whole batches only, and once a runner is started
+    again they equal the hand count of the log."""
+    owner = world.account()
+    sites = [world.site(owner, "https://one.example"), world.site(owner, "https://two.example")]
+    # Before either hourly horizon (this process's and the runner's): no hourly rows.
+    days = [date(2026, 1, 5) + timedelta(days=i) for i in range(10)]
+    events = sorted(
+        (e for i, s in enumerate(sites) for e in traffic(s, 70 + i, days, 12_500)),
+        key=lambda e: e.timestamp,
+    )
+    made: list[Made] = []
+    for start in range(0, len(events), runner.BATCH_SIZE):
+        made += record(container, events[start : start + runner.BATCH_SIZE], catch_up=False)
+    head = made[-1].id
+    watch = ReadModelWatch(container.settings)
+    try:
+        with ProjectionProcess(env, log=tmp_path / "projections.log") as process:
+            assert kill_mid_batch(process, watch), "no traffic batch was seen open"
+        killed_at = position(container.projections)
+        assert 0 < killed_at < head
+        assert not watch.batch_open()  # the batch died with the process
+    finally:
+        watch.close()
+    # Whole batches only: what the position says was applied, and nothing of the open one.
+    assert counters(container) == hand_count([m for m in made if m.id <= killed_at])
+
+    restarted = fresh_engine(container)
+    assert restarted.catch_up() == head - killed_at
     assert counters(container) == hand_count(made)
 
 

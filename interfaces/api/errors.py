@@ -8,6 +8,9 @@ from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 from domain.errors import NotFound
+from infrastructure.persistence import store_unavailable
+from interfaces.container import container
+from interfaces.unavailable import RETRY_AFTER_SECONDS, note, unavailable_response
 
 log = logging.getLogger("tinylytics.api")
 
@@ -45,6 +48,8 @@ def register_error_handlers(app: Flask) -> None:
     def _api_error(error: ApiError) -> Response:
         response = jsonify(error.payload)
         response.status_code = error.status
+        if error.status == 503:
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 
     @app.errorhandler(NotFound)
@@ -70,6 +75,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response | tuple[str, int]:
+        if store_unavailable(error):
+            note(error, container().database)
+            return unavailable_response()
         log.exception("unexpected error on %s %s", request.method, request.path)
         if _is_api():
             return json_error(500, "Unexpected server error")

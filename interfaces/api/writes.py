@@ -10,10 +10,12 @@ from application.collection import Draft, Recorded, Sighting, SiteSnapshot, Skip
 from application.group_commit import CommitFailed
 from application.tracking import Tracked
 from domain.errors import DomainError
+from infrastructure.persistence import store_unavailable
 from interfaces.api.auth import current_key, require_full_access
 from interfaces.api.bodies import load
 from interfaces.api.errors import ApiError
 from interfaces.container import container
+from interfaces.unavailable import note
 
 Build = Callable[[SiteSnapshot, dict[str, Any], Sighting], Draft | Skipped]
 
@@ -66,7 +68,9 @@ def commit(outcomes: list[RowOutcome]) -> None:
     created = [o for o in outcomes if o.draft is not None]
     try:
         answers = container().collection.record([o.draft for o in created if o.draft is not None])
-    except CommitFailed:
+    except CommitFailed as error:
+        if store_unavailable(error):
+            note(error, container().database)
         raise ApiError(503, "Could not record the data; nothing was saved, try again") from None
     for outcome, answer in zip(created, answers, strict=True):
         if isinstance(answer, Recorded):

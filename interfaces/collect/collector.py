@@ -27,7 +27,10 @@ from domain.errors import Conflict, DomainError, NotFound
 from domain.hits import MAX_URL_LENGTH
 from domain.urls import host_accepted
 from infrastructure.bootstrap import Container
+from infrastructure.persistence import store_unavailable
 from interfaces.collect.client import cdn_country, client_ip, is_prefetch
+from interfaces.unavailable import MESSAGE as UNAVAILABLE
+from interfaces.unavailable import RETRY_AFTER_SECONDS, note
 
 log = logging.getLogger("tinylytics.collector")
 
@@ -66,6 +69,13 @@ class Answer:
 
 def _error(status: int, message: str) -> Answer:
     return Answer(status, {"error": message})
+
+
+def _unavailable(message: str = UNAVAILABLE) -> Answer:
+    """503: nothing was kept; the client may send it again after Retry-After."""
+    answer = _error(503, message)
+    answer.headers.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
+    return answer
 
 
 def _host(url: str | None) -> str:
@@ -138,9 +148,13 @@ class Collector:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
             answer = self.answer(Request(environ))
-        except Exception:
-            log.exception("unexpected error in the collector")
-            answer = _error(500, "Unexpected server error")
+        except Exception as error:
+            if store_unavailable(error):
+                note(error, self.container.database)
+                answer = _unavailable()
+            else:
+                log.exception("unexpected error in the collector")
+                answer = _error(500, "Unexpected server error")
         headers = [
             *answer.headers,
             ("Vary", "Origin"),
@@ -178,7 +192,7 @@ class Collector:
             return answer
         answer = self._collect(request, site, bool(allowed_origin))
         if answer.status != 403:
-            answer.headers = _cors(origin)
+            answer.headers += _cors(origin)
         return answer
 
     def _collect(self, request: Request, site: SiteSnapshot, allowed_origin: bool) -> Answer:
@@ -221,8 +235,10 @@ class Collector:
         if not isinstance(item, Skipped):
             try:
                 c.collection.record([item])
-            except CommitFailed:
-                return _error(503, "Could not record the hit; try again")
+            except CommitFailed as error:
+                if store_unavailable(error):
+                    note(error, c.database)
+                return _unavailable("Could not record the hit; try again")
         return Answer(204)
 
     def _give_kudo(self, site: SiteSnapshot, sighting: Sighting, path: str) -> Answer:

@@ -2,7 +2,9 @@
 
 It always answers the same transparent 1x1 GIF, uncacheable, whether or not the
 hit counts (unknown site, ignored path, bot, rate limit): a reader's page must
-never show a broken image, and the answer must not reveal which sites exist.
+never show a broken image, and the answer must not reveal which sites exist. The
+one exception is a hit that could not be kept (the database does not answer): the
+same GIF comes with 503 and Retry-After, so that no 200 ever stands for a lost hit.
 """
 
 import logging
@@ -13,8 +15,10 @@ from flask import Blueprint, Response, request
 from application.collection import Sighting, Skipped
 from application.group_commit import CommitFailed
 from domain.errors import DomainError, NotFound
+from infrastructure.persistence import store_unavailable
 from interfaces.collect.client import cdn_country, client_ip, is_prefetch
 from interfaces.container import container
+from interfaces.unavailable import RETRY_AFTER_SECONDS, note
 
 log = logging.getLogger("tinylytics.pixel")
 
@@ -26,8 +30,10 @@ GIF = (
 pixel = Blueprint("pixel", __name__)
 
 
-def _gif() -> Response:
-    response = Response(GIF, mimetype="image/gif")
+def _gif(status: int = 200) -> Response:
+    response = Response(GIF, status=status, mimetype="image/gif")
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response.headers["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0"
     response.headers["Pragma"] = "no-cache"
     response.headers["Expires"] = "0"
@@ -45,6 +51,16 @@ def _path(raw: str | None) -> str:
 
 @pixel.get("/pixel/<uid>.gif")
 def track(uid: str) -> Response:
+    try:
+        return _track(uid)
+    except Exception as error:
+        if not store_unavailable(error):
+            raise
+        note(error, container().database)
+        return _gif(503)
+
+
+def _track(uid: str) -> Response:
     c = container()
     try:
         site = c.collection.site(uid)
@@ -65,6 +81,12 @@ def track(uid: str) -> Response:
         hit = c.collection.hit(site, sighting, limited=True)
         if not isinstance(hit, Skipped):
             c.collection.record([hit])
-    except (DomainError, CommitFailed) as error:
+    except DomainError as error:
         log.warning("pixel hit not recorded for site %s: %s", site.uid, error)
+    except CommitFailed as error:
+        if store_unavailable(error):
+            note(error, c.database)
+        else:
+            log.warning("pixel hit not recorded for site %s: %s", site.uid, error)
+        return _gif(503)
     return _gif()
