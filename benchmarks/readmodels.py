@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from domain.date_ranges import DateRange  # noqa: E402
 from domain.hits import Hit, created_event, new_site_scoped_id  # noqa: E402
 from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
-from projections.traffic_queries import Filters, grouped, leaderboard  # noqa: E402
+from projections.reads import Filters  # noqa: E402
 
 SITES = 5
 PATHS = 3000
@@ -248,8 +249,8 @@ def run(backend: str, total: int) -> dict[str, Any]:
         for _ in range(20):
             site = rng.choice(sites[:3])
             end = today - timedelta(days=rng.randrange(0, 300))
-            begin = datetime.combine(end - timedelta(days=29), datetime.min.time(), tzinfo=UTC)
-            finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            span = DateRange(end - timedelta(days=29), end, "UTC")
+            begin, finish = span.begin, span.finish
             for group_by in (
                 "path",
                 "country",
@@ -258,16 +259,15 @@ def run(backend: str, total: int) -> dict[str, Any]:
                 "platform_name",
                 "source",
             ):
-                with container.engine.connect() as conn:
-                    t0 = time.perf_counter()
-                    grouped(conn, tables, site, begin, finish, group_by, Filters())
-                    timings.setdefault(f"grouped_{group_by}", []).append(
-                        (time.perf_counter() - t0) * 1000
-                    )
-            with container.engine.connect() as conn:
                 t0 = time.perf_counter()
-                leaderboard(conn, tables, site)
-                timings.setdefault("leaderboard", []).append((time.perf_counter() - t0) * 1000)
+                container.reads.traffic.grouped(site, span, group_by, Filters())
+                timings.setdefault(f"grouped_{group_by}", []).append(
+                    (time.perf_counter() - t0) * 1000
+                )
+            t0 = time.perf_counter()
+            container.reads.traffic.leaderboard(site)
+            timings.setdefault("leaderboard", []).append((time.perf_counter() - t0) * 1000)
+            with container.engine.connect() as conn:
                 hits = tables["hits"]
                 from sqlalchemy import func, select
 

@@ -42,9 +42,10 @@ from infrastructure.webhooks import WEBHOOKS_STORE, webhook_policy, wire_webhook
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.kudos import KudosProjection
+from projections.reads import ReadModels
 from projections.runner import ProjectionEngine
 from projections.sites import SitesProjection
-from projections.traffic import TrafficProjection
+from projections.traffic.projection import TrafficProjection
 from projections.webhook_dispatch import WebhookDispatch
 from projections.webhooks import WebhooksProjection
 
@@ -61,6 +62,7 @@ class Container:
     tracking: Tracking
     engine: Engine
     projections: ProjectionEngine
+    reads: ReadModels
     key_usage: KeyUsage
     drops: SqlDropCounter
     rate_limiter: ApiRateLimiter
@@ -214,6 +216,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         tracking=tracking,
         engine=engine,
         projections=projections,
+        reads=ReadModels(projections),
         key_usage=key_usage,
         drops=drops,
         rate_limiter=ApiRateLimiter(settings, redis),

@@ -23,7 +23,6 @@ from domain.errors import DomainError
 from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.settings import Settings, SettingsError
 from interfaces.logs import configure_logging
-from projections.sites import SitesProjection
 
 F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("tinylytics")
@@ -444,9 +443,8 @@ def sites_list(owner: str | None, as_json: bool) -> None:
     """List sites, all or one owner's."""
     with wired() as c:
         owner_id = c.configuration.find_account(owner).id if owner else None
-        c.projections.catch_up()
-        with c.engine.connect() as conn:
-            rows = SitesProjection.for_owner(conn, c.projections.tables["sites"], owner_id)
+        c.reads.settle()
+        rows = c.reads.sites.of_owner(owner_id)
     listed = [
         {
             "id": r.id,

@@ -13,8 +13,9 @@ from sqlalchemy import MetaData, select
 
 from infrastructure.bootstrap import Container
 from projections.bulk import Bulk
-from projections.first_seen import SeenInMemory, first_in_table
-from projections.traffic import Tracked, TrafficProjection
+from projections.traffic.decoding import Tracked
+from projections.traffic.first_seen import SeenInMemory, first_in_table
+from projections.traffic.projection import TrafficProjection
 
 
 def test_memory_and_table_pick_the_same_unique_hits(container: Container) -> None:

@@ -51,6 +51,9 @@ class Filters:
         return bool(self.country or self.path or self.referrer)
 
 
+NO_FILTERS = Filters()
+
+
 @dataclass(frozen=True)
 class Group:
     """One value of a dimension with its hits and unique hits over a range."""
@@ -92,7 +95,7 @@ def sums_by(
     begin: datetime,
     finish: datetime,
     column: str,
-    filters: Filters = Filters(),
+    filters: Filters = NO_FILTERS,
     hide_sources: tuple[str, ...] = (),
 ) -> list[Group]:
     """Hits and uniques per value of a rollup column over [begin, finish), most first;

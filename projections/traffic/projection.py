@@ -142,8 +142,8 @@ class TrafficProjection(Projection):
                 (
                     nid, site, moment(at), path, get("url"), referrer, country, browser,
                     platform, bool(get("is_mobile")), source, campaign,
-                    get("utm_medium"), get("unique_hash"), get("visitor_hash"), unique,
-                    get("channel") or "api", subscribers,
+                    get("utm_medium"), get("unique_hash"), get("visitor_hash"),
+                    get("channel") or "api", subscribers, unique,
                 )
             )  # fmt: skip
             dims = (path, referrer, source, country, browser, platform, campaign)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from domain.date_ranges import DateRange, Window
 from projections.base import Tables
 from projections.traffic import grouping, journeys, listings, series, totals
-from projections.traffic.grouping import GROUPABLE, EventCount, Filters, Group
+from projections.traffic.grouping import GROUPABLE, NO_FILTERS, EventCount, Filters, Group
 from projections.traffic.journeys import Journeys
 from projections.traffic.listings import EventRow, FeedReader, HitRow
 from projections.traffic.series import Counts, Point
@@ -38,7 +38,7 @@ class TrafficReads:
         site: UUID,
         span: Span,
         column: str,
-        filters: Filters = Filters(),
+        filters: Filters = NO_FILTERS,
         hide_sources: tuple[str, ...] = (),
     ) -> list[Group]:
         """Hits and unique hits per value of a rollup column (`path`, `referrer`, `source`,

@@ -38,6 +38,7 @@ from sqlalchemy import (
     Uuid,
 )
 
+from domain.hits import VISIT_FIELDS
 from projections.base import Tables
 
 # The dimensions a rollup row is keyed by, named as the raw hits' columns; a combination
@@ -47,11 +48,9 @@ HITS_AT = len(DIMENSIONS)
 UNIQUES_AT = HITS_AT + 1
 HOURLY_DAYS = 8
 QUARTER_MINUTES = 15
-HIT_COLUMNS = (
-    "id", "site_uuid", "created_at", "path", "url", "referrer", "country", "browser",
-    "platform", "is_mobile", "source", "utm_campaign", "utm_medium", "unique_hash",
-    "visitor_hash", "is_unique", "channel", "subscribers",
-)  # fmt: skip
+# A hit's row: its id, site and time, every field it was recorded with (domain/hits.py),
+# and whether it was the first of its unique hash that day.
+HIT_COLUMNS = ("id", "site_uuid", "created_at", *VISIT_FIELDS, "is_unique")
 EVENT_COLUMNS = (
     "id", "site_uuid", "created_at", "name", "value", "path", "url", "referrer", "country",
     "source", "browser", "platform", "unique_hash", "visitor_hash",
