@@ -47,6 +47,7 @@ DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform", "u
 # Hourly rollups are kept for recent days only; these tests fix where "recent" begins,
 # in the middle of their data, so that both sides of it are read and written.
 HORIZON = at("2026-02-01T00:00:00")
+EPOCH = date(1970, 1, 1)
 
 
 @pytest.fixture(autouse=True)
@@ -101,6 +102,10 @@ def counters(container: Container, sites: set[UUID] | None = None) -> dict[str, 
             key = (row.site_uuid, row.dim, row.day, row.value, row.source)
             assert key not in out["dims"], f"two dims rows for {key}"
             out["dims"][key] = (row.hits, row.uniques)
+        for row in rows("blocks"):
+            key = (row.site_uuid, row.dim, row.span, _plain(row.start), row.value, row.source)
+            assert key not in out["blocks"], f"two block rows for {key}"
+            out["blocks"][key] = (row.hits, row.uniques)
         for row in rows("paths"):
             out["paths"][(row.site_uuid, row.path)] = (row.hits, row.uniques)
         for row in rows("countries"):
@@ -146,6 +151,10 @@ def hand_count(
         for dim, value in zip(DIMENSIONS, dims, strict=True):
             source = hit.source if dim in ("referrer", "source") else None
             keys.append(("dims", (hit.site, dim, hit.at.date(), value, source)))
+            number = (hit.at.date() - EPOCH).days
+            for span in (2, 4, 8, 16, 32):
+                start = EPOCH + timedelta(days=number - number % span)
+                keys.append(("blocks", (hit.site, dim, span, start, value, source)))
         for name, key in keys:
             totals[name][key][0] += 1
             totals[name][key][1] += unique

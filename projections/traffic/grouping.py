@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Table, case, func, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, or_, select
 
 from domain.text import clean
 from projections.base import Tables
 from projections.traffic import schema
-from projections.traffic.intervals import cut
+from projections.traffic.intervals import cut, in_blocks
 from projections.traffic.rollups import KEEPS_SOURCE
 
 # The API's group_by names and the rollup columns they sum by.
@@ -119,20 +119,41 @@ def sums_by(
 
     by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
     if pieces.days and by_dimension:
-        dims = t["dims"]
-        add(
-            conn.execute(
-                select(dims.c.value, func.sum(dims.c.hits), func.sum(dims.c.uniques))
-                .where(
-                    dims.c.site_uuid == site,
-                    dims.c.dim == column,
-                    dims.c.day >= pieces.days[0],
-                    dims.c.day < pieces.days[1],
-                    *where(dims),
+        split = in_blocks(pieces.days[0], pieces.days[1], schema.BLOCK_SPANS)
+        dims, blocks = t["dims"], t["blocks"]
+        for first, last in split.days:
+            add(
+                conn.execute(
+                    select(dims.c.value, func.sum(dims.c.hits), func.sum(dims.c.uniques))
+                    .where(
+                        dims.c.site_uuid == site,
+                        dims.c.dim == column,
+                        dims.c.day >= first,
+                        dims.c.day < last,
+                        *where(dims),
+                    )
+                    .group_by(dims.c.value)
                 )
-                .group_by(dims.c.value)
             )
-        )
+        if split.blocks:
+            chosen = or_(
+                *(
+                    and_(blocks.c.span == span, blocks.c.start.in_(starts))
+                    for span, starts in split.blocks.items()
+                )
+            )
+            add(
+                conn.execute(
+                    select(blocks.c.value, func.sum(blocks.c.hits), func.sum(blocks.c.uniques))
+                    .where(
+                        blocks.c.site_uuid == site,
+                        blocks.c.dim == column,
+                        chosen,
+                        *where(blocks),
+                    )
+                    .group_by(blocks.c.value)
+                )
+            )
     elif pieces.days:
         daily = t["daily"]
         add(

@@ -11,6 +11,8 @@ most two partial days.
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+_EPOCH = date(1970, 1, 1)
+
 
 def _floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
@@ -62,3 +64,31 @@ def cut(begin: datetime, finish: datetime, hourly_from: datetime) -> Pieces:
         else:
             raw.append((a, b))
     return Pieces(days, hours, [(a, b) for a, b in raw if a < b])
+
+
+@dataclass(frozen=True)
+class Blocks:
+    days: list[tuple[date, date]]  # [first, last) runs of single days
+    blocks: dict[int, list[date]]  # span -> the first days of the blocks of that span
+
+
+def in_blocks(first: date, last: date, spans: tuple[int, ...]) -> Blocks:
+    """[first, last) as the fewest aligned blocks (a block of `span` days starts on a day
+    whose number since 1970 is a multiple of it) and single days: the blocks grow
+    while the range allows, then shrink towards its end."""
+    start, end = (first - _EPOCH).days, (last - _EPOCH).days
+    runs: list[tuple[date, date]] = []
+    blocks: dict[int, list[date]] = {}
+    at = start
+    while at < end:
+        span = next((s for s in reversed(spans) if at % s == 0 and at + s <= end), 1)
+        if span == 1:
+            day = _EPOCH + timedelta(days=at)
+            if runs and runs[-1][1] == day:
+                runs[-1] = (runs[-1][0], day + timedelta(days=1))
+            else:
+                runs.append((day, day + timedelta(days=1)))
+        else:
+            blocks.setdefault(span, []).append(_EPOCH + timedelta(days=at))
+        at += span
+    return Blocks(runs, blocks)

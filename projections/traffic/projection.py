@@ -19,15 +19,18 @@ from projections.traffic.decoding import Tracked, TrackedDecoder, utc_text
 from projections.traffic.first_seen import SEEN_COLUMNS, first_in_table
 from projections.traffic.replay import Replay
 from projections.traffic.rollups import (
+    block_rows,
     cached_combo_key,
     combo_key,
     country_rows,
     cube_rows,
+    derive_blocks,
     derive_dims,
     dim_rows,
     path_rows,
 )
 from projections.traffic.schema import (
+    BLOCK_COLUMNS,
     COUNTRY_COLUMNS,
     DIM_COLUMNS,
     EVENT_COLUMNS,
@@ -78,6 +81,7 @@ class TrafficProjection(Projection):
         bulk = Bulk(conn)
         bulk.insert(tables["daily"], cube_columns("day"), cube_rows(replay.rest()))
         derive_dims(conn, tables)
+        derive_blocks(conn, tables)
         bulk.insert(tables["seen"], SEEN_COLUMNS, replay.seen.rows())
         bulk.insert(tables["paths"], PATH_COLUMNS, path_rows(replay.paths))
         bulk.insert(tables["countries"], COUNTRY_COLUMNS, country_rows(replay.countries))
@@ -205,12 +209,20 @@ class TrafficProjection(Projection):
             cube_rows(upsert_daily),
         )
         if replay is None:
+            dim_sums = dim_rows(upsert_daily)
             bulk.upsert_add(
                 t["dims"],
                 DIM_COLUMNS,
                 ("site_uuid", "dim", "day", "key"),
                 ("hits", "uniques"),
-                dim_rows(upsert_daily),
+                dim_sums,
+            )
+            bulk.upsert_add(
+                t["blocks"],
+                BLOCK_COLUMNS,
+                ("site_uuid", "dim", "span", "start", "key"),
+                ("hits", "uniques"),
+                block_rows(dim_sums),
             )
         bulk.upsert_add(
             t["hourly"],

@@ -8,14 +8,23 @@ computed in Python by a live batch (`dim_rows`) and in SQL by a rebuild
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, String, cast, func, literal, null, select, union_all
+from sqlalchemy import Connection, Integer, String, cast, func, literal, null, select, union_all
 
 from domain.bounded_cache import memoized
 from projections.base import Tables
 from projections.traffic.replay import Bucket, Rollup
-from projections.traffic.schema import DIM_COLUMNS, DIMENSIONS, HITS_AT, UNIQUES_AT
+from projections.traffic.schema import (
+    BLOCK_COLUMNS,
+    BLOCK_SPANS,
+    DIM_COLUMNS,
+    DIMENSIONS,
+    HITS_AT,
+    UNIQUES_AT,
+)
 
 
 def combo_key(values: Sequence[str | None]) -> str:
@@ -73,6 +82,60 @@ def dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
         (site, dim, day, dim_key(value, source), value, source, hits, uniques)
         for (site, day, dim, value, source), (hits, uniques) in sums.items()
     ]
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def block_starts(day: str) -> tuple[str, ...]:
+    """The first days ("YYYY-MM-DD") of the blocks of each span (BLOCK_SPANS) that hold a day."""
+    number = (date.fromisoformat(day) - _EPOCH).days
+    return tuple(
+        (_EPOCH + timedelta(days=number - number % span)).isoformat() for span in BLOCK_SPANS
+    )
+
+
+def block_rows(dims: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Block rows (`BLOCK_COLUMNS`) summed from single-dimension daily rows (`DIM_COLUMNS`),
+    for a live batch; `derive_blocks` does the same in SQL for a rebuild."""
+    sums: dict[tuple[str, str, int, str, str], list[Any]] = {}
+    for site, dim, day, key, value, source, hits, uniques in dims:
+        for span, start in zip(BLOCK_SPANS, block_starts(day), strict=True):
+            found = (site, dim, span, start, key)
+            total = sums.get(found)
+            if total is None:
+                sums[found] = [value, source, hits, uniques]
+            else:
+                total[2] += hits
+                total[3] += uniques
+    return [(*bucket, *rest) for bucket, rest in sums.items()]
+
+
+def derive_blocks(conn: Connection, t: Tables) -> None:
+    """Fill the block rows from the single-dimension daily rows at the end of a replay,
+    in one statement per span."""
+    dims, blocks = t["dims"], t["blocks"]
+    pg = conn.dialect.name == "postgresql"
+    for span in BLOCK_SPANS:
+        if pg:
+            start: Any = dims.c.day - func.mod(dims.c.day - literal(_EPOCH), span)
+        else:
+            # julianday() of 1970-01-01 is 2440587.5: whole days since then, as an integer.
+            number = cast(func.julianday(dims.c.day) - 2440587.5, Integer)
+            start = func.date(func.julianday(dims.c.day) - number % span)
+        summed = select(
+            dims.c.site_uuid,
+            dims.c.dim,
+            literal(span, Integer).label("span"),
+            start.label("start"),
+            dims.c.key,
+            func.min(dims.c.value).label("value"),
+            func.min(dims.c.source).label("source"),
+            func.sum(dims.c.hits).label("hits"),
+            func.sum(dims.c.uniques).label("uniques"),
+        ).group_by(dims.c.site_uuid, dims.c.dim, start, dims.c.key)
+        conn.execute(blocks.insert().from_select(BLOCK_COLUMNS, summed))
 
 
 def derive_dims(conn: Connection, t: Tables) -> None:
