@@ -49,7 +49,8 @@ FULL = Visit(
 def test_the_lists_agree() -> None:
     assert tuple(f.name for f in fields(Visit)) == VISIT_FIELDS
     assert ("id", "site_uuid", "created_at", *VISIT_FIELDS, "is_unique") == HIT_COLUMNS
-    assert tuple(f.name for f in fields(HitRow)) == HIT_COLUMNS
+    assert {f.name for f in fields(HitRow)} == set(HIT_COLUMNS)
+    assert issubclass(HitRow, Visit)
     stored = {name for _, name in API_HIT_FIELDS}
     assert stored <= {*HIT_COLUMNS}
     assert set(EXPORTED_HIT_FIELDS) <= {*HIT_COLUMNS}

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from projections.traffic.listings import Visit
+from projections.traffic.listings import VisitorHit
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class Journeys:
     insights: JourneyPages
 
 
-def build_journeys(visits: Iterable[Visit], top: int) -> Journeys:
+def build_journeys(visits: Iterable[VisitorHit], top: int) -> Journeys:
     """Journeys from visits in visitor and time order (listings.visits)."""
     journeys: list[Journey] = []
     current: Journey | None = None

@@ -12,33 +12,21 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Table, and_, func, select
 
+from domain.hits import Visit
 from projections.base import Tables, utc
 from projections.traffic.grouping import Filters, _conditions
 
 STREAM_ROWS = 2000
 
 
-@dataclass(frozen=True)
-class HitRow:
-    """A hit as the read model keeps it (schema.HIT_COLUMNS)."""
+@dataclass(frozen=True, kw_only=True)
+class HitRow(Visit):
+    """A hit as the read model keeps it: the visit it was recorded with (domain/hits.py),
+    its id, site and time, and whether it was the first of its unique hash that day."""
 
     id: int
     site_uuid: UUID
     created_at: datetime
-    path: str
-    url: str | None
-    referrer: str | None
-    country: str
-    browser: str | None
-    platform: str | None
-    is_mobile: bool
-    source: str | None
-    utm_campaign: str | None
-    utm_medium: str | None
-    unique_hash: str | None
-    visitor_hash: str | None
-    channel: str
-    subscribers: int | None
     is_unique: bool
 
 
@@ -63,7 +51,7 @@ class EventRow:
 
 
 @dataclass(frozen=True)
-class Visit:
+class VisitorHit:
     """One hit of a visitor, as journeys need it."""
 
     visitor_hash: str
@@ -151,7 +139,7 @@ def events_page(
 
 def visits(
     conn: Connection, t: Tables, site: UUID, begin: datetime, finish: datetime
-) -> list[Visit]:
+) -> list[VisitorHit]:
     """Hits with a visitor hash in a range, per visitor in time order (for journeys)."""
     hits = t["hits"]
     rows = conn.execute(
@@ -173,7 +161,7 @@ def visits(
         )
         .order_by(hits.c.visitor_hash, hits.c.created_at, hits.c.id)
     )
-    return [Visit(v, utc(at), p, r, c, b) for v, at, p, r, c, b in rows]
+    return [VisitorHit(v, utc(at), p, r, c, b) for v, at, p, r, c, b in rows]
 
 
 def feed_readers(conn: Connection, t: Tables, site: UUID, since: datetime) -> list[FeedReader]:
