@@ -223,6 +223,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         limiter=VisitorRateLimiter(settings),
         drops=drops,
         save=tracking.record,
+        kudos=tracking,
     )
     avatars = AvatarStore(engine)
     avatars.setup()
