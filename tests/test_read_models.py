@@ -530,7 +530,7 @@ def test_erasure_removes_every_traffic_row_of_the_accounts_sites(
     bob_before = counters(container, bob_sites)
     bob_answers = api_answers(client, busy["keys"][1], [busy["sites"][2].id])
 
-    scope = container.configuration.delete_account(ann.uuid)
+    scope = container.erasure.delete_account(ann.uuid)
     assert set(scope.site_ids) == ann_sites
 
     def rows_of(sites: set[UUID]) -> dict[str, int]:
@@ -580,7 +580,7 @@ def test_erasure_during_a_rebuild_reaches_what_the_replay_keeps_in_memory(
     def progress(done: int, _total: int) -> None:
         if not erased and done >= after:
             erased.append(done)
-            container.configuration.delete_account(ann.uuid)
+            container.erasure.delete_account(ann.uuid)
 
     container.projections.rebuild("traffic", progress)
     assert erased and (erased[0] < head if when == "early" else erased[0] == head)
