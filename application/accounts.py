@@ -4,7 +4,7 @@ from uuid import UUID
 
 from application.base import Created, EventSourcedApplication
 from application.erasure import ErasureScope
-from application.ports import Eraser, PasswordHasher
+from application.ports import PasswordHasher
 from domain.accounts import Account
 from domain.api_keys import ApiKey
 from domain.claims import Claim
@@ -18,7 +18,6 @@ EMAIL = "email"
 
 class AccountCommands(EventSourcedApplication):
     passwords: PasswordHasher
-    eraser: Eraser
 
     def register_account(
         self, email: str, password: str, timezone: str = "UTC", is_subscribed: bool = False
@@ -124,9 +123,3 @@ class AccountCommands(EventSourcedApplication):
             key_ids=tuple(account.key_ids),
             originator_ids=tuple(ids),
         )
-
-    def delete_account(self, account_id: UUID) -> ErasureScope:
-        """Erase the account and all it owns; nothing of it stays in any store."""
-        scope = self.erasure_scope(account_id)
-        self.eraser.erase(scope)
-        return scope

@@ -1,6 +1,5 @@
 """The event-sourced application base: saving, stable integer ids and unique claims."""
 
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,15 +27,13 @@ class Created:
 class EventSourcedApplication(Application[UUID]):
     """An `eventsourcing` application with the helpers every Tinylytics app shares."""
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str] | None = None, listeners: Sequence[Callable[[], None]] = ()
+    ) -> None:
+        """`listeners` are called after each save, so that an in-process projection runner
+        wakes at once."""
         super().__init__(env=env)
-        self._listeners: list[Callable[[], None]] = []
-        self._listeners_lock = threading.Lock()
-
-    def on_saved(self, listener: Callable[[], None]) -> None:
-        """Call `listener` after each save, so an in-process projection runner wakes at once."""
-        with self._listeners_lock:
-            self._listeners.append(listener)
+        self._listeners: tuple[Callable[[], None], ...] = tuple(listeners)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         try:
@@ -65,7 +62,7 @@ class EventSourcedApplication(Application[UUID]):
         return recordings
 
     def _saved(self) -> None:
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             listener()
 
     def get(self, aggregate_id: UUID, kind: type[A], what: str) -> A:

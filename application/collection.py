@@ -22,11 +22,12 @@ from uuid import UUID
 
 from application.enrichment import CountryResolver, UserAgentParser
 from application.group_commit import GroupCommitter
-from application.privacy import HashInput, VisitorHasher
-from application.tracking import Tracked
+from application.kudos import KudoGiven
+from application.tracking import TrafficEvent
+from application.visitor_hashing import HashInput, VisitorHasher
 from domain.bounded_cache import memoized
 from domain.custom_events import CustomEvent
-from domain.errors import DomainError, NotFound
+from domain.errors import Conflict, DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
 from domain.hits import MAX_PATH_LENGTH, MAX_URL_LENGTH, Hit, Visit
 from domain.kudos import visitor_kudo_uid
@@ -143,7 +144,25 @@ class Recorded(NamedTuple):
     """A committed hit or custom event: its stable integer id and its event."""
 
     id: int
-    event: Tracked
+    event: TrafficEvent
+
+
+@dataclass(frozen=True)
+class KudoTaken:
+    """No kudo given: its uid is taken (on the browser channel: this visitor gave this
+    page one today)."""
+
+    uid: str | None  # None when the client gave none and a fresh one collided
+    message: str
+
+
+KudoOutcome = KudoGiven | Skipped | KudoTaken
+
+
+class KudoGiver(Protocol):
+    """Saves a kudo (the tracking application); Conflict when its uid is taken."""
+
+    def give_kudo(self, site_id: UUID, path: str, uid: str | None, channel: str) -> KudoGiven: ...
 
 
 class DropCounter(Protocol):
@@ -188,12 +207,14 @@ class Collection:
         hasher: VisitorHasher,
         limiter: VisitorLimiter,
         drops: DropCounter,
-        save: Callable[[Sequence[Tracked]], list[int]],
+        save: Callable[[Sequence[TrafficEvent]], list[int]],
+        kudos: KudoGiver,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committers: int = 1,
         is_outage: Callable[[BaseException], bool] = lambda _error: False,
     ) -> None:
         self.sites = sites
+        self.kudos = kudos
         self.user_agents = user_agents
         self.countries = countries
         self.hasher = hasher
@@ -382,26 +403,54 @@ class Collection:
         ids = iter(zip(self.save(events), events, strict=True))
         return [answer if answer is not None else Recorded(*next(ids)) for answer in answers]
 
-    def kudo_uid(self, site: SiteSnapshot, sighting: Sighting, path: str) -> str | Skipped:
-        """The uid a browser kudo for this page gets: one per visitor, page and day.
+    # -- kudos ---------------------------------------------------------------------------
+    def give_kudo(
+        self,
+        site: SiteSnapshot,
+        path: str,
+        channel: str,
+        sighting: Sighting | None = None,
+        uid: str | None = None,
+    ) -> KudoOutcome:
+        """A kudo for a page, under the site's rules, whatever the channel; what happened.
+
+        Every channel: an archived site gives none, nor does a path an ignore rule
+        matches. The browser ("script", with its `sighting`) is limited per visitor
+        like its hits (then `Skipped(RATE_LIMITED)`), a bot gives none, and the uid is
+        one per visitor, page and day (a second is `KudoTaken`). An API client gives
+        its own uid or gets a fresh one; a taken one is `KudoTaken`. Raises
+        DomainError for a blank path or a bad uid.
+        """
+        browser = sighting if channel == "script" else None
+        if browser is not None and self.throttled(site, browser):
+            return Skipped(RATE_LIMITED, dropped=True)
+        if not site.active:
+            return Skipped(INACTIVE, dropped=False)
+        path = normalize_path(path)  # as the kudo will keep it (domain/kudos.py)
+        if is_ignored(path, list(site.ignored_paths)):
+            return Skipped(IGNORED_PATH, dropped=False)
+        if browser is not None:
+            if self.user_agents.parse(browser.user_agent).is_bot:
+                self.drops.count(site.id, "bot")
+                return Skipped(BOT, dropped=True)
+            uid = self._visitor_kudo_uid(site, browser, path)
+        try:
+            return self.kudos.give_kudo(site.id, path, uid, channel)
+        except Conflict as error:
+            return KudoTaken(uid, error.message)
+
+    def _visitor_kudo_uid(self, site: SiteSnapshot, sighting: Sighting, path: str) -> str:
+        """The uid of a browser kudo: one per visitor, page and day.
 
         The visitor hash is computed for this even when unique tracking is off; only the
         uid, itself a one-way hash, is kept.
         """
-        if not site.active:
-            return Skipped(INACTIVE, dropped=False)
-        path = clean(path)  # as the kudo will keep it (domain/kudos.py)
-        if is_ignored(path, list(site.ignored_paths)):
-            return Skipped(IGNORED_PATH, dropped=False)
-        if self.user_agents.parse(sighting.user_agent).is_bot:
-            self.drops.count(site.id, "bot")
-            return Skipped(BOT, dropped=True)
         visitor = visitor_key(sighting.ip, sighting.user_agent, sighting.visitor_id)
         _, visitor_hash = self.hasher.hashes(str(site.id), path, visitor, self.clock())
         return visitor_kudo_uid(site.id, path, visitor_hash)
 
 
-def _event_of(draft: Draft, hashes: tuple[str, str] | None) -> Tracked:
+def _event_of(draft: Draft, hashes: tuple[str, str] | None) -> TrafficEvent:
     if draft.event_name is None:
         return Hit.record(draft.site_id, draft.visit, hashes)
     return CustomEvent.record(

@@ -5,9 +5,11 @@ PostgreSQL the library locks an application's table for each insert, and a burst
 of hits must never make a sign-up or a settings change wait.
 """
 
+from collections.abc import Callable, Sequence
+
 from application.accounts import AccountCommands
 from application.api_keys import KeyCommands
-from application.ports import Eraser, PasswordHasher
+from application.ports import PasswordHasher
 from application.sites import SiteCommands
 from application.webring import WebringCommands
 
@@ -15,11 +17,12 @@ from application.webring import WebringCommands
 class Configuration(AccountCommands, SiteCommands, KeyCommands, WebringCommands):
     name = "Configuration"
 
-    def __init__(self, env: dict[str, str], passwords: PasswordHasher) -> None:
-        super().__init__(env=env)
+    def __init__(
+        self,
+        env: dict[str, str],
+        passwords: PasswordHasher,
+        listeners: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        # Erasing an account is not here but in application/erasure.py (`Erasure`).
+        super().__init__(env=env, listeners=listeners)
         self.passwords = passwords
-
-    def use_eraser(self, eraser: Eraser) -> None:
-        # The eraser locks the projections that read this application's log, so it is
-        # wired after both exist (infrastructure/bootstrap.py).
-        self.eraser = eraser

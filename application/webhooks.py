@@ -2,7 +2,7 @@
 
 Webhooks and deliveries live in an event store of their own ("webhooks"), so that a
 retry storm never contends with hits or settings. Its recorder is a process recorder:
-the dispatcher (projections/webhook_dispatch.py) saves the deliveries it schedules
+the dispatcher (application/webhook_dispatch.py) saves the deliveries it schedules
 and its position in the Tracking log in one transaction (`record_processed`).
 
 Every save happens inside the erasure fence and only for an account that still
@@ -11,8 +11,8 @@ write its outcome back after the erasure.
 """
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
@@ -20,7 +20,10 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording, Tracking
+
+# The library's `Tracking` is a position in a followed log, not our Tracking application.
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording
+from eventsourcing.persistence import Tracking as LogPosition
 from eventsourcing.utils import get_topic
 
 from application.base import Created, EventSourcedApplication
@@ -62,16 +65,6 @@ class DeliveryQueue(Protocol):
         ...
 
 
-class _Unwired:
-    def enqueue(self, number: int, attempt: int, due_at: datetime) -> None:
-        raise RuntimeError("no delivery queue is wired (infrastructure/webhooks.py)")
-
-
-@contextmanager
-def _no_fence() -> Iterator[None]:
-    yield None
-
-
 @dataclass(frozen=True)
 class WebhookCreated(Created):
     secret: str
@@ -105,18 +98,23 @@ class Webhooks(EventSourcedApplication):
         env: dict[str, str],
         accounts: AccountDirectory,
         policy: AddressPolicy,
+        queue: DeliveryQueue,
+        fence: Fence,
         base_url: str | None = None,
         clock: Clock = utcnow,
         resolver: Resolver | None = None,
+        listeners: Sequence[Callable[[], None]] = (),
     ) -> None:
-        super().__init__(env=env)
+        """`fence` is held around every save (the erasure fence, infrastructure/webhooks.py);
+        `resolver`, when given, checks the addresses a webhook's host name resolves to."""
+        super().__init__(env=env, listeners=listeners)
         self.accounts = accounts
         self.policy = policy
+        self.queue = queue
+        self.fence = fence
         self.base_url = base_url
         self.clock = clock
         self.resolver = resolver
-        self.queue: DeliveryQueue = _Unwired()
-        self.fence: Fence = _no_fence
 
     def construct_recorder(self) -> ProcessRecorder:
         # A process recorder keeps a tracking table beside the events: the dispatcher's
@@ -139,7 +137,7 @@ class Webhooks(EventSourcedApplication):
         return self.tracker.max_tracking_id(source) or 0
 
     def record_processed(
-        self, deliveries: Sequence[Delivery], tracking: Tracking
+        self, deliveries: Sequence[Delivery], tracking: LogPosition
     ) -> list[Recording[UUID]] | None:
         """Save scheduled deliveries and the log position they were made up to, at once.
 
@@ -162,7 +160,7 @@ class Webhooks(EventSourcedApplication):
                     if len(fresh) == len(events):
                         raise
                     events = fresh
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             listener()
         return recordings
 
@@ -175,7 +173,7 @@ class Webhooks(EventSourcedApplication):
         if self.tracker.max_tracking_id(source) is None:
             # Another process may have started it meanwhile: then its position stands.
             with suppress(IntegrityError):
-                self.tracker.insert_tracking(Tracking(source, head))
+                self.tracker.insert_tracking(LogPosition(source, head))
 
     # -- webhooks ----------------------------------------------------------------------
     def create_webhook(

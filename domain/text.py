@@ -69,3 +69,20 @@ def clean_values(value: object, rule: Callable[[str], str] = clean) -> object:
     if isinstance(value, dict):
         return {clean_values(k, rule): clean_values(v, rule) for k, v in value.items()}
     return value
+
+
+def clean_event(event: object) -> object:
+    """A decoded event with its texts cleaned by this rule, for the readers of a log.
+
+    Events stored before the rule may hold what no read model can take (PostgreSQL
+    refuses NUL, no database takes a lone surrogate) or should show. Tab, line feed and
+    carriage return are kept: every store takes them, and those events came with them.
+    The projections and the webhook dispatcher read the logs through it.
+    """
+    for name, value in vars(event).items():
+        if isinstance(value, str | list | tuple | dict):
+            kept = clean_values(value, clean_multiline)
+            if kept != value:
+                # The library's events are frozen; this one was just decoded, for its reader.
+                object.__setattr__(event, name, kept)
+    return event

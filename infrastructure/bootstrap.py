@@ -10,12 +10,15 @@ from sqlalchemy import Engine
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
+from application.erasure import Erasure
 from application.mail import Mailer
-from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
+from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
-from application.webhooks import Webhooks
+from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
+from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
+from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
 from infrastructure.database_watch import DatabaseWatch
 from infrastructure.drops import SqlDropCounter
@@ -24,6 +27,7 @@ from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.health import Health
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
+from infrastructure.login_throttle import LoginThrottle
 from infrastructure.mail import make_mailer
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import (
@@ -34,20 +38,29 @@ from infrastructure.persistence import (
 )
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
 from infrastructure.redis_link import RedisLink
+from infrastructure.safe_http import SafeHttpClient
 from infrastructure.salts import SqlSaltStore
+from infrastructure.secret_key import session_secret
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
 from infrastructure.user_agents import UaParserAdapter
-from infrastructure.webhooks import WEBHOOKS_STORE, webhook_policy, wire_webhooks
+from infrastructure.webhooks import (
+    WEBHOOKS_STORE,
+    DramatiqDeliveryQueue,
+    ErasureFence,
+    WebhookEraser,
+    host_resolver,
+    webhook_policy,
+)
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
+from projections.base import ReadModelTables
 from projections.kudos import KudosProjection
 from projections.reads import ReadModels
-from projections.runner import ProjectionEngine
+from projections.runner import PositionLocks, ProjectionRunner
 from projections.sites import SitesProjection
 from projections.traffic.projection import TrafficProjection
-from projections.webhook_dispatch import WebhookDispatch
-from projections.webhooks import WebhooksProjection
+from projections.webhooks import WebhookReads, WebhooksProjection
 
 log = logging.getLogger("tinylytics")
 
@@ -61,12 +74,15 @@ class Container:
     configuration: Configuration
     tracking: Tracking
     engine: Engine
-    projections: ProjectionEngine
+    projections: ProjectionRunner
     reads: ReadModels
+    session_secret: str  # signs the dashboard's session cookies
+    login_throttle: LoginThrottle
     key_usage: KeyUsage
     drops: SqlDropCounter
     rate_limiter: ApiRateLimiter
     collection: Collection
+    erasure: Erasure
     broker: dramatiq.Broker
     webhooks: Webhooks
     webhook_dispatch: WebhookDispatch
@@ -76,7 +92,7 @@ class Container:
     health: Health
     database: DatabaseWatch  # whether to stop waiting for a database that is down
     redis: RedisLink | None  # shared state's connection; None on the embedded default
-    wake: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event  # set by every save: the in-process projection runner wakes
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
@@ -135,42 +151,68 @@ def _country_resolver(settings: Settings) -> CountryResolver:
 
 
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
+    """Make every part once, each given its collaborators when it is made."""
     settings = settings or Settings.from_env()
     set_cache_budget(settings.cache_bytes)
     ensure_schema(settings)
+    wake = threading.Event()
+    engine = read_model_engine(settings)
+    read_models = [
+        AccountsProjection(),
+        SitesProjection(),
+        ApiKeysProjection(),
+        TrafficProjection(),
+        KudosProjection(),
+        WebhooksProjection(),
+    ]
+    # The tables first: the dispatcher's reads need them, and the runner needs the
+    # dispatcher (its follower) when it is made.
+    schema = ReadModelTables.of(read_models)
+    tables = schema.by_projection
+    broker = make_broker(settings)
     configuration = Configuration(
         env=event_store_env(settings, CONFIGURATION_STORE),
         passwords=Argon2Passwords(fast=fast_passwords),
+        listeners=[wake.set],
     )
-    tracking = Tracking(env=event_store_env(settings, TRACKING_STORE))
+    tracking = Tracking(env=event_store_env(settings, TRACKING_STORE), listeners=[wake.set])
+    # Position locks hold rows of the read-model database only: the fence can take the
+    # webhooks projection's before the runner (which reads the Webhooks log) exists.
+    fence = ErasureFence(PositionLocks(engine))
     webhooks = Webhooks(
         env=event_store_env(settings, WEBHOOKS_STORE),
         accounts=configuration,
         policy=webhook_policy(settings),
+        queue=DramatiqDeliveryQueue(broker, utcnow),
+        fence=fence,
         base_url=settings.base_url,
+        resolver=host_resolver,
+        listeners=[wake.set],
     )
-    engine = read_model_engine(settings)
-    projections = ProjectionEngine(
+    webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
+    dispatch = WebhookDispatch(
+        webhooks=webhooks,
+        followed=[Followed(tracking, TRACKING_TRIGGERS)],
+        reads=webhook_reads,
+        configuration=configuration,
+        fence=fence,
+    )
+    projections = ProjectionRunner(
         engine,
         sources={
             CONFIGURATION_STORE: configuration,
             TRACKING_STORE: tracking,
             WEBHOOKS_STORE: webhooks,
         },
-        projections=[
-            AccountsProjection(),
-            SitesProjection(),
-            ApiKeysProjection(),
-            TrafficProjection(),
-            KudosProjection(),
-            WebhooksProjection(),
-        ],
+        projections=read_models,
+        followers=[dispatch],
+        schema=schema,
     )
     projections.setup()
-    broker = make_broker(settings)
-    dispatch, sender, forget_webhooks = wire_webhooks(
-        settings, webhooks, configuration, tracking, projections, broker
-    )
+    dispatch.setup()
+    sender = WebhookSender(webhooks, SafeHttpClient(webhook_policy(settings)))
+    # The queue sends to this actor by name (infrastructure/webhooks.py).
+    declare_webhook_actor(broker, sender.attempt)
     key_usage = KeyUsage(engine)
     key_usage.setup()
     drops = SqlDropCounter(engine)
@@ -185,17 +227,15 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         if settings.redis_url
         else MemorySeenHashes()
     )
-    configuration.use_eraser(
-        StoreEraser(
-            projections,
-            configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
-            tracking=EventStoreRows(settings, TRACKING_STORE, tracking.name),
-            forgetters=[
-                lambda conn, scope: key_usage.forget(conn, scope.key_ids),
-                lambda conn, scope: drops.forget(conn, scope.site_ids),
-                forget_webhooks,
-            ],
-        )
+    eraser = StoreEraser(
+        projections,
+        configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
+        tracking=EventStoreRows(settings, TRACKING_STORE, tracking.name),
+        forgetters=[
+            lambda conn, scope: key_usage.forget(conn, scope.key_ids),
+            lambda conn, scope: drops.forget(conn, scope.site_ids),
+            WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
+        ],
     )
     collection = Collection(
         sites=configuration,
@@ -206,21 +246,26 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         drops=drops,
         save=tracking.record,
         is_outage=store_unavailable,
+        kudos=tracking,
     )
     avatars = AvatarStore(engine)
     avatars.setup()
     database = DatabaseWatch(engine)
-    container = Container(
+    secret = session_secret(settings, engine)
+    return Container(
         settings=settings,
         configuration=configuration,
         tracking=tracking,
         engine=engine,
         projections=projections,
-        reads=ReadModels(projections),
+        reads=ReadModels(projections, webhook_reads),
+        session_secret=secret,
+        login_throttle=LoginThrottle(settings, secret),
         key_usage=key_usage,
         drops=drops,
         rate_limiter=ApiRateLimiter(settings, redis),
         collection=collection,
+        erasure=Erasure(configuration, eraser),
         broker=broker,
         webhooks=webhooks,
         webhook_dispatch=dispatch,
@@ -230,8 +275,5 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         health=Health(engine, projections, database, redis),
         database=database,
         redis=redis,
+        wake=wake,
     )
-    configuration.on_saved(container.wake.set)
-    tracking.on_saved(container.wake.set)
-    webhooks.on_saved(container.wake.set)
-    return container

@@ -1,9 +1,8 @@
-"""Webhook adapters and wiring: the Dramatiq queue, the erasure fence, the store's eraser.
+"""Webhook adapters: the Dramatiq delivery queue, the erasure fence, the store's eraser.
 
-`wire_webhooks` connects the Webhooks application to the rest (infrastructure/
-bootstrap.py calls it): the SSRF-safe HTTP client, the sender and its Dramatiq actor
-(interfaces/actors.py), the dispatcher that the projection runner's loop runs, and
-the forgetter that erases an account's webhooks and deliveries.
+infrastructure/bootstrap.py makes them and wires them, with the SSRF-safe HTTP client,
+the sender and its actor (infrastructure/actors.py) and the dispatcher
+(application/webhook_dispatch.py), each given what it needs when it is made.
 """
 
 import threading
@@ -17,16 +16,13 @@ from dramatiq.errors import BrokerError
 from sqlalchemy import Connection
 
 from application.erasure import ErasureScope
-from application.tracking import Tracking
-from application.webhook_delivery import WebhookSender
 from application.webhooks import QueueUnavailable, Webhooks
 from domain.addresses import AddressPolicy
+from infrastructure.actors import DELIVER_WEBHOOK, WEBHOOK_QUEUE
 from infrastructure.erasure import EventStoreRows
-from infrastructure.safe_http import SafeHttpClient, system_resolver
+from infrastructure.safe_http import system_resolver
 from infrastructure.settings import Settings
-from interfaces.actors import declare_webhook_actor
-from projections.runner import ProjectionEngine
-from projections.webhook_dispatch import TRACKING_TRIGGERS, Followed, SiteSource, WebhookDispatch
+from projections.runner import PositionLocks
 from projections.webhooks import WebhooksProjection
 
 WEBHOOKS_STORE = "webhooks"
@@ -46,17 +42,30 @@ def delay_ms(due_at: datetime, now: datetime) -> int | None:
 
 
 class DramatiqDeliveryQueue:
-    """The application's `DeliveryQueue`: one message per attempt, delayed until it is due."""
+    """The application's `DeliveryQueue`: one message per attempt, delayed until it is due.
 
-    def __init__(self, actor: dramatiq.Actor, clock: Callable[[], datetime]) -> None:
-        self.actor = actor
+    It sends to the `deliver_webhook` actor by name, on the broker, rather than through
+    the actor object: the actor calls the sender, the sender needs the Webhooks
+    application, and the application needs this queue. Sending by name breaks that
+    circle with no collaborator set after construction; the actor is declared on the
+    same broker right after the sender is made (infrastructure/bootstrap.py), before
+    anything can be queued.
+    """
+
+    def __init__(self, broker: dramatiq.Broker, clock: Callable[[], datetime]) -> None:
+        self.broker = broker
         self.clock = clock
 
     def enqueue(self, number: int, attempt: int, due_at: datetime) -> None:
+        message: dramatiq.Message[None] = dramatiq.Message(
+            queue_name=WEBHOOK_QUEUE,
+            actor_name=DELIVER_WEBHOOK,
+            args=(number, attempt),
+            kwargs={},
+            options={},
+        )
         try:
-            self.actor.send_with_options(
-                args=(number, attempt), delay=delay_ms(due_at, self.clock())
-            )
+            self.broker.enqueue(message, delay=delay_ms(due_at, self.clock()))
         except (redis.RedisError, BrokerError, OSError) as error:
             raise QueueUnavailable(f"{type(error).__name__}: {error}") from error
 
@@ -69,8 +78,8 @@ class ErasureFence:
     which takes it too) and hands out the locked read-model connection.
     """
 
-    def __init__(self, projections: ProjectionEngine, name: str = WebhooksProjection.name) -> None:
-        self.projections = projections
+    def __init__(self, locks: PositionLocks, name: str = WebhooksProjection.name) -> None:
+        self.locks = locks
         self.name = name
         self._held = threading.local()
 
@@ -80,7 +89,7 @@ class ErasureFence:
         if held is not None:
             yield held
             return
-        with self.projections.locked([self.name]) as (conn, _positions):
+        with self.locks.locked([self.name]) as (conn, _positions):
             self._held.conn = conn
             try:
                 yield conn
@@ -100,33 +109,6 @@ class WebhookEraser:
         self.rows.delete(conn, originator_ids=ids, ranges=ranges)
 
 
-def _host_resolver(host: str) -> list[str]:
+def host_resolver(host: str) -> list[str]:
+    """The addresses a webhook's host name resolves to, for the check when it is saved."""
     return system_resolver(host, 443)
-
-
-def wire_webhooks(
-    settings: Settings,
-    webhooks: Webhooks,
-    configuration: SiteSource,
-    tracking: Tracking,
-    projections: ProjectionEngine,
-    broker: dramatiq.Broker,
-) -> tuple[WebhookDispatch, WebhookSender, WebhookEraser]:
-    """Connect the Webhooks application (made with the other stores) to everything else."""
-    fence = ErasureFence(projections)
-    webhooks.fence = fence
-    webhooks.resolver = _host_resolver
-    sender = WebhookSender(webhooks, SafeHttpClient(webhook_policy(settings)))
-    actor = declare_webhook_actor(broker, sender.attempt)
-    webhooks.queue = DramatiqDeliveryQueue(actor, lambda: webhooks.clock())
-    dispatch = WebhookDispatch(
-        webhooks=webhooks,
-        followed=[Followed(tracking, TRACKING_TRIGGERS)],
-        projections=projections,
-        configuration=configuration,
-        fence=fence,
-    )
-    dispatch.setup()
-    projections.followers.append(dispatch)
-    eraser = WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name))
-    return dispatch, sender, eraser

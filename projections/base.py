@@ -2,13 +2,14 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import Connection, MetaData, Table, update
 
 from application.erasure import ErasureScope
-from domain.text import clean_multiline, clean_values
+from domain.text import clean_event
 
 Tables = dict[str, Table]
 
@@ -37,19 +38,8 @@ def event_type(aggregate: type, name: str) -> type:
 
 
 def cleaned(event: Any) -> Any:
-    """A decoded event with its texts cleaned by the domain's rule (domain/text.py).
-
-    Events stored before the rule may hold what no read model can take (PostgreSQL
-    refuses NUL, no database takes a lone surrogate) or should show. Tab, line feed and
-    carriage return are kept: every store takes them, and those events came with them.
-    """
-    for name, value in vars(event).items():
-        if isinstance(value, str | list | tuple | dict):
-            kept = clean_values(value, clean_multiline)
-            if kept != value:
-                # The library's events are frozen; this one was just decoded, for us alone.
-                object.__setattr__(event, name, kept)
-    return event
+    """A decoded event with its texts cleaned by the domain's rule (`domain.text.clean_event`)."""
+    return clean_event(event)
 
 
 def set_columns(table: str, key: str = "uuid", **columns: Callable[[Any], Any]) -> Handler:
@@ -124,6 +114,23 @@ class Projection(ABC):
 
     @abstractmethod
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReadModelTables:
+    """Every read model's tables, defined once from the projections' own definitions.
+
+    Made before the projection runner, which writes them: the readers made beside it
+    (the webhook dispatcher, which the runner runs as a follower) need the same tables.
+    """
+
+    metadata: MetaData
+    by_projection: dict[str, Tables]
+
+    @classmethod
+    def of(cls, projections: Sequence[Projection]) -> "ReadModelTables":
+        metadata = MetaData()
+        return cls(metadata, {p.name: p.define(metadata, "") for p in projections})
 
 
 def upsert_add(

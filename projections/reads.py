@@ -14,7 +14,7 @@ from uuid import UUID
 
 from projections.accounts import AccountReads, AccountRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
-from projections.runner import ProjectionEngine
+from projections.runner import ProjectionRunner
 from projections.sites import SiteReads, SiteRow
 from projections.traffic.grouping import GROUPABLE, EventCount, Filters, Group
 from projections.traffic.journeys import Journey, Journeys
@@ -22,12 +22,14 @@ from projections.traffic.listings import EventRow, FeedReader, HitRow
 from projections.traffic.reads import TrafficReads
 from projections.traffic.series import Counts, Point
 from projections.traffic.totals import NO_TRAFFIC, PathTotals, SiteTotals
+from projections.webhooks import DeliveryListing, WebhookListing, WebhookReads
 
 # What the readers answer with, named here so that a caller needs this module only.
 __all__ = [
     "GROUPABLE",
     "AccountRow",
     "Counts",
+    "DeliveryListing",
     "EventCount",
     "EventRow",
     "FeedReader",
@@ -44,6 +46,7 @@ __all__ = [
     "SiteRow",
     "SiteSummary",
     "SiteTotals",
+    "WebhookListing",
 ]
 
 
@@ -67,9 +70,10 @@ class SiteSummary:
 
 
 class ReadModels:
-    def __init__(self, projections: ProjectionEngine) -> None:
+    def __init__(self, projections: ProjectionRunner, webhooks: WebhookReads) -> None:
         engine, tables = projections.engine, projections.tables
         self._projections = projections
+        self.webhooks = webhooks  # made first: the webhook dispatcher reads through it too
         self.accounts = AccountReads(engine, tables["accounts"])
         self.sites = SiteReads(engine, tables["sites"])
         self.traffic = TrafficReads(engine, tables["traffic"])

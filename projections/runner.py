@@ -37,7 +37,7 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from projections import quarantine
-from projections.base import NEEDS_NOTIFICATION, Projection, Tables
+from projections.base import NEEDS_NOTIFICATION, Projection, ReadModelTables, Tables
 from projections.log import select_states
 from projections.quarantine import Poisoned, Quarantined, describe, is_poison
 
@@ -114,20 +114,64 @@ class Follower(Protocol):
     def follow(self) -> None: ...
 
 
-class ProjectionEngine:
+class PositionLocks:
+    """Transactions that hold projections' position rows: while one is open, no batch
+    of those projections runs. The runner takes them for each batch; erasure and the
+    webhooks' erasure fence (infrastructure/webhooks.py) take them too."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_postgres = engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def locked(self, names: Sequence[str]) -> Iterator[tuple[Connection, dict[str, int]]]:
+        """A transaction that holds the position rows of these projections.
+
+        No batch of theirs can run until it ends: on SQLite the write lock is taken
+        at BEGIN, on PostgreSQL the rows are locked FOR UPDATE (in name order, so two
+        lockers never deadlock).
+        """
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                if self.is_postgres:
+                    # Read models can be rebuilt from the log, and the position commits
+                    # with them: an unflushed commit lost to a crash is simply redone.
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                query = select(positions.c.name, positions.c.position).where(
+                    positions.c.name.in_(sorted(names))
+                )
+                if self.is_postgres:
+                    query = query.order_by(positions.c.name).with_for_update()
+                found = {row.name: int(row.position) for row in conn.execute(query)}
+                yield conn, found
+
+
+class ProjectionRunner:
     def __init__(
-        self, engine: Engine, sources: dict[str, Application[Any]], projections: list[Projection]
+        self,
+        engine: Engine,
+        sources: dict[str, Application[Any]],
+        projections: list[Projection],
+        followers: Sequence[Follower] = (),
+        schema: ReadModelTables | None = None,
     ) -> None:
+        """`schema`, when given, holds the projections' tables (made first, for readers
+        that the followers need); `followers` run after each turn of `run`."""
         self.engine = engine
         self.sources = sources
         self.projections = {p.name: p for p in projections}
-        self.metadata = MetaData()
-        self.tables: dict[str, Tables] = {p.name: p.define(self.metadata, "") for p in projections}
-        self.is_postgres = engine.dialect.name == "postgresql"
+        schema = schema or ReadModelTables.of(projections)
+        if set(schema.by_projection) != set(self.projections):
+            raise ValueError("the read-model tables are not those of these projections")
+        self.metadata = schema.metadata
+        self.tables: dict[str, Tables] = schema.by_projection
+        self.locks = PositionLocks(engine)
+        self.is_postgres = self.locks.is_postgres
         # The last position this process saw each projection at (a hint, never trusted
         # for writing: a batch always re-reads its position under the lock).
         self._seen: dict[str, int] = {}
-        self.followers: list[Follower] = []
+        self.followers: tuple[Follower, ...] = tuple(followers)
 
     # -- set up --------------------------------------------------------------------
     def setup(self) -> None:
@@ -164,26 +208,9 @@ class ProjectionEngine:
     # -- locking ---------------------------------------------------------------------
     @contextmanager
     def locked(self, names: Sequence[str]) -> Iterator[tuple[Connection, dict[str, int]]]:
-        """A transaction that holds the position rows of these projections.
-
-        No batch of theirs can run until it ends: on SQLite the write lock is taken
-        at BEGIN, on PostgreSQL the rows are locked FOR UPDATE (in name order, so two
-        lockers never deadlock).
-        """
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(immediate=True)
-            with conn.begin():
-                if self.is_postgres:
-                    # Read models can be rebuilt from the log, and the position commits
-                    # with them: an unflushed commit lost to a crash is simply redone.
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                query = select(positions.c.name, positions.c.position).where(
-                    positions.c.name.in_(sorted(names))
-                )
-                if self.is_postgres:
-                    query = query.order_by(positions.c.name).with_for_update()
-                found = {row.name: int(row.position) for row in conn.execute(query)}
-                yield conn, found
+        """A transaction that holds the position rows of these projections (`PositionLocks`)."""
+        with self.locks.locked(names) as held:
+            yield held
 
     def _set_position(self, conn: Connection, name: str, position: int) -> None:
         conn.execute(

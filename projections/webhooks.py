@@ -1,11 +1,15 @@
 """The webhooks read model: each account's webhooks and their recent deliveries.
 
 A view of the Webhooks log like any other projection (rebuildable; a rebuild sends
-nothing: sending is the dispatcher's and the sender's, never a projection's). The
-dashboard's webhook pages and `tinylytics webhooks list/deliveries` read it; the
-dispatcher's sweep finds overdue deliveries here.
+nothing: sending is the dispatcher's and the sender's, never a projection's).
+`WebhookReads` answers what is asked of it, in plain dataclasses: the dashboard's
+webhook pages and `tinylytics webhooks list/deliveries` list webhooks and deliveries;
+the dispatcher (application/webhook_dispatch.py) finds, through its `DispatchReads`
+port, what a payload says of a site and which deliveries are overdue.
 """
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -17,6 +21,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Index,
     Integer,
     MetaData,
@@ -30,9 +35,10 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
+from application.webhook_dispatch import DueDelivery, SiteCard
 from domain.deliveries import DELIVERED, FAILED, PENDING, Delivery
 from domain.webhooks import Webhook
-from projections.base import Projection, Tables, event_type, set_columns
+from projections.base import Projection, Tables, event_type, set_columns, utc
 
 
 def _attempt_columns(attempt: dict[str, Any]) -> dict[str, Any]:
@@ -193,41 +199,144 @@ class WebhooksProjection(Projection):
         for table in (tables["deliveries"], tables["webhooks"]):
             conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
 
-    # -- queries -----------------------------------------------------------------------
-    @staticmethod
-    def for_owner(conn: Connection, tables: Tables, owner_id: UUID) -> list[Any]:
+
+# -- reads ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WebhookListing:
+    """One webhook as the webhooks read model lists it."""
+
+    id: int
+    uuid: UUID
+    owner_id: UUID
+    url: str
+    events: list[str]
+    platform: str
+    wrap: bool
+    active: bool
+    disabled_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeliveryListing:
+    """One delivery as the webhooks read model lists it (its last attempt's outcome)."""
+
+    id: int
+    uuid: UUID
+    webhook_id: UUID
+    owner_id: UUID
+    site_id: UUID | None
+    event: str
+    test: bool
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    last_response_body: str | None
+    gave_up_reason: str | None
+    payload: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+def _maybe_utc(moment: datetime | None) -> datetime | None:
+    return utc(moment) if moment is not None else None
+
+
+class WebhookReads:
+    """What is read from the webhooks read model (and, for the dispatcher, the sites one).
+
+    Satisfies the dispatcher's `DispatchReads` port; every answer is a dataclass.
+    """
+
+    def __init__(self, engine: Engine, tables: Tables, sites: Tables) -> None:
+        self.engine = engine
+        self.webhooks = tables["webhooks"]
+        self.deliveries = tables["deliveries"]
+        self.sites = sites["sites"]
+
+    def for_owner(self, owner_id: UUID) -> list[WebhookListing]:
         """The account's webhooks, oldest first, deleted ones left out."""
-        table = tables["webhooks"]
-        query = (
-            select(table)
-            .where(table.c.owner_uuid == owner_id, table.c.deleted.is_(False))
-            .order_by(table.c.id)
-        )
-        return list(conn.execute(query))
+        t = self.webhooks
+        query = select(t).where(t.c.owner_uuid == owner_id, t.c.deleted.is_(False)).order_by(t.c.id)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        return [
+            WebhookListing(
+                id=int(r.id),
+                uuid=r.uuid,
+                owner_id=r.owner_uuid,
+                url=r.url,
+                events=list(r.events),
+                platform=r.platform,
+                wrap=bool(r.wrap),
+                active=bool(r.active),
+                disabled_reason=r.disabled_reason,
+                created_at=utc(r.created_at),
+                updated_at=utc(r.updated_at),
+            )
+            for r in rows
+        ]
 
-    @staticmethod
     def deliveries_of(
-        conn: Connection,
-        tables: Tables,
-        webhook_id: UUID,
-        limit: int = 50,
-        before: int | None = None,
-    ) -> list[Any]:
+        self, webhook_id: UUID, limit: int = 50, before: int | None = None
+    ) -> list[DeliveryListing]:
         """A webhook's deliveries, newest first (`before` an id, for the next page)."""
-        table = tables["deliveries"]
-        query = select(table).where(table.c.webhook_uuid == webhook_id)
+        t = self.deliveries
+        query = select(t).where(t.c.webhook_uuid == webhook_id)
         if before is not None:
-            query = query.where(table.c.id < before)
-        return list(conn.execute(query.order_by(table.c.id.desc()).limit(limit)))
+            query = query.where(t.c.id < before)
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query.order_by(t.c.id.desc()).limit(limit)))
+        return [
+            DeliveryListing(
+                id=int(r.id),
+                uuid=r.uuid,
+                webhook_id=r.webhook_uuid,
+                owner_id=r.owner_uuid,
+                site_id=r.site_uuid,
+                event=r.event,
+                test=bool(r.test),
+                status=r.status,
+                attempts=int(r.attempts),
+                next_attempt_at=_maybe_utc(r.next_attempt_at),
+                last_attempt_at=_maybe_utc(r.last_attempt_at),
+                last_status_code=r.last_status_code,
+                last_error=r.last_error,
+                last_response_body=r.last_response_body,
+                gave_up_reason=r.gave_up_reason,
+                payload=r.payload,
+                created_at=utc(r.created_at),
+                updated_at=utc(r.updated_at),
+            )
+            for r in rows
+        ]
 
-    @staticmethod
-    def overdue(conn: Connection, tables: Tables, cutoff: datetime, limit: int = 500) -> list[Any]:
+    # -- the dispatcher's port (application/webhook_dispatch.py: DispatchReads) ------------
+    def site_cards(self, site_ids: Collection[UUID]) -> dict[UUID, SiteCard]:
+        """What a webhook payload says of each of these sites that the read model has."""
+        if not site_ids:
+            return {}
+        t = self.sites
+        query = select(t.c.uuid, t.c.id, t.c.owner_uuid, t.c.label, t.c.url).where(
+            t.c.uuid.in_(list(site_ids))
+        )
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        return {r.uuid: SiteCard(int(r.id), r.owner_uuid, r.label, r.url) for r in rows}
+
+    def overdue(self, cutoff: datetime, limit: int = 500) -> list[DueDelivery]:
         """Pending deliveries whose next attempt was due before `cutoff`, oldest first."""
-        table = tables["deliveries"]
+        t = self.deliveries
         query = (
-            select(table.c.id, table.c.attempts, table.c.next_attempt_at)
-            .where(table.c.status == PENDING, table.c.next_attempt_at <= cutoff)
-            .order_by(table.c.next_attempt_at)
+            select(t.c.id, t.c.attempts, t.c.next_attempt_at)
+            .where(t.c.status == PENDING, t.c.next_attempt_at <= cutoff)
+            .order_by(t.c.next_attempt_at)
             .limit(limit)
         )
-        return list(conn.execute(query))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(query))
+        return [DueDelivery(int(r.id), int(r.attempts), utc(r.next_attempt_at)) for r in rows]

@@ -108,6 +108,27 @@ def test_ignored_paths_and_access(client: FlaskClient, setup: dict, container: C
     assert client.get(url, headers={"Authorization": "Bearer tly-ro-nope"}).status_code == 401
 
 
+def test_an_archived_site_refuses_a_kudo_as_it_refuses_a_hit(
+    client: FlaskClient, setup: dict, container: Container
+) -> None:
+    """The API kudo path applies the rules the browser path applies (archived site,
+    ignored paths) through the same service; it answers what POST /hits answers."""
+    site = setup["site"]
+    container.configuration.change_site(site.uuid, SiteChanges(archived=True))
+    container.collection._cache.clear()
+    hit = post(client, f"/api/v1/sites/{site.id}/hits", setup["fa"], {"path": "/a"})
+    kudo = post(client, f"/api/v1/sites/{site.id}/kudos", setup["fa"], {"path": "/a"})
+    assert hit.status_code == 202
+    assert hit.json == {"status": "ignored", "reason": "Site is archived"}
+    assert (kudo.status_code, kudo.json) == (hit.status_code, hit.json)
+    container.projections.catch_up()
+    container.configuration.change_site(site.uuid, SiteChanges(archived=False))
+    container.collection._cache.clear()
+    container.projections.catch_up()
+    listed = client.get(f"/api/v1/sites/{site.id}/kudos", headers=setup["ro"]).json
+    assert listed["kudos"] == []
+
+
 def test_another_accounts_kudos_are_404(client: FlaskClient, setup: dict, world: World) -> None:
     other = world.account("other@example.com")
     theirs = world.site(other, "https://other.example")

@@ -248,3 +248,33 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(env: dict[str, str]
         from flask import request
 
         assert client_ip(request, proxied) == "198.51.100.1"
+
+
+def test_a_browser_kudo_once_per_visitor_and_page_under_the_sites_rules(
+    client: FlaskClient, site: Any, container: Container
+) -> None:
+    """The browser's kudo path: one per visitor, page and day; ignored paths, bots and an
+    archived site give none (the same service as the API's, application/collection.py)."""
+    kudo = {"k": "kudo", "u": "https://example.com/post", "p": "/post"}
+    first = send(client, site.uid, kudo)
+    assert first.status_code == 200
+    uid = first.json["uid"]
+    assert first.json == {"status": "created", "uid": uid, "path": "/post"}
+    again = send(client, site.uid, kudo)
+    assert again.status_code == 409
+    assert again.json == {"error": "You already gave this page a kudo today", "uid": uid}
+    assert send(client, site.uid, kudo, **{"User-Agent": IPHONE}).status_code == 200
+    bot = send(client, site.uid, kudo, **{"User-Agent": GOOGLEBOT})
+    assert (bot.status_code, bot.json) == (202, {"status": "ignored", "reason": "Bot user agent"})
+    container.configuration.change_site(site.uuid, SiteChanges(ignored_paths=["/drafts/*"]))
+    container.collection._cache.clear()
+    ignored = send(client, site.uid, {**kudo, "p": "/drafts/x"})
+    assert ignored.status_code == 202
+    assert ignored.json == {"status": "ignored", "reason": "Path matches ignore rule"}
+    container.configuration.change_site(site.uuid, SiteChanges(archived=True))
+    container.collection._cache.clear()
+    archived = send(client, site.uid, {**kudo, "p": "/other"})
+    assert (archived.status_code, archived.json) == (
+        202,
+        {"status": "ignored", "reason": "Site is archived"},
+    )

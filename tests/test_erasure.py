@@ -190,7 +190,7 @@ def test_delete_account_leaves_nothing_and_spares_the_others(
     kept_view = api_view(client, keep.secret)
     kept_traces = traces(settings, keep.needles)
 
-    scope = container.configuration.delete_account(gone.scope.account_id)
+    scope = container.erasure.delete_account(gone.scope.account_id)
     assert scope == gone.scope
     assert len(scope.site_ids) == 2 and len(scope.key_ids) == 2
 
@@ -218,7 +218,7 @@ def test_the_same_email_can_register_again_with_a_fresh_id(
     assert gone.scope is not None
     app = container.configuration
     last = max(n.id for n in app.recorder.select_notifications(start=1, limit=10_000))
-    container.configuration.delete_account(gone.scope.account_id)
+    container.erasure.delete_account(gone.scope.account_id)
     container.projections.catch_up()
 
     again = world.account(gone.emails[1])
@@ -247,7 +247,7 @@ def test_new_events_after_erasure_get_fresh_ids_and_are_projected(
     world.site(gone, "https://gone.example")
     app = container.configuration
     highest = app.recorder.max_notification_id()
-    app.delete_account(gone.uuid)
+    container.erasure.delete_account(gone.uuid)
     if not settings.is_postgres:
         # SQLite hands out MAX(rowid)+1: a placeholder keeps the erased newest id taken.
         assert app.recorder.max_notification_id() == highest
@@ -273,7 +273,7 @@ def test_erasure_before_the_projections_ran_leaves_nothing(
     app.register_site(owner.uuid, "https://unseen.example")
     app.issue_key(owner.uuid, "k", "read_only")
     scope = app.erasure_scope(owner.uuid)
-    app.delete_account(owner.uuid)
+    container.erasure.delete_account(owner.uuid)
     container.projections.catch_up()
     needles = ["unseen@example.org", "unseen.example", str(owner.uuid), owner.uuid.hex]
     assert traces(settings, needles) == []
@@ -288,7 +288,7 @@ def erase_once_past(
     def progress(done: int, _total: int) -> None:
         if not erased and done >= after:
             erased.append(done)
-            container.configuration.delete_account(account_id)
+            container.erasure.delete_account(account_id)
 
     return progress
 
@@ -332,7 +332,7 @@ def test_erasing_spares_an_email_another_account_took_over(
     a = world.account("shared@example.org")
     app.change_email(a.uuid, "a-new@example.org")
     b = world.account("shared@example.org")
-    app.delete_account(a.uuid)
+    container.erasure.delete_account(a.uuid)
     assert app.find_account("shared@example.org").id == b.uuid
     # And nobody can register over B: the address is still held.
     with pytest.raises(Conflict, match="already taken"):
@@ -350,11 +350,11 @@ def test_erasing_the_account_that_took_over_an_address_spares_its_first_owner(
     a = world.account("first@example.org")
     app.change_email(a.uuid, "second@example.org")
     b = world.account("first@example.org")
-    app.delete_account(b.uuid)
+    container.erasure.delete_account(b.uuid)
     assert app.find_account("second@example.org").id == a.uuid
     with pytest.raises(NotFound):
         app.find_account("first@example.org")
-    app.delete_account(a.uuid)
+    container.erasure.delete_account(a.uuid)
     needles = ["first@example.org", "second@example.org", a.uuid.hex, b.uuid.hex]
     assert traces(settings, needles) == []
     for email in ("first@example.org", "second@example.org"):
@@ -390,7 +390,7 @@ def test_no_erased_bytes_stay_in_the_sqlite_files(
     world.site(keep, "https://kept.example")
     gone = world.account("wal-person@example.org")
     world.site(gone, "https://wal-site.example")
-    container.configuration.delete_account(gone.uuid)
+    container.erasure.delete_account(gone.uuid)
     container.projections.catch_up()
     found = [
         path.name

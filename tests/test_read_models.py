@@ -23,7 +23,7 @@ from infrastructure.bootstrap import Container
 from interfaces.api.leaderboard import forget_cached
 from projections.base import NEEDS_NOTIFICATION, utc
 from projections.bulk import Bulk
-from projections.runner import ProjectionEngine
+from projections.runner import ProjectionRunner
 from projections.traffic.projection import TrafficProjection
 from tests.analytics_helpers import (
     GROUP_COLUMN,
@@ -180,13 +180,13 @@ def hand_count(
     return dict(out)
 
 
-def position(engine: ProjectionEngine) -> int:
+def position(engine: ProjectionRunner) -> int:
     return next(s.position for s in engine.status() if s.name == "traffic")
 
 
-def fresh_engine(container: Container) -> ProjectionEngine:
+def fresh_engine(container: Container) -> ProjectionRunner:
     """The traffic projection's runner as a newly started process makes it."""
-    engine = ProjectionEngine(
+    engine = ProjectionRunner(
         container.engine,
         sources={"tracking": container.tracking},
         projections=[TrafficProjection()],
@@ -438,7 +438,7 @@ def test_a_crash_as_the_position_moves_keeps_the_batch_out(
         raise Crash("died before the position was written")
 
     with monkeypatch.context() as patched, pytest.raises(Crash):
-        patched.setattr(ProjectionEngine, "_set_position", crash)
+        patched.setattr(ProjectionRunner, "_set_position", crash)
         container.projections.step("traffic")
     assert counters(container, {site.uuid}) == {}
     assert fresh_engine(container).catch_up() == made[-1].id
@@ -457,7 +457,7 @@ def test_a_stored_form_only_the_mapper_reads_sends_its_batch_the_librarys_way(
 
     def decode_state(self: TrafficProjection, topic: str, state: bytes) -> Any:
         decoded = real_decode_state(self, topic, state)
-        if isinstance(decoded, decoding.Tracked) and decoded.moment == odd:
+        if isinstance(decoded, decoding.TrafficItem) and decoded.moment == odd:
             return NEEDS_NOTIFICATION
         return decoded
 
@@ -561,7 +561,7 @@ def test_erasure_removes_every_traffic_row_of_the_accounts_sites(
     bob_before = counters(container, bob_sites)
     bob_answers = api_answers(client, busy["keys"][1], [busy["sites"][2].id])
 
-    scope = container.configuration.delete_account(ann.uuid)
+    scope = container.erasure.delete_account(ann.uuid)
     assert set(scope.site_ids) == ann_sites
 
     def rows_of(sites: set[UUID]) -> dict[str, int]:
@@ -611,7 +611,7 @@ def test_erasure_during_a_rebuild_reaches_what_the_replay_keeps_in_memory(
     def progress(done: int, _total: int) -> None:
         if not erased and done >= after:
             erased.append(done)
-            container.configuration.delete_account(ann.uuid)
+            container.erasure.delete_account(ann.uuid)
 
     container.projections.rebuild("traffic", progress)
     assert erased and (erased[0] < head if when == "early" else erased[0] == head)

@@ -24,13 +24,12 @@ from application.webhook_delivery import HttpOutcome
 from application.webhooks import WebhookChanges, WebhookCreated
 from domain.deliveries import DELIVERED, FAILED, PENDING, RETRY_DELAYS, Delivery
 from domain.errors import DomainError, NotFound
+from infrastructure.actors import declare_webhook_actor
 from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.persistence import postgres_url, sqlite_event_file
 from infrastructure.safe_http import SafeHttpClient
 from infrastructure.settings import Settings
 from infrastructure.webhooks import DramatiqDeliveryQueue, delay_ms, webhook_policy
-from interfaces.actors import declare_webhook_actor
-from projections.webhooks import WebhooksProjection
 from tests.conftest import World, bearer
 from tests.test_erasure import traces
 from tests.tracking_helpers import CHROME, GOOGLEBOT
@@ -494,10 +493,7 @@ def test_what_a_receiver_answers_is_kept_cleaned_and_blocks_no_read_model(hooks:
     assert delivery.history[0]["response_body"] == kept.replace("\x9b", "")
     h.c.projections.catch_up()
     assert all(s.lag == 0 and s.quarantined == 0 for s in h.c.projections.status())
-    with h.c.engine.connect() as conn:
-        (row,) = WebhooksProjection.deliveries_of(
-            conn, h.c.projections.tables["webhooks"], created.uuid
-        )
+    (row,) = h.c.reads.webhooks.deliveries_of(created.uuid)
     assert row.last_response_body == kept.replace("\x9b", "")
 
 
@@ -739,7 +735,7 @@ def test_erasure_leaves_no_webhook_or_delivery_behind(hooks: Hooks, settings: Se
     assert {n for _t, n in traces(settings, needles)} >= {"gone-hook", "gone-page"}
     kept_before = traces(settings, ["kept-hook", "kept-page"])
 
-    h.c.configuration.delete_account(gone.uuid)
+    h.c.erasure.delete_account(gone.uuid)
     h.c.projections.catch_up()
     assert traces(settings, needles) == []
     assert traces(settings, ["kept-hook", "kept-page"]) == kept_before
@@ -775,7 +771,7 @@ def test_an_attempt_that_ends_after_its_account_was_erased_writes_nothing(
 
     class EraseMidway:
         def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpOutcome:
-            h.c.configuration.delete_account(gone.uuid)
+            h.c.erasure.delete_account(gone.uuid)
             return HttpOutcome(500, body="late-outcome-body", duration_ms=5)
 
     h.c.webhook_sender.http = EraseMidway()
@@ -845,7 +841,7 @@ def test_the_dramatiq_queue_delays_each_attempt_until_it_is_due() -> None:
     calls: list[tuple[int, int]] = []
     actor = declare_webhook_actor(broker, lambda n, a: calls.append((n, a)))
     clock = FakeClock(datetime(2026, 5, 14, 12, 0, tzinfo=UTC))
-    queue = DramatiqDeliveryQueue(actor, clock)
+    queue = DramatiqDeliveryQueue(broker, clock)
     queue.enqueue(7, 1, clock.now)
     queue.enqueue(7, 2, clock.now + timedelta(seconds=30))
     now_message = broker.queues["webhooks"].get_nowait()

@@ -4,8 +4,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from domain.errors import Conflict, DomainError
-from domain.paths import is_ignored, normalize_path
+from application.collection import KudoTaken, Skipped
+from domain.errors import DomainError
 from interfaces.api.analytics import READ_ERRORS
 from interfaces.api.auth import current_key, require_full_access
 from interfaces.api.blueprint import api
@@ -135,15 +135,19 @@ def create_kudo(site_id: int) -> Any:
     site = c.collection.site_for_owner(site_id, current_key().owner_id)
     row = load(KudoInputSchema(), json_object())
     try:
-        path = normalize_path(row["path"])
-        if is_ignored(path, list(site.ignored_paths)):
-            return {"status": "ignored", "reason": "Path matches ignore rule"}, 202
-        given = c.tracking.give_kudo(site.id, path, row["custom_uid"], "api")
-    except Conflict as error:
-        raise validation_error([error.message]) from None
+        outcome = c.collection.give_kudo(site, row["path"], "api", uid=row["custom_uid"])
     except DomainError as error:
         raise validation_error([error.message]) from None
-    kudo = {"id": given.id, "uid": given.uid, "path": given.path, "created_at": given.created_at}
+    if isinstance(outcome, KudoTaken):
+        raise validation_error([outcome.message])
+    if isinstance(outcome, Skipped):
+        return {"status": "ignored", "reason": outcome.reason}, 202
+    kudo = {
+        "id": outcome.id,
+        "uid": outcome.uid,
+        "path": outcome.path,
+        "created_at": outcome.created_at,
+    }
     return CreatedKudoSchema().dump({"status": "created", "kudo": kudo}), 201
 
 

@@ -20,10 +20,10 @@ from urllib.parse import SplitResult, urlsplit
 
 from werkzeug.wrappers import Request
 
-from application.collection import Sighting, SiteSnapshot, Skipped
+from application.collection import RATE_LIMITED, KudoTaken, Sighting, SiteSnapshot, Skipped
 from application.group_commit import CommitFailed
 from domain.custom_events import normalize_event_name, normalize_event_value
-from domain.errors import Conflict, DomainError, NotFound
+from domain.errors import DomainError, NotFound
 from domain.hits import MAX_URL_LENGTH
 from domain.urls import host_accepted
 from infrastructure.bootstrap import Container
@@ -243,17 +243,15 @@ class Collector:
 
     def _give_kudo(self, site: SiteSnapshot, sighting: Sighting, path: str) -> Answer:
         """200 `{"uid": …}` for a new kudo; 409 with the uid when this visitor gave one today."""
-        c = self.container
-        if c.collection.throttled(site, sighting):
-            return _error(429, "Too many requests from this visitor; try again in a minute")
-        uid = c.collection.kudo_uid(site, sighting, path)
-        if isinstance(uid, Skipped):
-            return Answer(202, {"status": "ignored", "reason": uid.reason})
-        try:
-            given = c.tracking.give_kudo(site.id, path, uid, "script")
-        except Conflict:
-            return Answer(409, {"error": "You already gave this page a kudo today", "uid": uid})
-        return Answer(200, {"status": "created", "uid": uid, "path": given.path})
+        outcome = self.container.collection.give_kudo(site, path, "script", sighting)
+        if isinstance(outcome, KudoTaken):
+            error = "You already gave this page a kudo today"
+            return Answer(409, {"error": error, "uid": outcome.uid})
+        if isinstance(outcome, Skipped):
+            if outcome.reason == RATE_LIMITED:
+                return _error(429, "Too many requests from this visitor; try again in a minute")
+            return Answer(202, {"status": "ignored", "reason": outcome.reason})
+        return Answer(200, {"status": "created", "uid": outcome.uid, "path": outcome.path})
 
 
 def mount(wsgi_app: WSGIApp, container: Container) -> WSGIApp:

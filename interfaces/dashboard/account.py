@@ -249,7 +249,7 @@ def delete_account() -> Any:
         ):
             add_error(form.current_password, "That is not your current password.")
         else:
-            c.configuration.delete_account(account.id)
+            c.erasure.delete_account(account.id)
             for address in {account.email, *account.past_emails}:
                 c.mailer.forget(address)
             log_out()

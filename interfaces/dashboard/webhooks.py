@@ -1,9 +1,9 @@
 """Account → Webhooks: create, change, rotate, disable/enable, delete and test webhooks,
 and each webhook's Events page (recent deliveries, retry).
 
-Mirrors `tinylytics webhooks …` (interfaces/cli_webhooks.py): the Webhooks application
+Mirrors `tinylytics webhooks …` (interfaces/cli/webhooks.py): the Webhooks application
 makes every change, scoped to the signed-in account (another account's webhook, or
-delivery, is 404); the lists come from the webhooks read model.
+delivery, is 404); the lists come from the webhooks read model (`WebhookReads`).
 """
 
 from typing import Any
@@ -21,7 +21,7 @@ from interfaces.dashboard.forms import WebhookActionForm, WebhookForm
 from interfaces.dashboard.session import login_required, signed_in
 from interfaces.dashboard.views import add_error
 from interfaces.whole_numbers import whole_number
-from projections.webhooks import WebhooksProjection
+from projections.reads import DeliveryListing, WebhookListing
 
 PAGE_SIZE = 25
 MAX_ID = 2**62  # ids are notification ids; a larger `before` would overflow a BIGINT
@@ -32,12 +32,10 @@ def owned_webhook(number: int) -> Webhook:
     return container().webhooks.webhook_by_number(number, signed_in().id)
 
 
-def _rows(owner_id: UUID) -> list[Any]:
+def _rows(owner_id: UUID) -> list[WebhookListing]:
     c = container()
-    c.projections.catch_up([WebhooksProjection.name])  # what was just saved is shown
-    tables = c.projections.tables[WebhooksProjection.name]
-    with c.engine.connect() as conn:
-        return WebhooksProjection.for_owner(conn, tables, owner_id)
+    c.projections.catch_up(["webhooks"])  # what was just saved is shown
+    return c.reads.webhooks.for_owner(owner_id)
 
 
 def _apply_error(form: WebhookForm, error: DomainError) -> None:
@@ -205,7 +203,7 @@ def test_webhook(number: int) -> Any:
     return redirect(url_for("dashboard.webhook_events", number=number))
 
 
-def delivery_status(row: Any) -> str:
+def delivery_status(row: DeliveryListing) -> str:
     """scheduled, delivered, failed (a retry is scheduled) or gave up."""
     if row.status == DELIVERED:
         return "delivered"
@@ -222,10 +220,8 @@ def webhook_events(number: int) -> Any:
     if before is not None and not 1 <= before <= MAX_ID:
         before = None  # out of range: the newest page
     c = container()
-    c.projections.catch_up([WebhooksProjection.name])
-    tables = c.projections.tables[WebhooksProjection.name]
-    with c.engine.connect() as conn:
-        rows = WebhooksProjection.deliveries_of(conn, tables, webhook.id, PAGE_SIZE + 1, before)
+    c.projections.catch_up(["webhooks"])
+    rows = c.reads.webhooks.deliveries_of(webhook.id, PAGE_SIZE + 1, before)
     has_older = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render_template(

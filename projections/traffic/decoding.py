@@ -1,7 +1,7 @@
 """Hits and custom events as the traffic projection reads them from the log.
 
 The projection decodes the stored JSON of `Hit.Recorded` and `CustomEvent.Recorded`
-itself, five times faster than the library's mapper, into `Tracked` tuples whose
+itself, five times faster than the library's mapper, into `TrafficItem` tuples whose
 values are already in the text forms the bulk writes take (projections/bulk.py).
 Texts are cleaned by the domain's rule (domain/text.py) as they are decoded, so an
 event stored before that rule cannot stop the projection.
@@ -22,7 +22,7 @@ _json_decode = json.JSONDecoder().raw_decode
 
 
 def utc_text(moment: datetime) -> str:
-    """A time as `Tracked.moment` holds it: UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
+    """A time as `TrafficItem.moment` holds it: UTC, "YYYY-MM-DD HH:MM:SS.ffffff"."""
     return utc(moment).astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
@@ -34,7 +34,7 @@ def _moment_of(stamp: str) -> str:
     return utc_text(datetime.fromisoformat(stamp))
 
 
-class Tracked(NamedTuple):
+class TrafficItem(NamedTuple):
     """A hit or custom event as the projection needs it (decoded without the mapper).
 
     Values are kept in the text forms the bulk writes take (projections/bulk.py):
@@ -52,7 +52,7 @@ def cleaned_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: clean_values(v, clean_multiline) for k, v in fields.items()}
 
 
-class TrackedDecoder:
+class TrafficDecoder:
     """Decodes stored hits and events; a log holds few sites, so each site id's form
     is checked once."""
 
@@ -92,7 +92,7 @@ class TrackedDecoder:
                 site = self._site_ids.setdefault(site_hex, UUID(hex=site_hex).hex)
         except (ValueError, KeyError, TypeError, AttributeError):
             return NEEDS_NOTIFICATION
-        return Tracked(kind, site, moment, fields)
+        return TrafficItem(kind, site, moment, fields)
 
     def decode(self, notification: Any, mapper: Any) -> Any:
         decoded = self.decode_state(notification.topic, notification.state)
@@ -101,7 +101,7 @@ class TrackedDecoder:
         return decoded
 
     @staticmethod
-    def from_domain_event(event: Any) -> Tracked | None:
+    def from_domain_event(event: Any) -> TrafficItem | None:
         topic = f"{type(event).__module__}:{type(event).__qualname__}"
         if topic not in (HIT_TOPIC, EVENT_TOPIC):
             return None
@@ -113,4 +113,4 @@ class TrackedDecoder:
             }
         )
         kind = "hit" if topic == HIT_TOPIC else "event"
-        return Tracked(kind, event.site_id.hex, utc_text(event.timestamp), fields)
+        return TrafficItem(kind, event.site_id.hex, utc_text(event.timestamp), fields)

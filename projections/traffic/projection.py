@@ -15,7 +15,7 @@ from application.erasure import ErasureScope
 from projections.base import Projection, Tables
 from projections.bulk import Bulk
 from projections.traffic import schema
-from projections.traffic.decoding import Tracked, TrackedDecoder, utc_text
+from projections.traffic.decoding import TrafficDecoder, TrafficItem, utc_text
 from projections.traffic.first_seen import SEEN_COLUMNS, first_in_table
 from projections.traffic.replay import Replay
 from projections.traffic.rollups import (
@@ -52,7 +52,7 @@ class TrafficProjection(Projection):
     source = "tracking"
 
     def __init__(self) -> None:
-        self._decoder = TrackedDecoder()
+        self._decoder = TrafficDecoder()
         # The replays (rebuilds) in progress, by the name of their fresh seen table.
         self._replays: dict[str, Replay] = {}
 
@@ -90,12 +90,12 @@ class TrafficProjection(Projection):
     def apply_batch(
         self, conn: Connection, tables: Tables, events: Sequence[tuple[int, Any]]
     ) -> None:
-        hits: list[tuple[int, Tracked]] = []
-        custom: list[tuple[int, Tracked]] = []
+        hits: list[tuple[int, TrafficItem]] = []
+        custom: list[tuple[int, TrafficItem]] = []
         for nid, item in events:
             if item is None:
                 continue
-            if not isinstance(item, Tracked):
+            if not isinstance(item, TrafficItem):
                 item = self._decoder.from_domain_event(item)
                 if item is None:
                     continue
@@ -105,14 +105,16 @@ class TrafficProjection(Projection):
         if custom:
             self._apply_events(conn, tables, custom)
 
-    def _first_seen(self, bulk: Bulk, seen: Table, items: list[tuple[int, Tracked]]) -> set[int]:
+    def _first_seen(
+        self, bulk: Bulk, seen: Table, items: list[tuple[int, TrafficItem]]
+    ) -> set[int]:
         """The notification ids of the hits whose unique hash is new for its day."""
         replay = self._replays.get(seen.name)
         if replay is not None:
             return replay.seen.first(items)
         return first_in_table(bulk, seen, items)
 
-    def _apply_hits(self, conn: Connection, t: Tables, hits: list[tuple[int, Tracked]]) -> None:
+    def _apply_hits(self, conn: Connection, t: Tables, hits: list[tuple[int, TrafficItem]]) -> None:
         bulk = Bulk(conn)
         replay = self._replays.get(t["seen"].name)
         if replay is not None:
@@ -280,7 +282,9 @@ class TrafficProjection(Projection):
             latest=("last_hit_at",),
         )
 
-    def _apply_events(self, conn: Connection, t: Tables, items: list[tuple[int, Tracked]]) -> None:
+    def _apply_events(
+        self, conn: Connection, t: Tables, items: list[tuple[int, TrafficItem]]
+    ) -> None:
         bulk = Bulk(conn)
         raw: list[tuple[Any, ...]] = []
         daily: dict[tuple[str, str, str], list[Any]] = {}

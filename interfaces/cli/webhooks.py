@@ -1,7 +1,6 @@
 """`tinylytics webhooks …`: create, change, test and inspect webhooks and their deliveries.
 
-Registered on the main command by the import at the end of interfaces/cli.py. Ids are
-the integer ids of the event store (the notification id of the creating event).
+Ids are the integer ids of the event store (the notification id of the creating event).
 `test` and `retry` hand the attempt to the worker when there is one (REDIS_URL);
 without Redis the command makes the first attempt itself and shows its outcome.
 """
@@ -15,8 +14,8 @@ from domain.errors import NotFound
 from domain.webhook_messages import iso
 from domain.webhooks import EVENTS, PLATFORMS
 from infrastructure.bootstrap import Container
-from interfaces.cli import ON_OFF, _on_off, admin_command, emit, main, wired
-from projections.webhooks import WebhooksProjection
+from interfaces.cli.shared import ON_OFF, admin_command, emit, on_off, wired
+from projections.reads import DeliveryListing
 
 EVENT_LIST = ",".join(EVENTS)
 
@@ -88,7 +87,7 @@ def _describe(payload: dict[str, Any]) -> str:
     return line
 
 
-@main.group()
+@click.group()
 def webhooks() -> None:
     """Send events to other applications: create, test and inspect webhooks."""
 
@@ -121,10 +120,8 @@ def webhooks_list(owner: str, as_json: bool) -> None:
     """An account's webhooks."""
     with wired() as c:
         account = c.configuration.find_account(owner)
-        c.projections.catch_up()
-        tables = c.projections.tables[WebhooksProjection.name]
-        with c.engine.connect() as conn:
-            rows = WebhooksProjection.for_owner(conn, tables, account.id)
+        c.reads.settle()
+        rows = c.reads.webhooks.for_owner(account.id)
         listed = [_webhook_payload(c, r.id, c.webhooks.get_webhook(r.uuid)) for r in rows]
     text = "\n".join(
         f"{w['id']:>6}  {'on ' if w['active'] else 'off'}  {','.join(w['events'])}  {w['url']}"
@@ -152,7 +149,7 @@ def webhooks_update(
 ) -> None:
     """Change a webhook; every change is applied, or none."""
     changes = WebhookChanges(
-        url=url, events=events, platform=platform, wrap=_on_off(wrap), active=_on_off(active)
+        url=url, events=events, platform=platform, wrap=on_off(wrap), active=on_off(active)
     )
     with wired() as c:
         webhook = c.webhooks.change_webhook(c.webhooks.webhook_uuid(number), changes)
@@ -207,7 +204,7 @@ def webhooks_test(number: int, event: str | None, as_json: bool) -> None:
     emit(as_json, payload, _describe(payload))
 
 
-def _delivery_payload(c: Container, row: Any) -> dict[str, Any]:
+def _delivery_payload(c: Container, row: DeliveryListing) -> dict[str, Any]:
     delivery = c.webhooks.get_delivery(row.uuid)
     return {
         "id": row.id,
@@ -234,10 +231,8 @@ def webhooks_deliveries(number: int, limit: int, as_json: bool) -> None:
     """A webhook's recent deliveries, newest first, with every attempt."""
     with wired() as c:
         webhook = c.webhooks.webhook_by_number(number)
-        c.projections.catch_up()
-        tables = c.projections.tables[WebhooksProjection.name]
-        with c.engine.connect() as conn:
-            rows = WebhooksProjection.deliveries_of(conn, tables, webhook.id, limit)
+        c.reads.settle()
+        rows = c.reads.webhooks.deliveries_of(webhook.id, limit)
         listed = []
         for row in rows:
             try:

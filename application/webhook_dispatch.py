@@ -21,6 +21,13 @@ until the queue takes it, so an outage delays deliveries but loses none. A crash
 between 4 and 5 leaves deliveries that are due but not queued; the sweep queues
 every delivery overdue by more than `SWEEP_GRACE`.
 
+It reads no table itself: what it needs from the read models (what a payload says of
+a site, which deliveries are overdue) comes through the `DispatchReads` port, which
+`projections.webhooks.WebhookReads` satisfies. The webhooks themselves (which are
+active, which events they asked for since when) come from the Webhooks application,
+the truth, never a read model that may lag. The projection runner runs it as a
+follower (`follow`), given to it when both are made (infrastructure/bootstrap.py).
+
 Extension point: a trigger maps one notification to an `Occurrence` (the event type,
 the site, when it happened and the payload's own keys). `TRACKING_TRIGGERS` knows
 `Hit.Recorded` and `Kudo.Given`/`GivenAgain`; uptime monitors will add a `Followed`
@@ -32,25 +39,23 @@ them, Discord embeds included). Its position is tracked under that log's name.
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, Tracking
-from sqlalchemy import Connection, Engine, select
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Tracking as LogPosition  # a position, not our app
 
 from application.webhooks import Webhooks
 from domain.deliveries import Delivery, delivery_id
 from domain.errors import NotFound
+from domain.text import clean_event
 from domain.webhook_messages import event_payload, hit_payload, kudo_payload, site_payload
 from domain.webhooks import NEW_HIT, NEW_KUDO, Webhook
-from projections.base import cleaned, utc
-from projections.runner import ProjectionEngine
-from projections.webhooks import WebhooksProjection
 
 log = logging.getLogger("tinylytics.webhooks")
 
@@ -83,15 +88,20 @@ class Occurrence:
 Trigger = Callable[[Notification, Application[Any]], Occurrence | None]
 
 
+def _utc(moment: datetime) -> datetime:
+    """Events decoded from SQLite may carry naive times; every stored time is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def hit_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
     """`new_hit` for each accepted live hit: collector, pixel, API, each row of a batch."""
-    hit: Any = cleaned(app.mapper.to_domain_event(notification))
+    hit: Any = clean_event(app.mapper.to_domain_event(notification))
     if getattr(hit, "channel", None) not in LIVE_CHANNELS:
         return None
     return Occurrence(
         NEW_HIT,
         hit.site_id,
-        utc(hit.timestamp),
+        _utc(hit.timestamp),
         notification.id,
         {"hit": hit_payload(hit, notification.id)},
     )
@@ -101,11 +111,11 @@ def kudo_trigger(notification: Notification, app: Application[Any]) -> Occurrenc
     """`new_kudo` for each kudo given (or given again after a withdrawal): browser, API
     or verified Webmention like. A withdrawal sends nothing. The kudo's id is the
     notification id of the event that gave it, as the kudos API shows it."""
-    given: Any = cleaned(app.mapper.to_domain_event(notification))
+    given: Any = clean_event(app.mapper.to_domain_event(notification))
     if getattr(given, "channel", None) not in LIVE_CHANNELS:
         return None
     kudo: Any = app.repository.get(given.originator_id, version=given.originator_version)
-    at = utc(given.timestamp)
+    at = _utc(given.timestamp)
     payload = kudo_payload(notification.id, kudo.uid, given.path, at)
     return Occurrence(NEW_KUDO, kudo.site_id, at, notification.id, {"kudo": payload})
 
@@ -129,11 +139,35 @@ class Followed:
         return self.app.name
 
 
-class SiteInfo(NamedTuple):
+@dataclass(frozen=True)
+class SiteCard:
+    """What a webhook payload says of a site (`site_payload`), and whose it is."""
+
     number: int
     owner_id: UUID
     name: str
     url: str
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A pending delivery and the attempt it waits for."""
+
+    number: int
+    attempts: int  # made so far: the next message is for attempt `attempts + 1`
+    next_attempt_at: datetime
+
+
+class DispatchReads(Protocol):
+    """What the dispatcher reads from the read models (projections/webhooks.py)."""
+
+    def site_cards(self, site_ids: Collection[UUID]) -> dict[UUID, SiteCard]:
+        """The sites the sites read model has, of these."""
+        ...
+
+    def overdue(self, cutoff: datetime, limit: int = 500) -> list[DueDelivery]:
+        """Pending deliveries whose next attempt was due before `cutoff`, oldest first."""
+        ...
 
 
 class SiteSource(Protocol):
@@ -153,14 +187,14 @@ class DispatchStatus:
     lag: int
 
 
-Fence = Callable[[], AbstractContextManager[Connection | None]]
+Fence = Callable[[], AbstractContextManager[object]]
 
 
 @dataclass
 class WebhookDispatch:
     webhooks: Webhooks
     followed: Sequence[Followed]
-    projections: ProjectionEngine  # for the sites and webhooks read models
+    reads: DispatchReads
     configuration: SiteSource
     fence: Fence
     batch_size: int = BATCH_SIZE
@@ -227,7 +261,7 @@ class WebhookDispatch:
         app = followed.app
         if self.webhooks.position(followed.name) >= (app.recorder.max_notification_id() or 0):
             return 0  # nothing new: no need for the lock (the position is re-read under it)
-        with self.fence() as conn:
+        with self.fence():
             position = self.webhooks.position(followed.name)
             notifications = app.recorder.select_notifications(
                 start=position, limit=self.batch_size, inclusive_of_start=False
@@ -242,8 +276,10 @@ class WebhookDispatch:
                     found = trigger(notification, app)
                     if found is not None:
                         occurrences.append(found)
-            deliveries = self._plan(conn, followed.name, occurrences)
-            recordings = self.webhooks.record_processed(deliveries, Tracking(followed.name, last))
+            deliveries = self._plan(followed.name, occurrences)
+            recordings = self.webhooks.record_processed(
+                deliveries, LogPosition(followed.name, last)
+            )
         if recordings is None:
             return 0  # another dispatcher processed this batch
         for recording in recordings:
@@ -252,12 +288,10 @@ class WebhookDispatch:
         return last - position
 
     # -- planning ----------------------------------------------------------------------
-    def _plan(
-        self, conn: Connection | None, source: str, occurrences: list[Occurrence]
-    ) -> list[Delivery]:
+    def _plan(self, source: str, occurrences: list[Occurrence]) -> list[Delivery]:
         if not occurrences:
             return []
-        sites = self._sites(conn, {o.site_id for o in occurrences})
+        sites = self._sites({o.site_id for o in occurrences})
         hooks = {owner: self._webhooks_of(owner) for owner in {s.owner_id for s in sites.values()}}
         now = self.webhooks.clock()
         base_url = self.webhooks.base_url
@@ -310,14 +344,8 @@ class WebhookDispatch:
                 found.append(webhook)
         return found
 
-    def _sites(self, conn: Connection | None, site_ids: set[UUID]) -> dict[UUID, SiteInfo]:
-        table = self.projections.tables["sites"]["sites"]
-        query = select(
-            table.c.uuid, table.c.id, table.c.owner_uuid, table.c.label, table.c.url
-        ).where(table.c.uuid.in_(site_ids))
-        with _connection(self.projections.engine, conn) as c:
-            rows = list(c.execute(query))
-        sites = {r.uuid: SiteInfo(r.id, r.owner_uuid, r.label, r.url) for r in rows}
+    def _sites(self, site_ids: set[UUID]) -> dict[UUID, SiteCard]:
+        sites = self.reads.site_cards(site_ids)
         for missing in site_ids - set(sites):
             try:
                 self.configuration.get_site(missing)
@@ -376,12 +404,9 @@ class WebhookDispatch:
         for key, at in list(self._queued.items()):
             if at < cutoff:
                 del self._queued[key]
-        tables = self.projections.tables[WebhooksProjection.name]
-        with self.projections.engine.connect() as conn:
-            rows = WebhooksProjection.overdue(conn, tables, cutoff)
         queued = 0
-        for row in rows:
-            key = (int(row.id), int(row.attempts) + 1)
+        for due in self.reads.overdue(cutoff):
+            key = (due.number, due.attempts + 1)
             if key in self._queued:
                 continue
             log.info("queueing overdue webhook delivery %d (attempt %d)", *key)
@@ -399,12 +424,3 @@ class WebhookDispatch:
                 DispatchStatus(self.name, followed.name, position, head, max(0, head - position))
             )
         return result
-
-
-@contextmanager
-def _connection(engine: Engine, conn: Connection | None) -> Iterator[Connection]:
-    if conn is not None:
-        yield conn
-    else:
-        with engine.connect() as fresh:
-            yield fresh

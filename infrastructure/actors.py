@@ -1,10 +1,11 @@
 """Dramatiq actors: the background jobs a worker runs.
 
-Each actor is declared on the broker of the container that does the work (from
-infrastructure/bootstrap.py, through the wiring of its feature), bound to that
-container's services: the in-process worker of the embedded default, `tinylytics
-worker` and the tests each get their own. Importing this module declares nothing by
-itself; `tinylytics worker` consumes every queue its container declared.
+Each actor is declared on the broker of the container that does the work (by
+infrastructure/bootstrap.py), bound to that container's services: the in-process
+worker of the embedded default, `tinylytics worker` and the tests each get their own.
+Importing this module declares nothing by itself; `tinylytics worker` consumes every
+queue its container declared. What sends a message names the actor and its queue
+(`WEBHOOK_QUEUE`, `DELIVER_WEBHOOK`), so it can be made before the actor's service.
 """
 
 from collections.abc import Callable

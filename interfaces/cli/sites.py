@@ -1,0 +1,120 @@
+"""`tinylytics sites …`: create, change and list sites."""
+
+from typing import Any
+
+import click
+
+from application.sites import SiteChanges
+from interfaces.cli.shared import ON_OFF, Failure, admin_command, emit, on_off, wired
+
+
+@click.group()
+def sites() -> None:
+    """Create, change and list sites."""
+
+
+def _site_payload(site: Any, number: int) -> dict[str, Any]:
+    return {
+        "id": number,
+        "uid": site.uid,
+        "url": site.url,
+        "label": site.label,
+        "timezone": site.timezone,
+        "public": site.is_public,
+        "unique": site.tracks_uniques,
+        "any_domain": site.allows_any_domain,
+        "ignored_paths": list(site.ignored_paths),
+        "active": not site.is_archived,
+    }
+
+
+@sites.command("create")
+@click.option("--owner", required=True, help="The owner's email.")
+@click.option("--url", required=True)
+@click.option("--label")
+@click.option("--timezone", default="UTC", show_default=True)
+@admin_command
+def sites_create(owner: str, url: str, label: str | None, timezone: str, as_json: bool) -> None:
+    """Register a site for an account."""
+    with wired() as c:
+        account = c.configuration.find_account(owner)
+        created = c.configuration.register_site(account.id, url, label, timezone)
+        site = c.configuration.get_site(created.uuid)
+    emit(
+        as_json,
+        {"id": created.id, "uid": created.uid, "url": site.url, "label": site.label},
+        f"created site {site.url} (id {created.id}, uid {created.uid})",
+    )
+
+
+@sites.command("update")
+@click.option("--id", "number", required=True, type=click.IntRange(min=1))
+@click.option("--label")
+@click.option("--url")
+@click.option("--timezone")
+@click.option("--public", type=ON_OFF, help="Public stats page.")
+@click.option("--unique", type=ON_OFF, help="Unique-hit tracking.")
+@click.option("--any-domain", type=ON_OFF, help="Accept hits from any domain.")
+@click.option("--ignore-path", "ignore_paths", multiple=True, help="Repeat for each pattern.")
+@click.option("--clear-ignored-paths", is_flag=True, help="Remove every ignored path pattern.")
+@click.option("--archived", type=ON_OFF)
+@admin_command
+def sites_update(
+    number: int,
+    label: str | None,
+    url: str | None,
+    timezone: str | None,
+    public: str | None,
+    unique: str | None,
+    any_domain: str | None,
+    ignore_paths: tuple[str, ...],
+    clear_ignored_paths: bool,
+    archived: str | None,
+    as_json: bool,
+) -> None:
+    """Change a site's settings; every change is applied, or none."""
+    if ignore_paths and clear_ignored_paths:
+        raise Failure("use --ignore-path or --clear-ignored-paths, not both")
+    paths = [] if clear_ignored_paths else (list(ignore_paths) if ignore_paths else None)
+    changes = SiteChanges(
+        url=url,
+        label=label,
+        timezone=timezone,
+        public=on_off(public),
+        unique_tracking=on_off(unique),
+        any_domain=on_off(any_domain),
+        ignored_paths=paths,
+        archived=on_off(archived),
+    )
+    with wired() as c:
+        site = c.configuration.site_by_number(number)
+        site = c.configuration.change_site(site.id, changes)
+    emit(as_json, _site_payload(site, number), f"updated site {site.url} (id {number})")
+
+
+@sites.command("list")
+@click.option("--owner", help="Only this owner's sites (email).")
+@admin_command
+def sites_list(owner: str | None, as_json: bool) -> None:
+    """List sites, all or one owner's."""
+    with wired() as c:
+        owner_id = c.configuration.find_account(owner).id if owner else None
+        c.reads.settle()
+        rows = c.reads.sites.of_owner(owner_id)
+    listed = [
+        {
+            "id": r.id,
+            "uid": r.uid,
+            "url": r.url,
+            "label": r.label,
+            "timezone": r.timezone,
+            "public": r.public,
+            "unique": r.unique_tracking,
+            "any_domain": r.any_domain,
+            "ignored_paths": r.ignored_paths,
+            "active": r.active,
+        }
+        for r in rows
+    ]
+    text = "\n".join(f"{s['id']:>6}  {s['uid']}  {s['url']}  {s['label']}" for s in listed)
+    emit(as_json, {"sites": listed}, text or "no sites")
