@@ -120,8 +120,9 @@ def read_hits(site_id: int) -> Any:
     if query["grouped"]:
         group_by = query["group_by"] or "path"
         echo["group_by"] = group_by
-        groups = reads.traffic.grouped(site.id, span, group_by, filters)
-        chosen = groups[(page - 1) * per_page : page * per_page]
+        count, chosen = reads.traffic.grouped(
+            site.id, span, group_by, filters, per_page, (page - 1) * per_page
+        )
         if group_by == "path":
             rows = [
                 {"path": g.value, "views": g.hits}
@@ -132,7 +133,7 @@ def read_hits(site_id: int) -> Any:
             rows = [{group_by: g.value, "hit_count": g.hits} for g in chosen]
         return {
             "grouped_hits": rows,
-            "pagination": pagination(page, per_page, len(groups)),
+            "pagination": pagination(page, per_page, count),
             "filters": echo,
         }
     total, found = reads.traffic.hits_page(site.id, span, filters, per_page, (page - 1) * per_page)

@@ -143,13 +143,17 @@ class Breakdown:
     columns: tuple[str, str] = ("Hits", "Unique")
 
 
-def _rows(groups: list[Group], total: int, label: Any, **extra: Any) -> tuple[list[Row], int]:
+def _rows(
+    found: tuple[int, list[Group]], total: int, label: Any, **extra: Any
+) -> tuple[list[Row], int]:
+    """The top groups as table rows, and how many more there are."""
+    count, groups = found
     rows = []
     for group in groups[:TOP]:
         share = round(100.0 * group.hits / total, 1) if total else 0.0
         fields = {k: f(group.value) for k, f in extra.items()}
         rows.append(Row(label(group.value), group.hits, group.uniques, share, **fields))
-    return rows, max(0, len(groups) - TOP)
+    return rows, max(0, count - TOP)
 
 
 def _source_label(value: str | None) -> str:
@@ -202,8 +206,12 @@ def build_overview(site: Site, args: Mapping[str, str]) -> Overview:
     bars = chart_bars(reads, site, period)
     total = sum(b.hits for b in bars)
 
-    def group(column: str, hide: tuple[str, ...] = ()) -> list[Group]:
-        return reads.traffic.breakdown(site.id, span, column, hide_sources=hide)
+    def group(
+        column: str, hide: tuple[str, ...] = (), known: bool = False
+    ) -> tuple[int, list[Group]]:
+        return reads.traffic.breakdown(
+            site.id, span, column, hide_sources=hide, top=TOP, known=known
+        )
 
     pages, more_pages = _rows(
         group("path"),
@@ -221,7 +229,7 @@ def build_overview(site: Site, args: Mapping[str, str]) -> Overview:
     )
     sources, more_sources = _rows(group("source"), total, _source_label)
     campaign_rows, more_campaigns = _rows(
-        [g for g in group("utm_campaign") if g.value is not None], total, lambda v: v or ""
+        group("utm_campaign", known=True), total, lambda v: v or ""
     )
     country_rows, more_countries = _rows(
         group("country"), total, countries.name, flag=countries.flag

@@ -7,13 +7,24 @@ when no filter asks about the other dimensions, from the combinations
 rows. Grouped answers therefore never scan the raw hits of a range.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from domain.text import clean
 from projections.base import Tables
@@ -54,8 +65,7 @@ class Filters:
 NO_FILTERS = Filters()
 
 
-@dataclass(frozen=True)
-class Group:
+class Group(NamedTuple):
     """One value of a dimension with its hits and unique hits over a range."""
 
     value: str | None
@@ -97,10 +107,19 @@ def sums_by(
     column: str,
     filters: Filters = NO_FILTERS,
     hide_sources: tuple[str, ...] = (),
-) -> list[Group]:
-    """Hits and uniques per value of a rollup column over [begin, finish), most first;
-    rows whose source is in `hide_sources` left out (the referrers without internal
-    navigation)."""
+    limit: int | None = None,
+    offset: int = 0,
+    known: bool = False,
+) -> tuple[int, list[Group]]:
+    """Hits and uniques per value of a rollup column over [begin, finish), most first
+    (then by value), and how many values there are in all; `limit` and `offset` choose
+    a page of them. Rows whose source is in `hide_sources` are left out (the referrers
+    without internal navigation), and with `known` the hits without a value (the
+    campaigns of hits that came from none).
+
+    Every piece of the range is one SELECT of (value, hits, uniques); the database sums
+    them all in one statement, sorts, counts and cuts the page, so only the page
+    leaves it."""
 
     def where(table: Table) -> list[ColumnElement[bool]]:
         found = _conditions(table, filters)
@@ -109,32 +128,25 @@ def sums_by(
         return found
 
     pieces = cut(begin, finish, schema.hourly_horizon())
-    sums: dict[str | None, list[int]] = {}
+    parts: list[Select[Any]] = []
 
-    def add(rows: Iterable[Any]) -> None:
-        for value, hits, uniques in rows:
-            entry = sums.setdefault(value, [0, 0])
-            entry[0] += int(hits or 0)
-            entry[1] += int(uniques or 0)
+    def piece(table: Table, value: Any, *conditions: ColumnElement[bool]) -> None:
+        if known:
+            conditions = (*conditions, value.is_not(None))
+        parts.append(
+            select(
+                value.label("value"),
+                table.c.hits.label("hits"),
+                table.c.uniques.label("uniques"),
+            ).where(table.c.site_uuid == site, *conditions, *where(table))
+        )
 
     by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
     if pieces.days and by_dimension:
         split = in_blocks(pieces.days[0], pieces.days[1], schema.BLOCK_SPANS)
         dims, blocks = t["dims"], t["blocks"]
         for first, last in split.days:
-            add(
-                conn.execute(
-                    select(dims.c.value, func.sum(dims.c.hits), func.sum(dims.c.uniques))
-                    .where(
-                        dims.c.site_uuid == site,
-                        dims.c.dim == column,
-                        dims.c.day >= first,
-                        dims.c.day < last,
-                        *where(dims),
-                    )
-                    .group_by(dims.c.value)
-                )
-            )
+            piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
         if split.blocks:
             chosen = or_(
                 *(
@@ -142,67 +154,61 @@ def sums_by(
                     for span, starts in split.blocks.items()
                 )
             )
-            add(
-                conn.execute(
-                    select(blocks.c.value, func.sum(blocks.c.hits), func.sum(blocks.c.uniques))
-                    .where(
-                        blocks.c.site_uuid == site,
-                        blocks.c.dim == column,
-                        chosen,
-                        *where(blocks),
-                    )
-                    .group_by(blocks.c.value)
-                )
-            )
+            piece(blocks, blocks.c.value, blocks.c.dim == column, chosen)
     elif pieces.days:
         daily = t["daily"]
-        add(
-            conn.execute(
-                select(daily.c[column], func.sum(daily.c.hits), func.sum(daily.c.uniques))
-                .where(
-                    daily.c.site_uuid == site,
-                    daily.c.day >= pieces.days[0],
-                    daily.c.day < pieces.days[1],
-                    *where(daily),
-                )
-                .group_by(daily.c[column])
-            )
+        piece(
+            daily,
+            daily.c[column],
+            daily.c.day >= pieces.days[0],
+            daily.c.day < pieces.days[1],
         )
     hourly = t["hourly"]
     for a, b in pieces.hours:
-        add(
-            conn.execute(
-                select(hourly.c[column], func.sum(hourly.c.hits), func.sum(hourly.c.uniques))
-                .where(
-                    hourly.c.site_uuid == site,
-                    hourly.c.hour >= a,
-                    hourly.c.hour < b,
-                    *where(hourly),
-                )
-                .group_by(hourly.c[column])
-            )
-        )
+        piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b)
     hits = t["hits"]
     for a, b in pieces.raw:
-        add(
-            conn.execute(
-                select(
-                    hits.c[column],
-                    func.count(),
-                    func.sum(case((hits.c.is_unique, 1), else_=0)),
-                )
-                .where(
-                    hits.c.site_uuid == site,
-                    hits.c.created_at >= a,
-                    hits.c.created_at < b,
-                    *where(hits),
-                )
-                .group_by(hits.c[column])
+        parts.append(
+            select(
+                hits.c[column].label("value"),
+                literal(1).label("hits"),
+                case((hits.c.is_unique, 1), else_=0).label("uniques"),
+            ).where(
+                hits.c.site_uuid == site,
+                hits.c.created_at >= a,
+                hits.c.created_at < b,
+                *where(hits),
+                *([hits.c[column].is_not(None)] if known else []),
             )
         )
-    groups = [Group(value, h, u) for value, (h, u) in sums.items() if h > 0]
-    groups.sort(key=lambda g: (-g.hits, g.value or ""))
-    return groups
+    if not parts:
+        return 0, []
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    total_hits = func.sum(rows.c.hits)
+    # The order Python's str sorts in: code points ("C" on PostgreSQL, BINARY on SQLite).
+    by_value: Any = func.coalesce(rows.c.value, "")
+    if conn.dialect.name == "postgresql":
+        by_value = by_value.collate("C")
+    query = (
+        select(rows.c.value, total_hits, func.sum(rows.c.uniques), func.count().over())
+        .group_by(rows.c.value)
+        .having(total_hits > 0)
+        .order_by(total_hits.desc(), by_value)
+        .limit(limit)
+        .offset(offset)
+    )
+    found = conn.execute(query).all()
+    if not found:
+        if offset == 0:
+            return 0, []
+        # A page past the end: how many there are still has to be told.
+        return _count(conn, rows, total_hits), []
+    return int(found[0][3]), [Group(value, int(h), int(u or 0)) for value, h, u, _ in found]
+
+
+def _count(conn: Connection, rows: Any, total_hits: Any) -> int:
+    grouped = select(rows.c.value).group_by(rows.c.value).having(total_hits > 0).subquery()
+    return int(conn.execute(select(func.count()).select_from(grouped)).scalar() or 0)
 
 
 def event_counts(

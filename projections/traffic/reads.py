@@ -29,9 +29,29 @@ class TrafficReads:
         self.tables = tables
 
     # -- sums over a range ---------------------------------------------------------------
-    def grouped(self, site: UUID, span: Span, group_by: str, filters: Filters) -> list[Group]:
-        """Hits and unique hits per value of an API `group_by`, most first."""
-        return self.breakdown(site, span, GROUPABLE[group_by], filters)
+    def grouped(
+        self,
+        site: UUID,
+        span: Span,
+        group_by: str,
+        filters: Filters,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> tuple[int, list[Group]]:
+        """Hits and unique hits per value of an API `group_by`, most first: how many values
+        there are, and a page of them (all without a limit)."""
+        with self.engine.connect() as conn:
+            return grouping.sums_by(
+                conn,
+                self.tables,
+                site,
+                span.begin,
+                span.finish,
+                GROUPABLE[group_by],
+                filters,
+                limit=limit,
+                offset=offset,
+            )
 
     def breakdown(
         self,
@@ -40,12 +60,25 @@ class TrafficReads:
         column: str,
         filters: Filters = NO_FILTERS,
         hide_sources: tuple[str, ...] = (),
-    ) -> list[Group]:
+        top: int | None = None,
+        known: bool = False,
+    ) -> tuple[int, list[Group]]:
         """Hits and unique hits per value of a rollup column (`path`, `referrer`, `source`,
-        `country`, `browser`, `platform`, `utm_campaign`), most first."""
+        `country`, `browser`, `platform`, `utm_campaign`), most first: how many values
+        there are, and the `top` ones (all without a number); with `known`, hits without
+        a value are left out."""
         with self.engine.connect() as conn:
             return grouping.sums_by(
-                conn, self.tables, site, span.begin, span.finish, column, filters, hide_sources
+                conn,
+                self.tables,
+                site,
+                span.begin,
+                span.finish,
+                column,
+                filters,
+                hide_sources,
+                limit=top,
+                known=known,
             )
 
     def events(self, site: UUID, span: Span) -> list[EventCount]:
