@@ -23,8 +23,8 @@ from uuid import UUID
 from application.enrichment import CountryResolver, UserAgentParser
 from application.group_commit import GroupCommitter
 from application.kudos import KudoGiven
-from application.privacy import HashInput, VisitorHasher
-from application.tracking import Tracked
+from application.tracking import TrafficEvent
+from application.visitor_hashing import HashInput, VisitorHasher
 from domain.bounded_cache import memoized
 from domain.custom_events import CustomEvent
 from domain.errors import Conflict, DomainError, NotFound
@@ -144,7 +144,7 @@ class Recorded(NamedTuple):
     """A committed hit or custom event: its stable integer id and its event."""
 
     id: int
-    event: Tracked
+    event: TrafficEvent
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class Collection:
         hasher: VisitorHasher,
         limiter: VisitorLimiter,
         drops: DropCounter,
-        save: Callable[[Sequence[Tracked]], list[int]],
+        save: Callable[[Sequence[TrafficEvent]], list[int]],
         kudos: KudoGiver,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committers: int = 1,
@@ -450,7 +450,7 @@ class Collection:
         return visitor_kudo_uid(site.id, path, visitor_hash)
 
 
-def _event_of(draft: Draft, hashes: tuple[str, str] | None) -> Tracked:
+def _event_of(draft: Draft, hashes: tuple[str, str] | None) -> TrafficEvent:
     if draft.event_name is None:
         return Hit.record(draft.site_id, draft.visit, hashes)
     return CustomEvent.record(

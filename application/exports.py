@@ -17,15 +17,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.hits import EXPORTED_HIT_FIELDS
+
 BOM = "\ufeff"
 CHUNK_BYTES = 64 * 1024
 _SIGNS = ("=", "+", "-", "@")
 _FORMULA_STARTS = (*_SIGNS, "\t", "\r")
 
-HIT_COLUMNS = (
-    "id", "created_at_utc", "path", "url", "referrer", "source", "utm_campaign",
-    "utm_medium", "country", "browser", "platform", "is_mobile", "channel", "is_unique",
-)  # fmt: skip
+# Times are written and named in UTC.
+HIT_COLUMNS = tuple(f"{name}_utc" if name == "created_at" else name for name in EXPORTED_HIT_FIELDS)
 EVENT_COLUMNS = (
     "id", "created_at_utc", "name", "value", "path", "url", "referrer", "source",
     "country", "browser", "platform",

@@ -12,13 +12,13 @@ from application.kudos import KudoCommands
 
 # The creating events of hits and custom events (`Hit.Recorded`, `CustomEvent.Recorded`):
 # both are saved as events, never changed, so no aggregate object is built for them.
-Tracked = Any
+TrafficEvent = Any
 
 
 class Tracking(KudoCommands, EventSourcedApplication):
     name = "Tracking"
 
-    def record(self, items: Sequence[Tracked]) -> list[int]:
+    def record(self, items: Sequence[TrafficEvent]) -> list[int]:
         """Save hits and events in one transaction; their stable integer ids, in order."""
         if not items:
             return []

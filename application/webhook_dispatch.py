@@ -47,7 +47,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Notification, Tracking
+from eventsourcing.persistence import Notification
+from eventsourcing.persistence import Tracking as LogPosition  # a position, not our app
 
 from application.webhooks import Webhooks
 from domain.deliveries import Delivery, delivery_id
@@ -276,7 +277,9 @@ class WebhookDispatch:
                     if found is not None:
                         occurrences.append(found)
             deliveries = self._plan(followed.name, occurrences)
-            recordings = self.webhooks.record_processed(deliveries, Tracking(followed.name, last))
+            recordings = self.webhooks.record_processed(
+                deliveries, LogPosition(followed.name, last)
+            )
         if recordings is None:
             return 0  # another dispatcher processed this batch
         for recording in recordings:

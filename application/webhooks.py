@@ -20,7 +20,10 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording, Tracking
+
+# The library's `Tracking` is a position in a followed log, not our Tracking application.
+from eventsourcing.persistence import IntegrityError, ProcessRecorder, Recording
+from eventsourcing.persistence import Tracking as LogPosition
 from eventsourcing.utils import get_topic
 
 from application.base import Created, EventSourcedApplication
@@ -134,7 +137,7 @@ class Webhooks(EventSourcedApplication):
         return self.tracker.max_tracking_id(source) or 0
 
     def record_processed(
-        self, deliveries: Sequence[Delivery], tracking: Tracking
+        self, deliveries: Sequence[Delivery], tracking: LogPosition
     ) -> list[Recording[UUID]] | None:
         """Save scheduled deliveries and the log position they were made up to, at once.
 
@@ -170,7 +173,7 @@ class Webhooks(EventSourcedApplication):
         if self.tracker.max_tracking_id(source) is None:
             # Another process may have started it meanwhile: then its position stands.
             with suppress(IntegrityError):
-                self.tracker.insert_tracking(Tracking(source, head))
+                self.tracker.insert_tracking(LogPosition(source, head))
 
     # -- webhooks ----------------------------------------------------------------------
     def create_webhook(

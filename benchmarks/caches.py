@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from application import collection  # noqa: E402
 from domain import sources  # noqa: E402
-from projections import traffic  # noqa: E402
+from projections.traffic import rollups as traffic  # noqa: E402
 
 HOT_VALUES = 5000
 PAD = "/category/subcategory/a-long-article-title-that-makes-the-path-realistic"

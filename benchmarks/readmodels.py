@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+from domain.date_ranges import DateRange  # noqa: E402
 from domain.hits import Hit, created_event, new_site_scoped_id  # noqa: E402
 from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
-from projections.traffic_queries import Filters, grouped, leaderboard  # noqa: E402
+from projections.reads import Filters  # noqa: E402
 
 SITES = 5
 PATHS = 3000
@@ -133,58 +134,82 @@ def zipf_weights(n: int, s: float = 1.1) -> list[float]:
     return [1 / (i + 1) ** s for i in range(n)]
 
 
-def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
-    """Write `total` hits over the last year through the Tracking application."""
-    rng = random.Random(seed)
-    sites = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(SITES)]
-    site_weights = zipf_weights(SITES, 1.0)
-    paths = [f"/posts/{i}-some-title" for i in range(PATHS)]
-    path_w, ref_w, country_w = (
-        zipf_weights(PATHS),
-        zipf_weights(len(REFERRERS), 0.9),
-        zipf_weights(len(COUNTRIES), 1.0),
-    )
-    browser_w = zipf_weights(len(BROWSERS), 0.8)
-    now = datetime.now(UTC)
-    start = now - timedelta(days=365)
-    span = (now - start).total_seconds()
-    # Timestamps in order, as a live log would have them.
-    moments = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(total))
-    batch = []
-    for i, at in enumerate(moments):
-        site = rng.choices(sites, site_weights)[0]
-        path = rng.choices(paths, path_w)[0]
-        referrer = rng.choices(REFERRERS, ref_w)[0]
-        browser, platform, mobile = rng.choices(BROWSERS, browser_w)[0]
+class Traffic:
+    """Realistic hits: Zipf-distributed paths, referrers, countries and user agents."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.paths = [f"/posts/{i}-some-title" for i in range(PATHS)]
+        self.path_w = zipf_weights(PATHS)
+        self.ref_w = zipf_weights(len(REFERRERS), 0.9)
+        self.country_w = zipf_weights(len(COUNTRIES), 1.0)
+        self.browser_w = zipf_weights(len(BROWSERS), 0.8)
+
+    def hit(self, site: uuid.UUID, at: datetime, campaigns: bool) -> Any:
+        rng = self.rng
+        path = rng.choices(self.paths, self.path_w)[0]
+        referrer = rng.choices(REFERRERS, self.ref_w)[0]
+        browser, platform, mobile = rng.choices(BROWSERS, self.browser_w)[0]
         visitor = f"{rng.getrandbits(20):x}"
-        batch.append(
-            created_event(
-                Hit,
-                new_site_scoped_id(site),
-                at,
-                site_id=site,
-                path=path,
-                url=f"https://example.com{path}",
-                referrer=referrer,
-                country=rng.choices(COUNTRIES, country_w)[0],
-                browser=browser,
-                platform=platform,
-                is_mobile=mobile,
-                source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
-                utm_campaign=None,
-                utm_medium=None,
-                unique_hash=digest(f"{site}{path}{visitor}{at:%Y%m%d}"),
-                visitor_hash=digest(f"{site}{visitor}{at:%Y%m%d}"),
-                channel="script",
-                subscribers=None,
-            )
+        campaign = f"spring-{rng.randrange(12)}" if campaigns and rng.random() < 0.03 else None
+        return created_event(
+            Hit,
+            new_site_scoped_id(site),
+            at,
+            site_id=site,
+            path=path,
+            url=f"https://example.com{path}",
+            referrer=referrer,
+            country=rng.choices(COUNTRIES, self.country_w)[0],
+            browser=browser,
+            platform=platform,
+            is_mobile=mobile,
+            source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
+            utm_campaign=campaign,
+            utm_medium="email" if campaign else None,
+            unique_hash=digest(f"{site}{path}{visitor}{at:%Y%m%d}"),
+            visitor_hash=digest(f"{site}{visitor}{at:%Y%m%d}"),
+            channel="script",
+            subscribers=None,
         )
+
+
+def write(container: Any, hits: Any, total: int) -> None:
+    """Record hits in batches of 5,000 through the Tracking application."""
+    batch = []
+    for i, made in enumerate(hits):
+        batch.append(made)
         if len(batch) == 5000 or i == total - 1:
             container.tracking.record(batch)
             batch = []
         if (i + 1) % 1_000_000 == 0:
             say(f"generated {i + 1:,} hits")
+
+
+def generate(container: Any, total: int, seed: int = 7) -> list[uuid.UUID]:
+    """Write `total` hits of several sites over the last year."""
+    rng = random.Random(seed)
+    sites = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(SITES)]
+    site_weights = zipf_weights(SITES, 1.0)
+    traffic = Traffic(rng)
+    now = datetime.now(UTC)
+    start = now - timedelta(days=365)
+    span = (now - start).total_seconds()
+    # Timestamps in order, as a live log would have them.
+    moments = sorted(start + timedelta(seconds=rng.random() * span) for _ in range(total))
+    hits = (traffic.hit(rng.choices(sites, site_weights)[0], at, False) for at in moments)
+    write(container, hits, total)
     return sites
+
+
+def generate_recent(container: Any, site: uuid.UUID, total: int, seed: int = 11) -> None:
+    """Write `total` hits of one site, all inside the last 30 days, in time order."""
+    rng = random.Random(seed)
+    traffic = Traffic(rng)
+    now = datetime.now(UTC)
+    span = timedelta(days=30).total_seconds() - 60
+    moments = sorted(now - timedelta(seconds=rng.random() * span) for _ in range(total))
+    write(container, (traffic.hit(site, at, True) for at in moments), total)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -248,8 +273,8 @@ def run(backend: str, total: int) -> dict[str, Any]:
         for _ in range(20):
             site = rng.choice(sites[:3])
             end = today - timedelta(days=rng.randrange(0, 300))
-            begin = datetime.combine(end - timedelta(days=29), datetime.min.time(), tzinfo=UTC)
-            finish = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            span = DateRange(end - timedelta(days=29), end, "UTC")
+            begin, finish = span.begin, span.finish
             for group_by in (
                 "path",
                 "country",
@@ -258,16 +283,15 @@ def run(backend: str, total: int) -> dict[str, Any]:
                 "platform_name",
                 "source",
             ):
-                with container.engine.connect() as conn:
-                    t0 = time.perf_counter()
-                    grouped(conn, tables, site, begin, finish, group_by, Filters())
-                    timings.setdefault(f"grouped_{group_by}", []).append(
-                        (time.perf_counter() - t0) * 1000
-                    )
-            with container.engine.connect() as conn:
                 t0 = time.perf_counter()
-                leaderboard(conn, tables, site)
-                timings.setdefault("leaderboard", []).append((time.perf_counter() - t0) * 1000)
+                container.reads.traffic.grouped(site, span, group_by, Filters())
+                timings.setdefault(f"grouped_{group_by}", []).append(
+                    (time.perf_counter() - t0) * 1000
+                )
+            t0 = time.perf_counter()
+            container.reads.traffic.leaderboard(site)
+            timings.setdefault("leaderboard", []).append((time.perf_counter() - t0) * 1000)
+            with container.engine.connect() as conn:
                 hits = tables["hits"]
                 from sqlalchemy import func, select
 
@@ -324,55 +348,6 @@ def drop_schema(env: dict[str, str], schema: str | None) -> None:
 
         with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def generate_recent(container: Any, site: uuid.UUID, total: int, seed: int = 11) -> None:
-    """Write `total` hits of one site, all inside the last 30 days, in time order."""
-    rng = random.Random(seed)
-    paths = [f"/posts/{i}-some-title" for i in range(PATHS)]
-    path_w, ref_w, country_w = (
-        zipf_weights(PATHS),
-        zipf_weights(len(REFERRERS), 0.9),
-        zipf_weights(len(COUNTRIES), 1.0),
-    )
-    browser_w = zipf_weights(len(BROWSERS), 0.8)
-    now = datetime.now(UTC)
-    span = timedelta(days=30).total_seconds() - 60
-    moments = sorted(now - timedelta(seconds=rng.random() * span) for _ in range(total))
-    batch = []
-    for i, at in enumerate(moments):
-        path = rng.choices(paths, path_w)[0]
-        referrer = rng.choices(REFERRERS, ref_w)[0]
-        browser, platform, mobile = rng.choices(BROWSERS, browser_w)[0]
-        visitor = f"{rng.getrandbits(20):x}"
-        campaign = f"spring-{rng.randrange(12)}" if rng.random() < 0.03 else None
-        batch.append(
-            created_event(
-                Hit,
-                new_site_scoped_id(site),
-                at,
-                site_id=site,
-                path=path,
-                url=f"https://example.com{path}",
-                referrer=referrer,
-                country=rng.choices(COUNTRIES, country_w)[0],
-                browser=browser,
-                platform=platform,
-                is_mobile=mobile,
-                source=SOURCES.get(referrer, referrer and referrer.split("/")[2]),
-                utm_campaign=campaign,
-                utm_medium="email" if campaign else None,
-                unique_hash=digest(f"{site}{path}{visitor}{at:%Y%m%d}"),
-                visitor_hash=digest(f"{site}{visitor}{at:%Y%m%d}"),
-                channel="script",
-                subscribers=None,
-            )
-        )
-        if len(batch) == 5000 or i == total - 1:
-            container.tracking.record(batch)
-            batch = []
-        if (i + 1) % 1_000_000 == 0:
-            say(f"generated {i + 1:,} hits")
 
 
 def free_port() -> int:

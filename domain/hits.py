@@ -8,7 +8,7 @@ delete on the event store's primary key, with no read model to consult.
 
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -85,6 +85,49 @@ _FREE_TEXT = (
     "utm_campaign",
     "utm_medium",
 )
+
+
+# A hit's shape, written once. Every stored field is a `Visit` field: the read model's
+# columns follow them (projections/traffic/schema.py), around the hit's id, site and
+# time and the read model's own `is_unique`.
+VISIT_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Visit))
+# The hit as the API and webhooks show it: (public name, stored field). The create-hit
+# answer and `new_hit` webhooks carry every one (api.md, webhooks.md); a listing
+# (GET /sites/:id/hits) leaves the visitor hashes out.
+API_HIT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("id", "id"),
+    ("url", "url"),
+    ("path", "path"),
+    ("referrer", "referrer"),
+    ("country", "country"),
+    ("browser_name", "browser"),
+    ("platform_name", "platform"),
+    ("is_mobile", "is_mobile"),
+    ("source", "source"),
+    ("unique_hash", "unique_hash"),
+    ("visitor_hash", "visitor_hash"),
+    ("created_at", "created_at"),
+)
+HASH_FIELDS = ("unique_hash", "visitor_hash")
+LISTED_HIT_FIELDS = tuple(pair for pair in API_HIT_FIELDS if pair[0] not in HASH_FIELDS)
+# The owner's CSV export: what the dashboard shows of a hit, visitor hashes left out
+# (they mean nothing outside the day and the salt they were made with).
+EXPORTED_HIT_FIELDS: tuple[str, ...] = (
+    "id", "created_at", "path", "url", "referrer", "source", "utm_campaign", "utm_medium",
+    "country", "browser", "platform", "is_mobile", "channel", "is_unique",
+)  # fmt: skip
+
+
+def public_hit(
+    hit: Any, shape: tuple[tuple[str, str], ...] = API_HIT_FIELDS, **known: Any
+) -> dict[str, Any]:
+    """A hit (a `Hit.Recorded` event, a read-model row: anything with the stored names)
+    in the public shape; `known` gives values the object does not hold (its id, its
+    time), by stored name."""
+    return {
+        public: known[stored] if stored in known else getattr(hit, stored)
+        for public, stored in shape
+    }
 
 
 def created_event(

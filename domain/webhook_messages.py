@@ -19,6 +19,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.hits import public_hit
 from domain.webhooks import (
     DISCORD,
     MONITOR_DOWN,
@@ -55,21 +56,8 @@ def site_payload(number: int, name: str, url: str, base_url: str | None) -> dict
 
 
 def hit_payload(hit: Any, hit_id: int) -> dict[str, Any]:
-    """A `Hit.Recorded` event in the create-hit API response shape (interfaces/api/hits.py)."""
-    return {
-        "id": hit_id,
-        "url": hit.url,
-        "path": hit.path,
-        "referrer": hit.referrer,
-        "country": hit.country,
-        "browser_name": hit.browser,
-        "platform_name": hit.platform,
-        "is_mobile": hit.is_mobile,
-        "source": hit.source,
-        "unique_hash": hit.unique_hash,
-        "visitor_hash": hit.visitor_hash,
-        "created_at": iso(hit.timestamp),
-    }
+    """A `Hit.Recorded` event in the create-hit API response shape (domain/hits.py)."""
+    return public_hit(hit, id=hit_id, created_at=iso(hit.timestamp))
 
 
 def kudo_payload(kudo_id: int, uid: str, path: str, created_at: datetime) -> dict[str, Any]:

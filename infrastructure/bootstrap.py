@@ -12,8 +12,8 @@ from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
 from application.mail import Mailer
-from application.privacy import SeenHashes, VisitorHasher
 from application.tracking import Tracking
+from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
 from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
 from application.webhooks import Webhooks, utcnow
@@ -27,6 +27,7 @@ from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.health import Health
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
+from infrastructure.login_throttle import LoginThrottle
 from infrastructure.mail import make_mailer
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import (
@@ -39,6 +40,7 @@ from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
 from infrastructure.redis_link import RedisLink
 from infrastructure.safe_http import SafeHttpClient
 from infrastructure.salts import SqlSaltStore
+from infrastructure.secret_key import session_secret
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
 from infrastructure.user_agents import UaParserAdapter
@@ -54,9 +56,10 @@ from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
 from projections.kudos import KudosProjection
-from projections.runner import PositionLocks, ProjectionEngine
+from projections.reads import ReadModels
+from projections.runner import PositionLocks, ProjectionRunner
 from projections.sites import SitesProjection
-from projections.traffic import TrafficProjection
+from projections.traffic.projection import TrafficProjection
 from projections.webhooks import WebhookReads, WebhooksProjection
 
 log = logging.getLogger("tinylytics")
@@ -71,7 +74,10 @@ class Container:
     configuration: Configuration
     tracking: Tracking
     engine: Engine
-    projections: ProjectionEngine
+    projections: ProjectionRunner
+    reads: ReadModels
+    session_secret: str  # signs the dashboard's session cookies
+    login_throttle: LoginThrottle
     key_usage: KeyUsage
     drops: SqlDropCounter
     rate_limiter: ApiRateLimiter
@@ -79,7 +85,6 @@ class Container:
     erasure: Erasure
     broker: dramatiq.Broker
     webhooks: Webhooks
-    webhook_reads: WebhookReads
     webhook_dispatch: WebhookDispatch
     webhook_sender: WebhookSender
     mailer: Mailer
@@ -192,7 +197,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         configuration=configuration,
         fence=fence,
     )
-    projections = ProjectionEngine(
+    projections = ProjectionRunner(
         engine,
         sources={
             CONFIGURATION_STORE: configuration,
@@ -246,12 +251,16 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     avatars = AvatarStore(engine)
     avatars.setup()
     database = DatabaseWatch(engine)
+    secret = session_secret(settings, engine)
     return Container(
         settings=settings,
         configuration=configuration,
         tracking=tracking,
         engine=engine,
         projections=projections,
+        reads=ReadModels(projections, webhook_reads),
+        session_secret=secret,
+        login_throttle=LoginThrottle(settings, secret),
         key_usage=key_usage,
         drops=drops,
         rate_limiter=ApiRateLimiter(settings, redis),
@@ -259,7 +268,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         erasure=Erasure(configuration, eraser),
         broker=broker,
         webhooks=webhooks,
-        webhook_reads=webhook_reads,
         webhook_dispatch=dispatch,
         webhook_sender=sender,
         mailer=make_mailer(settings),

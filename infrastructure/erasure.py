@@ -15,7 +15,7 @@ from application.erasure import ErasureScope
 from domain.hits import site_id_range
 from infrastructure.persistence import SQLITE_TIMEOUT_SECONDS, sqlite_event_file
 from infrastructure.settings import Settings
-from projections.runner import ERASED_TOPIC, ProjectionEngine
+from projections.runner import ERASED_TOPIC, ProjectionRunner
 
 
 class EventStoreRows:
@@ -114,7 +114,7 @@ class StoreEraser:
 
     def __init__(
         self,
-        projections: ProjectionEngine,
+        projections: ProjectionRunner,
         configuration: EventStoreRows,
         tracking: EventStoreRows,
         forgetters: Sequence[Forgetter],

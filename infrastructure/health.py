@@ -16,7 +16,7 @@ from sqlalchemy import Engine, text
 
 from infrastructure.database_watch import DatabaseWatch
 from infrastructure.redis_link import RedisLink
-from projections.runner import ProjectionEngine
+from projections.runner import ProjectionRunner
 
 log = logging.getLogger("tinylytics.health")
 
@@ -37,7 +37,7 @@ class Health:
     def __init__(
         self,
         engine: Engine,
-        projections: ProjectionEngine,
+        projections: ProjectionRunner,
         database: DatabaseWatch,
         redis: RedisLink | None,
     ) -> None:

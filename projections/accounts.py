@@ -1,5 +1,7 @@
 """The accounts read model: who has an account, on which plan, in which time zone."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -9,6 +11,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Index,
     MetaData,
     String,
@@ -20,7 +23,7 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from domain.accounts import Account
-from projections.base import Projection, Tables, event_type, set_columns
+from projections.base import Projection, Tables, event_type, set_columns, utc
 
 
 class AccountsProjection(Projection):
@@ -80,7 +83,31 @@ class AccountsProjection(Projection):
         table = tables["accounts"]
         conn.execute(delete(table).where(table.c.uuid == scope.account_id))
 
-    @staticmethod
-    def by_uuid(conn: Connection, tables: Tables, account_id: UUID) -> Any:
-        table = tables["accounts"]
-        return conn.execute(select(table).where(table.c.uuid == account_id)).first()
+
+@dataclass(frozen=True)
+class AccountRow:
+    id: int
+    uuid: UUID
+    email: str
+    timezone: str
+    is_subscribed: bool
+    email_confirmed: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountReads:
+    def __init__(self, engine: Engine, tables: Tables) -> None:
+        self.engine = engine
+        self.table = tables["accounts"]
+
+    def by_uuid(self, account_id: UUID) -> AccountRow | None:
+        """The account as the read model has it (None until the projection has run)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(self.table).where(self.table.c.uuid == account_id)).first()
+        if row is None:
+            return None
+        values = dict(row._mapping)
+        values["created_at"] = utc(values["created_at"])
+        values["updated_at"] = utc(values["updated_at"])
+        return AccountRow(**values)

@@ -71,6 +71,32 @@ class Bulk:
         marks = ", ".join([self.mark] * len(columns))
         self.conn.exec_driver_sql(f"INSERT INTO {name} ({names}) VALUES ({marks})" + tail, rows)
 
+    def upsert_latest(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        keys: Sequence[str],
+        stamp: str,
+        rows: Sequence[tuple[Any, ...]],
+    ) -> None:
+        """Insert rows, or replace the stored one's other columns where the new row's
+        `stamp` is not earlier (the latest report wins). Rows must have distinct keys."""
+        if not rows:
+            return
+        name = f'"{table.name}"'
+        changes = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        names = ", ".join(columns)
+        tail = (
+            f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {changes}"
+            f" WHERE excluded.{stamp} >= {name}.{stamp}"
+        )
+        if self.pg:
+            staged = self._stage(table, columns, rows)
+            self.conn.exec_driver_sql(f"{staged} INSERT INTO {name} ({names}) {_FROM_STAGE}" + tail)
+            return
+        marks = ", ".join([self.mark] * len(columns))
+        self.conn.exec_driver_sql(f"INSERT INTO {name} ({names}) VALUES ({marks})" + tail, rows)
+
     def insert_new(
         self, table: Table, keys: Sequence[str], rows: Sequence[tuple[str, ...]]
     ) -> list[tuple[str, ...]]:

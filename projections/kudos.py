@@ -1,6 +1,7 @@
 """The kudos read model: every kudo (for the API and dashboard) and live counts per page."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Index,
     MetaData,
     String,
@@ -24,8 +26,8 @@ from sqlalchemy import (
 from application.erasure import ErasureScope
 from domain.kudos import Kudo
 from domain.text import clean
-from projections.base import Projection, Tables, cleaned, event_type, upsert_add
-from projections.traffic import combo_key
+from projections.base import Projection, Tables, cleaned, event_type, upsert_add, utc
+from projections.traffic.rollups import combo_key
 
 
 class KudosProjection(Projection):
@@ -130,62 +132,131 @@ class KudosProjection(Projection):
                 conn.execute(delete(table).where(table.c.site_uuid.in_(scope.site_ids)))
 
 
-def kudo_page(
-    conn: Connection,
-    t: Tables,
-    site: UUID,
-    begin: datetime,
-    finish: datetime,
-    path: str | None,
-    uid: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[int, Sequence[Any]]:
-    """Live kudos given in a range, newest first, and how many there are."""
-    # Filters compared with stored texts, cleaned as they were (domain/text.py).
-    path = clean(path) if path is not None else None
-    uid = clean(uid) if uid is not None else None
-    table = t["kudos"]
-    where = [
-        table.c.site_uuid == site,
-        table.c.created_at >= begin,
-        table.c.created_at < finish,
-        table.c.withdrawn_at.is_(None),
-    ]
-    if path is not None:
-        where.append(table.c.path == path)
-    if uid is not None:
-        where.append(table.c.uid == uid)
-    total = int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar() or 0)
-    rows = conn.execute(
-        select(table)
-        .where(*where)
-        .order_by(table.c.created_at.desc(), table.c.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
-    return total, rows
+@dataclass(frozen=True)
+class KudoRow:
+    """A live kudo: its integer id is the notification id of the event that gave it."""
+
+    id: int
+    uid: str
+    path: str
+    channel: str
+    created_at: datetime
 
 
-def kudo_totals(conn: Connection, t: Tables, sites: list[UUID]) -> dict[UUID, int]:
-    if not sites:
-        return {}
-    counts = t["counts"]
-    rows = conn.execute(
-        select(counts.c.site_uuid, func.sum(counts.c.count))
-        .where(counts.c.site_uuid.in_(sites))
-        .group_by(counts.c.site_uuid)
-    )
-    return {site: int(n or 0) for site, n in rows}
+@dataclass(frozen=True)
+class PathKudos:
+    path: str
+    count: int
 
 
-def kudo_counts(conn: Connection, t: Tables, site: UUID, paths: list[str]) -> dict[str, int]:
-    counts = t["counts"]
-    keys = [combo_key([p]) for p in paths]
-    rows = conn.execute(
-        select(counts.c.path, counts.c.count).where(
-            counts.c.site_uuid == site, counts.c.key.in_(keys)
-        )
-    )
-    found = {path: int(n) for path, n in rows}
-    return {p: found.get(p, 0) for p in paths}
+class KudoReads:
+    def __init__(self, engine: Engine, tables: Tables) -> None:
+        self.engine = engine
+        self.kudos = tables["kudos"]
+        self.counts = tables["counts"]
+
+    def page(
+        self,
+        site: UUID,
+        begin: datetime | None,
+        finish: datetime | None,
+        path: str | None,
+        uid: str | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[KudoRow]]:
+        """Live kudos given in [begin, finish) (either end open), newest first, and how
+        many there are in all."""
+        # Filters compared with stored texts, cleaned as they were (domain/text.py).
+        path = clean(path) if path is not None else None
+        uid = clean(uid) if uid is not None else None
+        table = self.kudos
+        where = [table.c.site_uuid == site, table.c.withdrawn_at.is_(None)]
+        if begin is not None:
+            where.append(table.c.created_at >= begin)
+        if finish is not None:
+            where.append(table.c.created_at < finish)
+        if path is not None:
+            where.append(table.c.path == path)
+        if uid is not None:
+            where.append(table.c.uid == uid)
+        with self.engine.connect() as conn:
+            total = int(
+                conn.execute(select(func.count()).select_from(table).where(*where)).scalar() or 0
+            )
+            rows = conn.execute(
+                select(table.c.id, table.c.uid, table.c.path, table.c.channel, table.c.created_at)
+                .where(*where)
+                .order_by(table.c.created_at.desc(), table.c.id.desc())
+                .limit(limit)
+                .offset(offset)
+            )
+            return total, [KudoRow(int(i), u, p, c, utc(at)) for i, u, p, c, at in rows]
+
+    def by_path(self, site: UUID, begin: datetime, finish: datetime) -> list[PathKudos]:
+        """Live kudos given in [begin, finish) per page, most first."""
+        table = self.kudos
+        total = func.count()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.path, total)
+                .where(
+                    table.c.site_uuid == site,
+                    table.c.withdrawn_at.is_(None),
+                    table.c.created_at >= begin,
+                    table.c.created_at < finish,
+                )
+                .group_by(table.c.path)
+                .order_by(total.desc(), table.c.path)
+            )
+            return [PathKudos(p, int(n)) for p, n in rows]
+
+    def lifetime(self, sites: list[UUID]) -> dict[UUID, int]:
+        """Each site's live kudos."""
+        if not sites:
+            return {}
+        counts = self.counts
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(counts.c.site_uuid, func.sum(counts.c.count))
+                .where(counts.c.site_uuid.in_(sites))
+                .group_by(counts.c.site_uuid)
+            )
+            return {site: int(n or 0) for site, n in rows}
+
+    def for_paths(self, site: UUID, paths: list[str]) -> dict[str, int]:
+        """Live kudos of each of these pages (0 for one with none)."""
+        counts = self.counts
+        keys = [combo_key([p]) for p in paths]
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(counts.c.path, counts.c.count).where(
+                    counts.c.site_uuid == site, counts.c.key.in_(keys)
+                )
+            )
+            found = {path: int(n) for path, n in rows}
+        return {p: found.get(p, 0) for p in paths}
+
+    def top(self, site: UUID, limit: int) -> list[PathKudos]:
+        """The pages with the most live kudos (lifetime), most first."""
+        counts = self.counts
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(counts.c.path, counts.c.count)
+                .where(counts.c.site_uuid == site, counts.c.count > 0)
+                .order_by(counts.c.count.desc(), counts.c.path)
+                .limit(limit)
+            )
+            return [PathKudos(path, int(n)) for path, n in rows]
+
+    def export(self, site: UUID) -> Iterator[KudoRow]:
+        """Every live kudo of a site, oldest first, streamed."""
+        table = self.kudos
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+                select(table.c.id, table.c.uid, table.c.path, table.c.channel, table.c.created_at)
+                .where(table.c.site_uuid == site, table.c.withdrawn_at.is_(None))
+                .order_by(table.c.created_at, table.c.id)
+            )
+            for i, u, p, c, at in result:
+                yield KudoRow(int(i), u, p, c, utc(at))

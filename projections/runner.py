@@ -147,7 +147,7 @@ class PositionLocks:
                 yield conn, found
 
 
-class ProjectionEngine:
+class ProjectionRunner:
     def __init__(
         self,
         engine: Engine,

@@ -1,5 +1,7 @@
 """The sites read model: every site with its settings, listed per owner and found by id."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +12,7 @@ from sqlalchemy import (
     Column,
     Connection,
     DateTime,
+    Engine,
     Index,
     MetaData,
     String,
@@ -21,7 +24,7 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from domain.sites import Site
-from projections.base import Projection, Tables, event_type, set_columns
+from projections.base import Projection, Tables, event_type, set_columns, utc
 
 
 class SitesProjection(Projection):
@@ -119,17 +122,62 @@ class SitesProjection(Projection):
             recipients = tables["recipients"]
             conn.execute(delete(recipients).where(recipients.c.site_uuid.in_(scope.site_ids)))
 
-    @staticmethod
-    def for_owner(conn: Connection, tables: Tables, owner_id: UUID | None) -> list[Any]:
-        table = tables["sites"]
-        query = select(table).order_by(table.c.id)
-        if owner_id is not None:
-            query = query.where(table.c.owner_uuid == owner_id)
-        return list(conn.execute(query))
 
-    @staticmethod
-    def by_id(conn: Connection, tables: Tables, site_id: int, owner_id: UUID) -> Any:
-        table = tables["sites"]
-        return conn.execute(
-            select(table).where(table.c.id == site_id, table.c.owner_uuid == owner_id)
-        ).first()
+@dataclass(frozen=True)
+class SiteRow:
+    """A site as the read model lists it (its integer id comes from the event store)."""
+
+    id: int
+    uuid: UUID
+    uid: str
+    owner_uuid: UUID
+    url: str
+    label: str
+    timezone: str
+    public: bool
+    unique_tracking: bool
+    any_domain: bool
+    ignored_paths: list[str]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+def _site(row: Any) -> SiteRow:
+    values = dict(row._mapping)
+    values["created_at"] = utc(values["created_at"])
+    values["updated_at"] = utc(values["updated_at"])
+    values["ignored_paths"] = list(values["ignored_paths"] or [])
+    return SiteRow(**values)
+
+
+class SiteReads:
+    def __init__(self, engine: Engine, tables: Tables) -> None:
+        self.engine = engine
+        self.table = tables["sites"]
+
+    def of_owner(self, owner_id: UUID | None) -> list[SiteRow]:
+        """An owner's sites (everyone's for None), oldest first."""
+        query = select(self.table).order_by(self.table.c.id)
+        if owner_id is not None:
+            query = query.where(self.table.c.owner_uuid == owner_id)
+        with self.engine.connect() as conn:
+            return [_site(row) for row in conn.execute(query)]
+
+    def by_number(self, number: int, owner_id: UUID) -> SiteRow | None:
+        """The owner's site with this integer id; None for anyone else's."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(self.table).where(
+                    self.table.c.id == number, self.table.c.owner_uuid == owner_id
+                )
+            ).first()
+        return _site(row) if row is not None else None
+
+    def number_of(self, site_id: UUID) -> int | None:
+        """The integer id the API knows a site by (None until the read model has it)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(self.table.c.id).where(self.table.c.uuid == site_id)
+            ).scalar()
+        return int(found) if found is not None else None

@@ -67,6 +67,8 @@ class Made:
     source: str | None
     unique_hash: str | None
     visitor_hash: str | None
+    utm_campaign: str | None = None
+    subscribers: int | None = None
 
     def as_api(self) -> dict[str, Any]:
         """The hit as GET /sites/:id/hits documents it."""
@@ -98,6 +100,8 @@ def hit_event(
     source: str | None = None,
     url: str | None = None,
     uniques: bool = True,
+    campaign: str | None = None,
+    subscribers: int | None = None,
 ) -> Any:
     """A `Hit.Recorded` event at `when` (UTC), ready for `Tracking.record`.
 
@@ -125,12 +129,12 @@ def hit_event(
         platform=platform,
         is_mobile=is_mobile,
         source=source,
-        utm_campaign=None,
-        utm_medium=None,
+        utm_campaign=campaign,
+        utm_medium="email" if campaign else None,
         unique_hash=unique_hash,
         visitor_hash=visitor_hash,
         channel="api",
-        subscribers=None,
+        subscribers=subscribers,
     )
 
 
@@ -155,6 +159,8 @@ def record(container: Container, events: Sequence[Any], catch_up: bool = True) -
             source=e.source,
             unique_hash=e.unique_hash,
             visitor_hash=e.visitor_hash,
+            utm_campaign=e.utm_campaign,
+            subscribers=e.subscribers,
         )
         for nid, e in zip(ids, events, strict=True)
         if isinstance(e, Hit.__dict__["Recorded"])

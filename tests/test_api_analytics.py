@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-import projections.traffic as traffic_module
-import projections.traffic_queries as traffic_queries
+import projections.traffic.schema as traffic_schema
 from application.sites import SiteChanges
 from infrastructure.bootstrap import Container
 from interfaces.api import leaderboard as leaderboard_api
@@ -43,13 +42,12 @@ RAW_FILTER_KEYS = {
 def edges(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Where a grouped answer reads the partial days at the edges of a range.
 
-    Hourly rollups are kept for the last days only (projections.traffic.hourly_horizon);
+    Hourly rollups are kept for the last days only (projections.traffic.schema.hourly_horizon);
     these tests use fixed, older dates, so their edges come from the raw rows. With
     "hourly" the horizon moves into the past: every hit is recent and has hourly rows.
     """
     if request.param == "hourly":
-        for module in (traffic_module, traffic_queries):
-            monkeypatch.setattr(module, "hourly_horizon", lambda: LONG_AGO)
+        monkeypatch.setattr(traffic_schema, "hourly_horizon", lambda: LONG_AGO)
     return str(request.param)
 
 
@@ -713,7 +711,7 @@ def test_ranges_across_the_real_hourly_horizon(
     container.configuration.change_account_timezone(owner.uuid, zone)
     today = datetime.now(UTC).date()
     days = [today - timedelta(days=i) for i in range(12)]
-    horizon = traffic_module.hourly_horizon()
+    horizon = traffic_schema.hourly_horizon()
     near = [horizon + timedelta(seconds=s) for s in (-3601, -1, 0, 1, 1799, 3599, 3600, 7200)]
     made = record(
         container,

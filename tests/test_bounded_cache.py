@@ -14,7 +14,7 @@ from domain import bounded_cache, sources
 from domain.bounded_cache import DEFAULT_BUDGET, ByteBoundedCache, set_budget, size_of
 from infrastructure.bootstrap import bootstrap
 from infrastructure.settings import Settings, SettingsError
-from projections import traffic
+from projections.traffic import rollups as traffic
 
 PAD = "/blog/2026/a-rather-long-article-title-as-real-blogs-have-them/" + "x" * 200
 SITE = "https://blog.example.com"

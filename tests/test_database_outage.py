@@ -119,7 +119,7 @@ class Surfaces:
             "collector (site not cached)": lambda: collect(
                 self.client, self.cold_site.uid, "/down"
             ),
-            "widget": lambda: self.fresh().get(f"/widgets/{self.hit_site.uid}.json"),
+            "widget": lambda: self.fresh().get(f"/widgets/{self.hit_site.uid}.json?hits"),
             "pixel": lambda: self.fresh().get(
                 f"/pixel/{self.hit_site.uid}.gif?path=/px", headers={"User-Agent": CHROME}
             ),

@@ -13,8 +13,9 @@ from sqlalchemy import MetaData, select
 
 from infrastructure.bootstrap import Container
 from projections.bulk import Bulk
-from projections.first_seen import SeenInMemory, first_in_table
-from projections.traffic import Tracked, TrafficProjection
+from projections.traffic.decoding import TrafficItem
+from projections.traffic.first_seen import SeenInMemory, first_in_table
+from projections.traffic.projection import TrafficProjection
 
 
 def test_memory_and_table_pick_the_same_unique_hits(container: Container) -> None:
@@ -35,7 +36,7 @@ def test_memory_and_table_pick_the_same_unique_hits(container: Container) -> Non
             moment = f"{(start + timedelta(days=max(0, day - late))).isoformat()} 12:00:00.000000"
             has_hash = batch != 6 and rng.random() > 0.1
             fields = {"unique_hash": f"h{rng.randrange(8)}" if has_hash else None}
-            items.append((nid, Tracked("hit", rng.choice(sites), moment, fields)))
+            items.append((nid, TrafficItem("hit", rng.choice(sites), moment, fields)))
             nid += 1
         day += rng.choice([0, 1, 1, 2])
         with container.engine.begin() as conn:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import Engine, event, select
 
-from application.privacy import HashInput, SeenHashes, VisitorHasher
+from application.visitor_hashing import HashInput, SeenHashes, VisitorHasher
 from domain.privacy import (
     HASH_CHARS,
     hash_day,

@@ -26,7 +26,7 @@ from application.sites import SiteChanges
 from domain.sites import Site
 from infrastructure.bootstrap import Container
 from projections.base import Projection, Tables, event_type
-from projections.runner import ProjectionEngine
+from projections.runner import ProjectionRunner
 from projections.sites import SitesProjection
 from tests.conftest import World, bearer
 
@@ -72,9 +72,9 @@ class CountingProjection(Projection):
         pass
 
 
-def counting_engine(container: Container, fail_at: int | None = None) -> ProjectionEngine:
+def counting_engine(container: Container, fail_at: int | None = None) -> ProjectionRunner:
     """A runner for the counting projection alone, as a freshly started process would make."""
-    engine = ProjectionEngine(
+    engine = ProjectionRunner(
         container.engine,
         sources={"configuration": container.configuration},
         projections=[CountingProjection(fail_at)],
@@ -83,13 +83,13 @@ def counting_engine(container: Container, fail_at: int | None = None) -> Project
     return engine
 
 
-def counted(engine: ProjectionEngine) -> list[int]:
+def counted(engine: ProjectionRunner) -> list[int]:
     table = engine.tables["counting"]["counted"]
     with engine.engine.connect() as conn:
         return [row.nid for row in conn.execute(select(table.c.nid).order_by(table.c.nid))]
 
 
-def position(engine: ProjectionEngine, name: str) -> int:
+def position(engine: ProjectionRunner, name: str) -> int:
     return next(s.position for s in engine.status() if s.name == name)
 
 
@@ -182,7 +182,7 @@ def test_rebuild_keeps_ids_and_gives_identical_answers(
 
     # Again, and then a new runner (a restarted process) carries on in the swapped-in tables.
     container.projections.rebuild("sites")
-    fresh = ProjectionEngine(
+    fresh = ProjectionRunner(
         container.engine,
         sources={"configuration": container.configuration},
         projections=[SitesProjection()],
@@ -361,7 +361,7 @@ def test_a_crash_mid_batch_counts_nothing_twice_and_loses_nothing(
     def crash(*_args: Any) -> None:
         raise Crash("died before the position was written")
 
-    monkeypatch.setattr(ProjectionEngine, "_set_position", crash)
+    monkeypatch.setattr(ProjectionRunner, "_set_position", crash)
     with pytest.raises(Crash):
         restarted.step("counting", limit=3)
     assert counted(restarted) == ids

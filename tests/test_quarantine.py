@@ -23,7 +23,7 @@ from sqlalchemy import exc as sa
 from sqlalchemy import select
 
 import projections.runner as runner
-import projections.traffic as traffic
+import projections.traffic.decoding as decoding
 from domain.kudos import Kudo
 from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.settings import Settings
@@ -312,7 +312,7 @@ def test_the_net_holds_where_the_cleaning_would_not(
 ) -> None:
     """Without the cleaning on decode, the event that stopped the log in issue 12
     (a NUL on PostgreSQL; a lone surrogate on both) is set aside, and nothing else."""
-    monkeypatch.setattr(traffic, "_cleaned_fields", lambda fields: fields)
+    monkeypatch.setattr(decoding, "cleaned_fields", lambda fields: fields)
     hit(client, setup, "/a")
     (stored,) = container.tracking.recorder.select_notifications(start=1, limit=1)
     state = json.loads(stored.state)

@@ -17,14 +17,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select, update
 
 import projections.runner as runner
-import projections.traffic as traffic_module
-import projections.traffic_queries as traffic_queries
+import projections.traffic.decoding as decoding
+import projections.traffic.schema as traffic_schema
 from infrastructure.bootstrap import Container
 from interfaces.api.leaderboard import forget_cached
 from projections.base import NEEDS_NOTIFICATION, utc
 from projections.bulk import Bulk
-from projections.runner import ProjectionEngine
-from projections.traffic import TrafficProjection
+from projections.runner import ProjectionRunner
+from projections.traffic.projection import TrafficProjection
 from tests.analytics_helpers import (
     GROUP_COLUMN,
     Made,
@@ -32,6 +32,7 @@ from tests.analytics_helpers import (
     custom_event,
     group_counts,
     grouped_as_counts,
+    hit_event,
     interval,
     json_of,
     record,
@@ -42,16 +43,16 @@ from tests.analytics_helpers import (
 from tests.conftest import World, bearer
 from tests.fault_harness import ProjectionProcess, ReadModelWatch, kill_mid_batch
 
-DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform")
+DIMENSIONS = ("path", "referrer", "source", "country", "browser", "platform", "utm_campaign")
 # Hourly rollups are kept for recent days only; these tests fix where "recent" begins,
 # in the middle of their data, so that both sides of it are read and written.
 HORIZON = at("2026-02-01T00:00:00")
+EPOCH = date(1970, 1, 1)
 
 
 @pytest.fixture(autouse=True)
 def horizon(monkeypatch: pytest.MonkeyPatch) -> datetime:
-    for module in (traffic_module, traffic_queries):
-        monkeypatch.setattr(module, "hourly_horizon", lambda: HORIZON)
+    monkeypatch.setattr(traffic_schema, "hourly_horizon", lambda: HORIZON)
     return HORIZON
 
 
@@ -101,10 +102,18 @@ def counters(container: Container, sites: set[UUID] | None = None) -> dict[str, 
             key = (row.site_uuid, row.dim, row.day, row.value, row.source)
             assert key not in out["dims"], f"two dims rows for {key}"
             out["dims"][key] = (row.hits, row.uniques)
+        for row in rows("blocks"):
+            key = (row.site_uuid, row.dim, row.span, _plain(row.start), row.value, row.source)
+            assert key not in out["blocks"], f"two block rows for {key}"
+            out["blocks"][key] = (row.hits, row.uniques)
         for row in rows("paths"):
             out["paths"][(row.site_uuid, row.path)] = (row.hits, row.uniques)
         for row in rows("countries"):
             out["countries"][(row.site_uuid, row.country)] = row.hits
+        for row in rows("quarters"):
+            out["quarters"][(row.site_uuid, _plain(row.at))] = (row.hits, row.uniques)
+        for row in rows("feeds"):
+            out["feeds"][(row.site_uuid, row.source)] = (row.subscribers, _plain(row.reported_at))
         for row in rows("sites"):
             last = _plain(row.last_hit_at)
             out["sites"][row.site_uuid] = (row.hits, row.uniques, row.events, last)
@@ -131,17 +140,30 @@ def hand_count(
         out["hits"][hit.id] = (hit.site, hit.at, hit.path, bool(unique))
         dims = tuple(getattr(hit, d) for d in DIMENSIONS)
         hour = hit.at.replace(minute=0, second=0, microsecond=0)
-        keys = [("daily", (hit.site, hit.at.date(), *dims)), ("paths", (hit.site, hit.path))]
+        quarter = hour.replace(minute=hit.at.minute - hit.at.minute % 15)
+        keys = [
+            ("daily", (hit.site, hit.at.date(), *dims)),
+            ("paths", (hit.site, hit.path)),
+            ("quarters", (hit.site, quarter)),
+        ]
         if hit.at >= HORIZON:
             keys.append(("hourly", (hit.site, hour, *dims)))
         for dim, value in zip(DIMENSIONS, dims, strict=True):
             source = hit.source if dim in ("referrer", "source") else None
             keys.append(("dims", (hit.site, dim, hit.at.date(), value, source)))
+            number = (hit.at.date() - EPOCH).days
+            for span in (2, 4, 8, 16, 32):
+                start = EPOCH + timedelta(days=number - number % span)
+                keys.append(("blocks", (hit.site, dim, span, start, value, source)))
         for name, key in keys:
             totals[name][key][0] += 1
             totals[name][key][1] += unique
         country = (hit.site, hit.country)
         out["countries"][country] = out["countries"].get(country, 0) + 1
+        if hit.subscribers is not None and hit.source is not None:
+            reported = out["feeds"].get((hit.site, hit.source))
+            if reported is None or hit.at >= reported[1]:
+                out["feeds"][(hit.site, hit.source)] = (hit.subscribers, hit.at)
         entry = sites.setdefault(hit.site, [0, 0, 0, hit.at])
         entry[0] += 1
         entry[1] += unique
@@ -158,13 +180,13 @@ def hand_count(
     return dict(out)
 
 
-def position(engine: ProjectionEngine) -> int:
+def position(engine: ProjectionRunner) -> int:
     return next(s.position for s in engine.status() if s.name == "traffic")
 
 
-def fresh_engine(container: Container) -> ProjectionEngine:
+def fresh_engine(container: Container) -> ProjectionRunner:
     """The traffic projection's runner as a newly started process makes it."""
-    engine = ProjectionEngine(
+    engine = ProjectionRunner(
         container.engine,
         sources={"tracking": container.tracking},
         projections=[TrafficProjection()],
@@ -223,6 +245,15 @@ def busy(world: World, container: Container) -> dict[str, Any]:
         (e for i, s in enumerate(sites) for e in traffic(s, 100 + i, days, 250)),
         key=lambda e: e.timestamp,
     )
+    # Campaign links and feed readers that report their subscribers, in among the rest.
+    for when, source, count in (("02-01T08:00", "feedly", 40), ("02-03T09:30", "feedly", 42)):
+        events.append(
+            hit_event(
+                sites[0].uuid, at(f"2026-{when}:00"), "/feed", source=source, subscribers=count
+            )
+        )
+    events.append(hit_event(sites[1].uuid, at("2026-02-02T11:05:00"), "/", campaign="spring"))
+    events.sort(key=lambda e: e.timestamp)
     extras = [custom_event(sites[0].uuid, at("2026-02-04T10:00:00"), "signup.started", "pro")]
     extras += [custom_event(sites[2].uuid, at("2026-02-05T10:00:00"), "signup.done")]
     made: list[Made] = []
@@ -407,7 +438,7 @@ def test_a_crash_as_the_position_moves_keeps_the_batch_out(
         raise Crash("died before the position was written")
 
     with monkeypatch.context() as patched, pytest.raises(Crash):
-        patched.setattr(ProjectionEngine, "_set_position", crash)
+        patched.setattr(ProjectionRunner, "_set_position", crash)
         container.projections.step("traffic")
     assert counters(container, {site.uuid}) == {}
     assert fresh_engine(container).catch_up() == made[-1].id
@@ -421,12 +452,12 @@ def test_a_stored_form_only_the_mapper_reads_sends_its_batch_the_librarys_way(
     decode from its state alone is read again as notifications and decoded by the mapper."""
     site = world.site(world.account())
     made = record(container, traffic(site, 7, [date(2026, 4, 1)], 40), catch_up=False)
-    odd = traffic_module.utc_text(made[10].at)
+    odd = decoding.utc_text(made[10].at)
     real_decode_state = TrafficProjection.decode_state
 
     def decode_state(self: TrafficProjection, topic: str, state: bytes) -> Any:
         decoded = real_decode_state(self, topic, state)
-        if isinstance(decoded, traffic_module.Tracked) and decoded.moment == odd:
+        if isinstance(decoded, decoding.TrafficItem) and decoded.moment == odd:
             return NEEDS_NOTIFICATION
         return decoded
 

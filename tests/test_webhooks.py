@@ -493,7 +493,7 @@ def test_what_a_receiver_answers_is_kept_cleaned_and_blocks_no_read_model(hooks:
     assert delivery.history[0]["response_body"] == kept.replace("\x9b", "")
     h.c.projections.catch_up()
     assert all(s.lag == 0 and s.quarantined == 0 for s in h.c.projections.status())
-    (row,) = h.c.webhook_reads.deliveries_of(created.uuid)
+    (row,) = h.c.reads.webhooks.deliveries_of(created.uuid)
     assert row.last_response_body == kept.replace("\x9b", "")
 
 

@@ -11,7 +11,6 @@ from interfaces.api.errors import ApiError, ErrorSchema
 from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.container import container
-from projections.accounts import AccountsProjection
 
 
 class KeyInfoSchema(Schema):
@@ -43,14 +42,11 @@ def me() -> Any:
     c = container()
     key = current_key()
     account = c.configuration.get_account(key.owner_id)
-    tables = c.projections.tables["accounts"]
-    with c.engine.connect() as conn:
-        row = AccountsProjection.by_uuid(conn, tables, account.id)
+    row = c.reads.accounts.by_uuid(account.id)
     if row is None:
         # A key made a moment ago can arrive before the projection has run.
-        c.projections.catch_up(["accounts"])
-        with c.engine.connect() as conn:
-            row = AccountsProjection.by_uuid(conn, tables, account.id)
+        c.reads.settle("accounts")
+        row = c.reads.accounts.by_uuid(account.id)
     if row is None:
         raise ApiError(503, "Account is being set up; try again in a second")
     return MeSchema().dump(

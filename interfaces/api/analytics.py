@@ -4,9 +4,9 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from domain.hits import LISTED_HIT_FIELDS
 from interfaces.api.blueprint import api
 from interfaces.api.errors import ErrorSchema
-from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.api.queries import (
     DateRangeSchema,
@@ -17,8 +17,9 @@ from interfaces.api.queries import (
     pagination,
     per_page_field,
 )
+from interfaces.api.tracking_schemas import hit_field
 from interfaces.container import container
-from projections.traffic_queries import GROUPABLE, Filters, grouped, raw_hits
+from projections.reads import GROUPABLE, Filters
 
 READ_ERRORS: dict[int, tuple[str, Any]] = {
     # A bad query answers {"error": ..., "errors": [...]}, not the bare error shape.
@@ -51,17 +52,10 @@ class HitsQuerySchema(DateRangeSchema):
     per_page = per_page_field(1000, 100)
 
 
-class RawHitSchema(Schema):
-    id = fields.Integer(required=True)
-    url = fields.String(required=True, allow_none=True)
-    path = fields.String(required=True)
-    referrer = fields.String(required=True, allow_none=True)
-    country = fields.String(required=True)
-    browser_name = fields.String(required=True, allow_none=True, attribute="browser")
-    platform_name = fields.String(required=True, allow_none=True, attribute="platform")
-    is_mobile = fields.Boolean(required=True)
-    source = fields.String(required=True, allow_none=True)
-    created_at = UtcDateTime(required=True)
+# A listed hit (read-model rows, stored names in), from the one list of public fields.
+RawHitSchema = Schema.from_dict(
+    {name: hit_field(name, stored) for name, stored in LISTED_HIT_FIELDS}, name="RawHit"
+)
 
 
 class HitsFiltersSchema(Schema):
@@ -110,45 +104,39 @@ class HitsResponseSchema(Schema):
     tags=("Analytics",),
 )
 def read_hits(site_id: int) -> Any:
-    c = container()
+    reads = container().reads
     dated = dated_site_query(site_id, HitsQuerySchema())
-    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
-    start, end = dated.start, dated.end
+    site, query, span = dated.site, dated.query, dated.span
     country = query["country"].upper() if query["country"] else None
     filters = Filters(country=country, path=query["path"], referrer=query["referrer"])
     page, per_page = query["page"], query["per_page"]
     echo: dict[str, Any] = {
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        "time_zone": query["time_zone"],
+        **dated.echo(),
         "country": country,
         "path": query["path"],
         "referrer": query["referrer"],
         "grouped": query["grouped"],
     }
-    tables = c.projections.tables["traffic"]
-    with c.engine.connect() as conn:
-        if query["grouped"]:
-            group_by = query["group_by"] or "path"
-            echo["group_by"] = group_by
-            groups = grouped(conn, tables, site.id, begin, finish, group_by, filters)
-            chosen = groups[(page - 1) * per_page : page * per_page]
-            if group_by == "path":
-                rows = [
-                    {"path": g.value, "views": g.hits}
-                    | ({"unique_views": g.uniques} if site.tracks_uniques else {})
-                    for g in chosen
-                ]
-            else:
-                rows = [{group_by: g.value, "hit_count": g.hits} for g in chosen]
-            return {
-                "grouped_hits": rows,
-                "pagination": pagination(page, per_page, len(groups)),
-                "filters": echo,
-            }
-        total, found = raw_hits(
-            conn, tables, site.id, begin, finish, filters, per_page, (page - 1) * per_page
+    if query["grouped"]:
+        group_by = query["group_by"] or "path"
+        echo["group_by"] = group_by
+        count, chosen = reads.traffic.grouped(
+            site.id, span, group_by, filters, per_page, (page - 1) * per_page
         )
+        if group_by == "path":
+            rows = [
+                {"path": g.value, "views": g.hits}
+                | ({"unique_views": g.uniques} if site.tracks_uniques else {})
+                for g in chosen
+            ]
+        else:
+            rows = [{group_by: g.value, "hit_count": g.hits} for g in chosen]
+        return {
+            "grouped_hits": rows,
+            "pagination": pagination(page, per_page, count),
+            "filters": echo,
+        }
+    total, found = reads.traffic.hits_page(site.id, span, filters, per_page, (page - 1) * per_page)
     return {
         "hits": RawHitSchema(many=True).dump(found),
         "pagination": pagination(page, per_page, total),

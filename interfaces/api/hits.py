@@ -3,6 +3,7 @@
 from typing import Any
 
 from application.collection import Draft, Sighting, SiteSnapshot, Skipped
+from domain.hits import public_hit
 from interfaces.api.blueprint import api
 from interfaces.api.bodies import json_array, json_object
 from interfaces.api.errors import ErrorSchema, ValidationErrorSchema
@@ -41,22 +42,7 @@ def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Draft
 
 
 def hit_shape(hit: Any, hit_id: int) -> dict[str, Any]:
-    return _HIT.dump(
-        {
-            "id": hit_id,
-            "url": hit.url,
-            "path": hit.path,
-            "referrer": hit.referrer,
-            "country": hit.country,
-            "browser_name": hit.browser,
-            "platform_name": hit.platform,
-            "is_mobile": hit.is_mobile,
-            "source": hit.source,
-            "unique_hash": hit.unique_hash,
-            "visitor_hash": hit.visitor_hash,
-            "created_at": hit.timestamp,
-        }
-    )
+    return _HIT.dump(public_hit(hit, id=hit_id, created_at=hit.timestamp))
 
 
 @api.post("/sites/<int:site_id>/hits")

@@ -17,7 +17,6 @@ from interfaces.api.queries import (
     per_page_field,
 )
 from interfaces.container import container
-from projections.traffic_queries import build_journeys, journey_summary, visits
 
 TOP_PAGES = 10
 
@@ -82,23 +81,15 @@ class JourneysSchema(Schema):
     tags=("Analytics",),
 )
 def read_journeys(site_id: int) -> Any:
-    c = container()
     dated = dated_site_query(site_id, JourneysQuerySchema())
-    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
-    start, end = dated.start, dated.end
-    with c.engine.connect() as conn:
-        rows = visits(conn, c.projections.tables["traffic"], site.id, begin, finish)
-    journeys = build_journeys(rows)
-    page, per_page = query["page"], query["per_page"]
+    found = container().reads.traffic.journeys(dated.site.id, dated.span, TOP_PAGES)
+    page, per_page = dated.query["page"], dated.query["per_page"]
     return JourneysSchema().dump(
         {
-            "user_journeys": journeys[(page - 1) * per_page : page * per_page],
-            **journey_summary(journeys, TOP_PAGES),
-            "pagination": pagination(page, per_page, len(journeys)),
-            "filters": {
-                "start_date": start.isoformat(),
-                "end_date": end.isoformat(),
-                "time_zone": query["time_zone"],
-            },
+            "user_journeys": found.journeys[(page - 1) * per_page : page * per_page],
+            "summary": found.summary,
+            "insights": found.insights,
+            "pagination": pagination(page, per_page, len(found.journeys)),
+            "filters": dated.echo(),
         }
     )

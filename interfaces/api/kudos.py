@@ -24,7 +24,6 @@ from interfaces.api.queries import (
 )
 from interfaces.api.tracking_schemas import IgnoredSchema
 from interfaces.container import container
-from projections.kudos import kudo_page
 
 
 def _not_blank(value: str) -> None:
@@ -93,34 +92,23 @@ class DeletedKudoSchema(Schema):
     tags=("Kudos",),
 )
 def list_kudos(site_id: int) -> Any:
-    c = container()
     dated = dated_site_query(site_id, KudosQuerySchema())
-    site, query, begin, finish = dated.site, dated.query, dated.begin, dated.finish
-    start, end = dated.start, dated.end
+    query, span = dated.query, dated.span
     page, per_page = query["page"], query["per_page"]
-    with c.engine.connect() as conn:
-        total, rows = kudo_page(
-            conn,
-            c.projections.tables["kudos"],
-            site.id,
-            begin,
-            finish,
-            query["path"],
-            query["uid"],
-            per_page,
-            (page - 1) * per_page,
-        )
+    total, rows = container().reads.kudos.page(
+        dated.site.id,
+        span.begin,
+        span.finish,
+        query["path"],
+        query["uid"],
+        per_page,
+        (page - 1) * per_page,
+    )
     return KudoListSchema().dump(
         {
             "kudos": rows,
             "pagination": pagination(page, per_page, total),
-            "filters": {
-                "start_date": start.isoformat(),
-                "end_date": end.isoformat(),
-                "time_zone": query["time_zone"],
-                "path": query["path"],
-                "uid": query["uid"],
-            },
+            "filters": {**dated.echo(), "path": query["path"], "uid": query["uid"]},
         }
     )
 

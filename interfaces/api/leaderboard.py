@@ -15,7 +15,6 @@ from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.api.queries import PaginationSchema, page_field, pagination, parse, per_page_field
 from interfaces.container import container
-from projections.traffic_queries import leaderboard, site_totals
 
 CACHE_SECONDS = 300  # the hosted product caches "up to an hour"; five minutes is fresher
 
@@ -70,20 +69,17 @@ def _ranking(site: UUID) -> tuple[datetime, list[dict[str, Any]]]:
         cached = _cache.get(site)
     if cached and now - cached[0] < CACHE_SECONDS:
         return cached[1], cached[2]
-    c = container()
-    tables = c.projections.tables["traffic"]
-    with c.engine.connect() as conn:
-        paths = leaderboard(conn, tables, site)
-        totals = site_totals(conn, tables, [site]).get(site)
-    total = int(totals.hits) if totals is not None else 0
+    traffic = container().reads.traffic
+    paths = traffic.leaderboard(site)
+    total = traffic.lifetime_of(site).hits
     ranking = [
         {
-            "path": path,
-            "total_hits": hits,
-            "unique_hits": uniques,
-            "percentage": round(hits * 100.0 / total, 1) if total else 0.0,
+            "path": p.path,
+            "total_hits": p.hits,
+            "unique_hits": p.uniques,
+            "percentage": round(p.hits * 100.0 / total, 1) if total else 0.0,
         }
-        for path, hits, uniques in paths
+        for p in paths
     ]
     cached_at = datetime.now(UTC)
     with _lock:

@@ -1,27 +1,23 @@
 """Query-string parsing for the read endpoints: one schema validates, 400 lists what is wrong."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from domain.date_ranges import FIRST_DAY, LAST_DAY, MAX_DAYS, DateRange
+from domain.errors import DomainError
 from interfaces.api.auth import current_key
 from interfaces.api.bodies import messages
 from interfaces.api.errors import ApiError
 from interfaces.api.fields import WholeNumber
 from interfaces.container import container
-from projections.traffic_queries import utc_interval
 
-MAX_RANGE_DAYS = 730
+MAX_RANGE_DAYS = MAX_DAYS
 DEFAULT_RANGE_DAYS = 30
-# The dates a range may start and end on. Nothing was tracked before 1970; a year is
-# left at the far end for the day boundaries in any time zone and the rollups' edges,
-# which step past the last day (at 9999-12-31 Python's dates run out: a 500 before).
-FIRST_DATE = date(1970, 1, 1)
-LAST_DATE = date(9998, 12, 31)
+FIRST_DATE, LAST_DATE = FIRST_DAY, LAST_DAY
 
 
 def _date(label: str) -> fields.Date:
@@ -101,19 +97,27 @@ def parse(schema: Schema) -> dict[str, Any]:
     return loaded
 
 
-def resolve_dates(query: dict[str, Any], account_zone: str) -> tuple[date, date, str]:
-    """Fill in the default range (the last 30 days, today included) in the chosen zone."""
-    zone = account_zone if query["time_zone"] == "user" else "UTC"
-    today = datetime.now(UTC).astimezone(ZoneInfo(zone)).date()
-    end = query.get("end_date") or today
-    start = query.get("start_date") or max(FIRST_DATE, end - timedelta(days=DEFAULT_RANGE_DAYS))
-    if start > end:
-        found = ["Start date must be on or before end date"]
-        raise ApiError(400, "Invalid parameters: " + found[0], errors=found)
-    if (end - start).days >= MAX_RANGE_DAYS:
-        found = [f"Date range is too long: at most {MAX_RANGE_DAYS} days"]
-        raise ApiError(400, "Invalid parameters: " + found[0], errors=found)
-    return start, end, zone
+def api_zone(time_zone: str, account_zone: str) -> str:
+    """The zone whose days a request's dates name: api.md's `time_zone=user` is the
+    account's time zone, and the default, `utc`, is UTC."""
+    return account_zone if time_zone == "user" else "UTC"
+
+
+def resolve_dates(query: dict[str, Any], account_zone: str) -> DateRange:
+    """The range asked for, its missing ends filled in (the end is today and the start
+    30 days before it, in the chosen zone); a 400 for one that cannot be served."""
+    try:
+        return DateRange.asked(
+            query.get("start_date"),
+            query.get("end_date"),
+            api_zone(query["time_zone"], account_zone),
+            datetime.now(UTC),
+            default_days=DEFAULT_RANGE_DAYS,
+            max_days=MAX_RANGE_DAYS,
+        )
+    except DomainError as error:
+        found = [error.message]
+        raise ApiError(400, "Invalid parameters: " + found[0], errors=found) from None
 
 
 class PaginationSchema(Schema):
@@ -138,19 +142,23 @@ class DatedQuery:
 
     site: Any  # application.collection.SiteSnapshot
     query: dict[str, Any]
-    start: date
-    end: date
-    begin: datetime  # UTC, inclusive
-    finish: datetime  # UTC, exclusive
+    span: DateRange
+
+    def echo(self) -> dict[str, Any]:
+        """The range as every dated answer's `filters` repeats it."""
+        return {
+            "start_date": self.span.start.isoformat(),
+            "end_date": self.span.end.isoformat(),
+            "time_zone": self.query["time_zone"],
+        }
 
 
 def dated_site_query(site_id: int, schema: Schema) -> DatedQuery:
-    """The owner's site (404 for anyone else's), the query (400 when bad) and its range
-    as UTC instants, with day boundaries in UTC or the account's time zone."""
+    """The owner's site (404 for anyone else's), the query (400 when bad) and its range,
+    with day boundaries in UTC or the account's time zone."""
     c = container()
     key = current_key()
     site = c.collection.site_for_owner(site_id, key.owner_id)
     query = parse(schema)
-    start, end, zone = resolve_dates(query, c.configuration.get_account(key.owner_id).timezone)
-    begin, finish = utc_interval(start, end, zone)
-    return DatedQuery(site, query, start, end, begin, finish)
+    span = resolve_dates(query, c.configuration.get_account(key.owner_id).timezone)
+    return DatedQuery(site, query, span)

@@ -3,7 +3,6 @@
 from typing import Any
 
 from marshmallow import Schema, fields
-from sqlalchemy import Connection
 
 from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
@@ -11,9 +10,6 @@ from interfaces.api.errors import ApiError, ErrorSchema
 from interfaces.api.fields import UtcDateTime
 from interfaces.api.operations import operation
 from interfaces.container import container
-from projections.kudos import kudo_totals
-from projections.sites import SitesProjection
-from projections.traffic_queries import site_totals
 
 MAX_ID = 2**62
 
@@ -36,26 +32,6 @@ class SiteListSchema(Schema):
     sites = fields.List(fields.Nested(SiteSchema), required=True)
 
 
-def with_counters(conn: Connection, rows: list[Any]) -> list[dict[str, Any]]:
-    """Site rows with their lifetime counters from the traffic read model."""
-    tables = container().projections.tables
-    uuids = [r.uuid for r in rows]
-    totals = site_totals(conn, tables["traffic"], uuids)
-    kudos = kudo_totals(conn, tables["kudos"], uuids)
-    counted = []
-    for row in rows:
-        found = totals.get(row.uuid)
-        counted.append(
-            {
-                **row._mapping,
-                "lifetime_hits": int(found.hits) if found is not None else 0,
-                "lifetime_unique_hits": int(found.uniques) if found is not None else 0,
-                "lifetime_kudos": kudos.get(row.uuid, 0),
-            }
-        )
-    return counted
-
-
 SITE_RESPONSES: dict[int, tuple[str, Any]] = {
     401: ("Missing or invalid key", ErrorSchema),
     404: ("No such site for this account", ErrorSchema),
@@ -72,13 +48,8 @@ SITE_RESPONSES: dict[int, tuple[str, Any]] = {
     tags=("Account and Sites",),
 )
 def list_sites() -> Any:
-    c = container()
-    with c.engine.connect() as conn:
-        rows = SitesProjection.for_owner(
-            conn, c.projections.tables["sites"], current_key().owner_id
-        )
-        # The lifetime counters live in the traffic read model, as for GET /sites/:id.
-        counted = with_counters(conn, rows)
+    reads = container().reads
+    counted = reads.summaries(reads.sites.of_owner(current_key().owner_id))
     return SiteListSchema().dump({"sites": counted})
 
 
@@ -92,14 +63,10 @@ def list_sites() -> Any:
     tags=("Account and Sites",),
 )
 def get_site(site_id: int) -> Any:
-    c = container()
+    reads = container().reads
     if site_id > MAX_ID:
         raise ApiError(404, "Site not found")
-    with c.engine.connect() as conn:
-        row = SitesProjection.by_id(
-            conn, c.projections.tables["sites"], site_id, current_key().owner_id
-        )
-        if row is None:
-            raise ApiError(404, "Site not found")
-        counted = with_counters(conn, [row])
-    return SiteSchema().dump(counted[0])
+    row = reads.sites.by_number(site_id, current_key().owner_id)
+    if row is None:
+        raise ApiError(404, "Site not found")
+    return SiteSchema().dump(reads.summaries([row])[0])

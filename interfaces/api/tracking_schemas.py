@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from domain.hits import API_HIT_FIELDS
 from interfaces.api.fields import UtcDateTime
 
 
@@ -75,19 +76,22 @@ class EventInputSchema(SightingInputSchema):
     path = _text(2048, "Path")
 
 
-class HitSchema(Schema):
-    id = fields.Integer(required=True)
-    url = fields.String(required=True, allow_none=True)
-    path = fields.String(required=True)
-    referrer = fields.String(required=True, allow_none=True)
-    country = fields.String(required=True)
-    browser_name = fields.String(required=True, allow_none=True)
-    platform_name = fields.String(required=True, allow_none=True)
-    is_mobile = fields.Boolean(required=True)
-    source = fields.String(required=True, allow_none=True)
-    unique_hash = fields.String(required=True, allow_none=True)
-    visitor_hash = fields.String(required=True, allow_none=True)
-    created_at = UtcDateTime(required=True)
+def hit_field(name: str, stored: str | None = None) -> fields.Field:
+    """The marshmallow field of one public hit field (domain/hits.py API_HIT_FIELDS),
+    read from the stored name when it is another."""
+    attribute = stored if stored and stored != name else None
+    if name == "id":
+        return fields.Integer(required=True, attribute=attribute)
+    if name == "created_at":
+        return UtcDateTime(required=True, attribute=attribute)
+    if name == "is_mobile":
+        return fields.Boolean(required=True, attribute=attribute)
+    nullable = name not in ("path", "country")
+    return fields.String(required=True, allow_none=nullable, attribute=attribute)
+
+
+# The create-hit answer's `hit`, made from the one list of a hit's public fields.
+HitSchema = Schema.from_dict({name: hit_field(name) for name, _ in API_HIT_FIELDS}, name="Hit")
 
 
 class EventSchema(Schema):

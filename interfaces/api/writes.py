@@ -8,7 +8,7 @@ from marshmallow import Schema
 
 from application.collection import Draft, Recorded, Sighting, SiteSnapshot, Skipped
 from application.group_commit import CommitFailed
-from application.tracking import Tracked
+from application.tracking import TrafficEvent
 from domain.errors import DomainError
 from infrastructure.persistence import store_unavailable
 from interfaces.api.auth import current_key, require_full_access
@@ -24,7 +24,7 @@ Build = Callable[[SiteSnapshot, dict[str, Any], Sighting], Draft | Skipped]
 class RowOutcome:
     status: str  # "created", "ignored" or "error"
     draft: Draft | None = None
-    item: Tracked | None = None  # the recorded event, once committed
+    item: TrafficEvent | None = None  # the recorded event, once committed
     id: int | None = None
     reason: str | None = None
     errors: list[str] | None = None

@@ -64,7 +64,7 @@ def wired(catch_up: bool = True) -> Iterator[Container]:
         yield container
         if catch_up:
             # So that the next command (and the API) sees what this one did at once.
-            container.projections.catch_up()
+            container.reads.settle()
     finally:
         container.close()
 

@@ -6,7 +6,6 @@ import click
 
 from application.sites import SiteChanges
 from interfaces.cli.shared import ON_OFF, Failure, admin_command, emit, on_off, wired
-from projections.sites import SitesProjection
 
 
 @click.group()
@@ -100,9 +99,8 @@ def sites_list(owner: str | None, as_json: bool) -> None:
     """List sites, all or one owner's."""
     with wired() as c:
         owner_id = c.configuration.find_account(owner).id if owner else None
-        c.projections.catch_up()
-        with c.engine.connect() as conn:
-            rows = SitesProjection.for_owner(conn, c.projections.tables["sites"], owner_id)
+        c.reads.settle()
+        rows = c.reads.sites.of_owner(owner_id)
     listed = [
         {
             "id": r.id,

@@ -15,7 +15,7 @@ from domain.webhook_messages import iso
 from domain.webhooks import EVENTS, PLATFORMS
 from infrastructure.bootstrap import Container
 from interfaces.cli.shared import ON_OFF, admin_command, emit, on_off, wired
-from projections.webhooks import DeliveryListing
+from projections.reads import DeliveryListing
 
 EVENT_LIST = ",".join(EVENTS)
 
@@ -120,8 +120,8 @@ def webhooks_list(owner: str, as_json: bool) -> None:
     """An account's webhooks."""
     with wired() as c:
         account = c.configuration.find_account(owner)
-        c.projections.catch_up()
-        rows = c.webhook_reads.for_owner(account.id)
+        c.reads.settle()
+        rows = c.reads.webhooks.for_owner(account.id)
         listed = [_webhook_payload(c, r.id, c.webhooks.get_webhook(r.uuid)) for r in rows]
     text = "\n".join(
         f"{w['id']:>6}  {'on ' if w['active'] else 'off'}  {','.join(w['events'])}  {w['url']}"
@@ -231,8 +231,8 @@ def webhooks_deliveries(number: int, limit: int, as_json: bool) -> None:
     """A webhook's recent deliveries, newest first, with every attempt."""
     with wired() as c:
         webhook = c.webhooks.webhook_by_number(number)
-        c.projections.catch_up()
-        rows = c.webhook_reads.deliveries_of(webhook.id, limit)
+        c.reads.settle()
+        rows = c.reads.webhooks.deliveries_of(webhook.id, limit)
         listed = []
         for row in rows:
             try:

@@ -16,8 +16,6 @@ from domain.paths import normalize_path
 from domain.urls import host_of
 from infrastructure.avatars import SIZES
 from interfaces.container import base_url, container
-from projections.kudos import kudo_counts
-from projections.traffic_queries import countries_visited, site_totals
 
 MAX_PATHS = 50
 CACHE_SECONDS = 30
@@ -49,20 +47,19 @@ def widget_data(uid: str) -> Response:
         except DomainError as error:
             return _json({"error": error.message}, 400)
     payload: dict[str, Any] = {}
-    tables = c.projections.tables
-    with c.engine.connect() as conn:
-        if "hits" in asked:
-            totals = site_totals(conn, tables["traffic"], [site.id]).get(site.id)
-            payload["hits"] = int(totals.hits) if totals is not None else 0
-            if asked.get("hits") == "unique":
-                owner = c.configuration.get_account(site.owner_id)
-                # Unique counts are a paid feature; free sites show plain hits.
-                if owner.is_subscribed:
-                    payload["unique_hits"] = int(totals.uniques) if totals is not None else 0
-        if "kudos" in asked:
-            payload["kudos"] = kudo_counts(conn, tables["kudos"], site.id, paths)
-        if "countries" in asked:
-            payload["countries"] = countries_visited(conn, tables["traffic"], site.id)
+    reads = c.reads
+    if "hits" in asked:
+        totals = reads.traffic.lifetime_of(site.id)
+        payload["hits"] = totals.hits
+        if asked.get("hits") == "unique":
+            owner = c.configuration.get_account(site.owner_id)
+            # Unique counts are a paid feature; free sites show plain hits.
+            if owner.is_subscribed:
+                payload["unique_hits"] = totals.uniques
+    if "kudos" in asked:
+        payload["kudos"] = reads.kudos.for_paths(site.id, paths)
+    if "countries" in asked:
+        payload["countries"] = reads.traffic.countries_visited(site.id)
     if "uptime" in asked:
         payload["uptime"] = None  # filled in when uptime monitoring exists
     if "webring" in asked:

@@ -9,8 +9,6 @@ from datetime import timedelta
 
 from flask import Flask
 
-from infrastructure.login_throttle import LoginThrottle
-from infrastructure.secret_key import session_secret
 from interfaces.container import KEY as CONTAINER_KEY
 from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     account,
@@ -27,8 +25,7 @@ from interfaces.dashboard.session import DashboardSessions
 
 def register_dashboard(app: Flask) -> None:
     container = app.extensions[CONTAINER_KEY]
-    secret = session_secret(container.settings, container.engine)
-    app.secret_key = secret
+    app.secret_key = container.session_secret
     app.config.update(
         SESSION_COOKIE_NAME="tinylytics_session",
         SESSION_COOKIE_HTTPONLY=True,
@@ -41,6 +38,6 @@ def register_dashboard(app: Flask) -> None:
     )
     app.session_interface = DashboardSessions()
     csrf.init_app(app)
-    app.extensions[KEY] = State(secret=secret, throttle=LoginThrottle(container.settings, secret))
+    app.extensions[KEY] = State(secret=container.session_secret, throttle=container.login_throttle)
     app.register_blueprint(auth_blueprint)
     app.register_blueprint(dashboard_blueprint)

@@ -22,7 +22,6 @@ from interfaces.dashboard.forms import (
 from interfaces.dashboard.mails import send_confirmation
 from interfaces.dashboard.session import log_in, log_out, login_required, signed_in
 from interfaces.dashboard.views import add_error
-from projections.traffic_queries import iter_rows
 
 
 def _keys(account: Account) -> list[dict[str, Any]]:
@@ -181,8 +180,7 @@ def export_account() -> Any:
     c = container()
     sites = [c.configuration.get_site(site_id) for site_id in account.site_ids]
     keys = _keys(account)
-    engine = c.engine
-    traffic, kudos = c.projections.tables["traffic"], c.projections.tables["kudos"]
+    reads = c.reads
     account_row = {
         "email": account.email,
         "timezone": account.timezone,
@@ -217,10 +215,6 @@ def export_account() -> Any:
         for k in keys
     ]
 
-    def streamed(table: Any, site_id: Any, columns: tuple[str, ...]) -> Iterator[bytes]:
-        with engine.connect() as conn:
-            yield from csv_chunks(columns, iter_rows(conn, table, site_id))
-
     def files() -> Iterator[tuple[str, Iterator[bytes]]]:
         yield "account.csv", csv_chunks(tuple(account_row), [account_row])
         site_columns = tuple(site_rows[0]) if site_rows else ("uid", "url", "label")
@@ -229,9 +223,10 @@ def export_account() -> Any:
         yield "api_keys.csv", csv_chunks(key_columns, key_rows)
         for site in sites:
             folder = f"sites/{site.uid}"
-            yield f"{folder}/hits.csv", streamed(traffic["hits"], site.id, HIT_COLUMNS)
-            yield f"{folder}/events.csv", streamed(traffic["events"], site.id, EVENT_COLUMNS)
-            yield f"{folder}/kudos.csv", streamed(kudos["kudos"], site.id, KUDO_COLUMNS)
+            hits, events = reads.traffic.export_hits(site.id), reads.traffic.export_events(site.id)
+            yield f"{folder}/hits.csv", csv_chunks(HIT_COLUMNS, hits)
+            yield f"{folder}/events.csv", csv_chunks(EVENT_COLUMNS, events)
+            yield f"{folder}/kudos.csv", csv_chunks(KUDO_COLUMNS, reads.kudos.export(site.id))
 
     return Response(
         zip_chunks(files()),

@@ -1,48 +1,29 @@
 """A site's overview: the traffic chart and the breakdowns, for the owner and the public page.
 
-Everything is read from the rollups and lifetime tables (projections/traffic_queries.py):
-the 24-hour chart from `traffic_hourly`, longer ones from `traffic_daily`, breakdowns
-from the same rollups cut to the range. Raw rows are read only where nothing else
-holds the answer, and only over a few days: campaigns and the feed subscriber estimate.
-
-Daily bars are days in the site's time zone. The hourly rollups (last 8 days) give
-exact local days; older days come from the UTC daily rollups, so in a zone far from
-UTC the bars of older days are UTC days.
+Everything is read through the front door (`ReadModels`, projections/reads.py) from
+rollups and lifetime tables: the chart and the totals from the quarter-hour counts,
+breakdowns from the rollups cut to the range. The dashboard shows every period in the
+site's time zone (`period_of` is where that is decided): its days are the site's
+local days, exactly, however far back they are.
 """
 
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection
 from werkzeug.datastructures import MultiDict
 
+from domain.date_ranges import DateRange, Window, zone_of
 from domain.sites import Site
 from domain.sources import DIRECT, INTERNAL
 from interfaces.container import container
 from interfaces.dashboard import countries
 from interfaces.dashboard.charts import Bar, bar_chart
 from interfaces.dashboard.forms import RangeForm
-from projections.base import Tables
-from projections.traffic import hourly_horizon
-from projections.traffic_queries import (
-    Counts,
-    Group,
-    breakdown,
-    campaigns,
-    daily_series,
-    event_breakdown,
-    feed_subscribers,
-    hourly_series,
-    site_totals,
-    top_kudos,
-)
+from projections.reads import EventCount, FeedReader, Group, PathKudos, ReadModels
 
 TOP = 10
-CAMPAIGN_DAYS = 7
 SUBSCRIBER_DAYS = 7
 PERIODS = {"24h": "Last 24 hours", "7d": "Last 7 days", "30d": "Last 30 days"}
 DEFAULT_PERIOD = "7d"
@@ -52,11 +33,21 @@ DEFAULT_PERIOD = "7d"
 class Period:
     key: str  # 24h, 7d, 30d or custom
     label: str
-    begin: datetime  # UTC, included
-    finish: datetime  # UTC, excluded
+    span: DateRange | Window  # local days, or the last 24 hours
     start: date  # the first local day
     end: date  # the last local day
-    hourly: bool
+
+    @property
+    def hourly(self) -> bool:
+        return isinstance(self.span, Window)
+
+    @property
+    def begin(self) -> datetime:
+        return self.span.begin
+
+    @property
+    def finish(self) -> datetime:
+        return self.span.finish
 
     def query(self) -> dict[str, str]:
         """The query string that selects this period again."""
@@ -69,24 +60,14 @@ class Period:
         return {"period": self.key}
 
 
-def _floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def local_interval(start: date, end: date, zone: str) -> tuple[datetime, datetime]:
-    tz = ZoneInfo(zone)
-    begin = datetime.combine(start, time(0), tzinfo=tz).astimezone(UTC)
-    finish = datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
-    return begin, finish
-
-
 def resolve_period(
     args: Mapping[str, str], zone: str, now: datetime | None = None
 ) -> tuple[Period, RangeForm]:
-    """The period the query string asks for; a custom range with errors falls back to the
-    default period, and its form carries the errors to show beside the fields."""
+    """The period the query string asks for, in the site's zone `zone`; a custom range
+    with errors falls back to the default period, and its form carries the errors to
+    show beside the fields."""
     now = now or datetime.now(UTC)
-    today = now.astimezone(ZoneInfo(zone)).date()
+    today = DateRange.last_days(1, zone, now).end
     key = args.get("period", DEFAULT_PERIOD)
     form = RangeForm(formdata=None, start=today - timedelta(days=6), end=today)
     if key == "custom":
@@ -94,34 +75,19 @@ def resolve_period(
         if form.validate():
             start, end = form.start.data, form.end.data
             assert isinstance(start, date) and isinstance(end, date)
-            begin, finish = local_interval(start, end, zone)
             label = f"{start.isoformat()} to {end.isoformat()}"
-            return Period("custom", label, begin, finish, start, end, False), form
+            return Period("custom", label, DateRange(start, end, zone), start, end), form
         key = DEFAULT_PERIOD
     if key == "24h":
-        finish = _floor_hour(now) + timedelta(hours=1)
-        begin = finish - timedelta(hours=24)
-        tz = ZoneInfo(zone)
-        return (
-            Period(
-                "24h",
-                PERIODS["24h"],
-                begin,
-                finish,
-                begin.astimezone(tz).date(),
-                (finish - timedelta(microseconds=1)).astimezone(tz).date(),
-                True,
-            ),
-            form,
-        )
+        window = Window.last_hours(24, zone, now)
+        days = window.days()
+        return Period("24h", PERIODS["24h"], window, days[0], days[-1]), form
     if key not in PERIODS:
         key = DEFAULT_PERIOD
-    days = 7 if key == "7d" else 30
-    start = today - timedelta(days=days - 1)
-    begin, finish = local_interval(start, today, zone)
+    span = DateRange.last_days(7 if key == "7d" else 30, zone, now)
     if not form.errors:
-        form = RangeForm(formdata=None, start=start, end=today)
-    return Period(key, PERIODS[key], begin, finish, start, today, False), form
+        form = RangeForm(formdata=None, start=span.start, end=span.end)
+    return Period(key, PERIODS[key], span, span.start, span.end), form
 
 
 def _multidict(args: Mapping[str, str]) -> MultiDict[str, str]:
@@ -132,43 +98,27 @@ def _day_label(day: date) -> str:
     return f"{day.day} {day.strftime('%b')}"
 
 
-def chart_bars(conn: Connection, t: Tables, site: Site, period: Period) -> list[Bar]:
-    tz = ZoneInfo(site.timezone)
-    if period.hourly:
-        series = hourly_series(conn, t, site.id, period.begin, period.finish)
+def chart_bars(reads: ReadModels, site: Site, period: Period) -> list[Bar]:
+    """The chart's bars: each hour of the last 24 hours, or each local day of a range."""
+    if isinstance(period.span, Window):
+        tz = zone_of(site.timezone)
         bars = []
-        moment = period.begin
-        while moment < period.finish:
-            hits, uniques = series.get(moment, (0, 0))
-            local = moment.astimezone(tz)
-            title = f"{local.strftime('%a')} {_day_label(local.date())}, {local.strftime('%H:00')}"
-            bars.append(Bar(local.strftime("%H:00"), title, hits, uniques))
-            moment += timedelta(hours=1)
+        for point in reads.traffic.by_hour(site.id, period.span):
+            assert isinstance(point.at, datetime)
+            local = point.at.astimezone(tz)
+            title = f"{local.strftime('%a')} {_day_label(local.date())}, {local.strftime('%H:%M')}"
+            bars.append(Bar(local.strftime("%H:%M"), title, point.hits, point.uniques))
         return bars
-    days = [period.start + timedelta(days=i) for i in range((period.end - period.start).days + 1)]
-    horizon = hourly_horizon()
-    recent_days = {d for d in days if local_interval(d, d, site.timezone)[0] >= horizon}
-    by_local: dict[date, list[int]] = defaultdict(lambda: [0, 0])
-    if recent_days:
-        first = local_interval(min(recent_days), min(recent_days), site.timezone)[0]
-        for hour, (hits, uniques) in hourly_series(conn, t, site.id, first, period.finish).items():
-            entry = by_local[hour.astimezone(tz).date()]
-            entry[0] += hits
-            entry[1] += uniques
-    older: dict[date, Counts] = {}
-    if len(recent_days) < len(days):
-        older = daily_series(conn, t, site.id, days[0], days[-1])
-    bars = []
-    for day in days:
-        hits, uniques = (
-            (by_local[day][0], by_local[day][1]) if day in recent_days else older.get(day, (0, 0))
+    return [
+        Bar(
+            _day_label(day),
+            f"{day.strftime('%a')} {_day_label(day)} {day.year}",
+            point.hits,
+            point.uniques,
         )
-        bars.append(
-            Bar(
-                _day_label(day), f"{day.strftime('%a')} {_day_label(day)} {day.year}", hits, uniques
-            )
-        )
-    return bars
+        for point in reads.traffic.by_day(site.id, period.span)
+        if isinstance(day := point.at, date)
+    ]
 
 
 @dataclass
@@ -193,13 +143,17 @@ class Breakdown:
     columns: tuple[str, str] = ("Hits", "Unique")
 
 
-def _rows(groups: list[Group], total: int, label: Any, **extra: Any) -> tuple[list[Row], int]:
+def _rows(
+    found: tuple[int, list[Group]], total: int, label: Any, **extra: Any
+) -> tuple[list[Row], int]:
+    """The top groups as table rows, and how many more there are."""
+    count, groups = found
     rows = []
     for group in groups[:TOP]:
         share = round(100.0 * group.hits / total, 1) if total else 0.0
         fields = {k: f(group.value) for k, f in extra.items()}
         rows.append(Row(label(group.value), group.hits, group.uniques, share, **fields))
-    return rows, max(0, len(groups) - TOP)
+    return rows, max(0, count - TOP)
 
 
 def _source_label(value: str | None) -> str:
@@ -235,63 +189,57 @@ class Overview:
     lifetime_hits: int
     lifetime_uniques: int
     breakdowns: list[Breakdown]
-    events: list[tuple[str, str | None, int]]
-    kudos: list[tuple[str, int]]
-    subscribers: list[tuple[str, int, datetime]]
+    events: list[EventCount]
+    kudos: list[PathKudos]
+    subscribers: list[FeedReader]
     subscriber_total: int
     show_internal: bool
     tracks_uniques: bool
 
 
 def build_overview(site: Site, args: Mapping[str, str]) -> Overview:
-    c = container()
-    tables = c.projections.tables
-    t = tables["traffic"]
+    reads = container().reads
     period, range_form = resolve_period(args, site.timezone)
     show_internal = args.get("internal") == "1"
-    begin, finish = period.begin, period.finish
+    span = period.span
     now = datetime.now(UTC)
-    with c.engine.connect() as conn:
-        bars = chart_bars(conn, t, site, period)
-        total = sum(b.hits for b in bars)
+    bars = chart_bars(reads, site, period)
+    total = sum(b.hits for b in bars)
 
-        def group(column: str, hide: tuple[str, ...] = ()) -> list[Group]:
-            return breakdown(conn, t, site.id, begin, finish, column, hide)
+    def group(
+        column: str, hide: tuple[str, ...] = (), known: bool = False
+    ) -> tuple[int, list[Group]]:
+        return reads.traffic.breakdown(
+            site.id, span, column, hide_sources=hide, top=TOP, known=known
+        )
 
-        pages, more_pages = _rows(
-            group("path"),
-            total,
-            lambda v: v or "/",
-            href=lambda v: _safe_link(site.url + (v or "/")),
-            mono=lambda v: True,
-        )
-        refs, more_refs = _rows(
-            group("referrer", () if show_internal else (INTERNAL,)),
-            total,
-            _referrer_label,
-            href=_safe_link,
-            mono=lambda v: v is not None,
-        )
-        sources, more_sources = _rows(group("source"), total, _source_label)
-        country_rows, more_countries = _rows(
-            group("country"), total, countries.name, flag=countries.flag
-        )
-        browsers, more_browsers = _rows(group("browser"), total, lambda v: v or "Unknown")
-        platforms, more_platforms = _rows(group("platform"), total, lambda v: v or "Unknown")
-        campaign_from = max(begin, finish - timedelta(days=CAMPAIGN_DAYS))
-        campaign_rows, _ = _rows(
-            campaigns(conn, t, site.id, campaign_from, finish, TOP), total, lambda v: v or ""
-        )
-        last = finish - timedelta(microseconds=1)
-        events = event_breakdown(conn, t, site.id, begin.date(), last.date())
-        kudos = top_kudos(conn, tables["kudos"], site.id, TOP)
-        subscribers = feed_subscribers(conn, t, site.id, now - timedelta(days=SUBSCRIBER_DAYS))
-        lifetime = site_totals(conn, t, [site.id]).get(site.id)
-    campaign_note = (
-        f"utm_campaign of the last {CAMPAIGN_DAYS} days of the period"
-        if finish - begin > timedelta(days=CAMPAIGN_DAYS)
-        else None
+    pages, more_pages = _rows(
+        group("path"),
+        total,
+        lambda v: v or "/",
+        href=lambda v: _safe_link(site.url + (v or "/")),
+        mono=lambda v: True,
     )
+    refs, more_refs = _rows(
+        group("referrer", () if show_internal else (INTERNAL,)),
+        total,
+        _referrer_label,
+        href=_safe_link,
+        mono=lambda v: v is not None,
+    )
+    sources, more_sources = _rows(group("source"), total, _source_label)
+    campaign_rows, more_campaigns = _rows(
+        group("utm_campaign", known=True), total, lambda v: v or ""
+    )
+    country_rows, more_countries = _rows(
+        group("country"), total, countries.name, flag=countries.flag
+    )
+    browsers, more_browsers = _rows(group("browser"), total, lambda v: v or "Unknown")
+    platforms, more_platforms = _rows(group("platform"), total, lambda v: v or "Unknown")
+    events = reads.traffic.events(site.id, span)
+    kudos = reads.kudos.top(site.id, TOP)
+    subscribers = reads.traffic.feed_readers(site.id, now - timedelta(days=SUBSCRIBER_DAYS))
+    lifetime = reads.traffic.lifetime_of(site.id)
     breakdowns = [
         Breakdown("pages", "Top pages", pages, more_pages),
         Breakdown("referrers", "Referrers", refs, more_refs),
@@ -300,7 +248,7 @@ def build_overview(site: Site, args: Mapping[str, str]) -> Overview:
             "campaigns",
             "Campaigns",
             campaign_rows,
-            note=campaign_note,
+            more_campaigns,
             empty="No utm_campaign links in this period.",
         ),
         Breakdown("countries", "Countries", country_rows, more_countries),
@@ -314,13 +262,13 @@ def build_overview(site: Site, args: Mapping[str, str]) -> Overview:
         bars=bars,
         hits=total,
         uniques=sum(b.uniques for b in bars),
-        lifetime_hits=int(lifetime.hits) if lifetime is not None else 0,
-        lifetime_uniques=int(lifetime.uniques) if lifetime is not None else 0,
+        lifetime_hits=lifetime.hits,
+        lifetime_uniques=lifetime.uniques,
         breakdowns=breakdowns,
         events=events[:TOP],
         kudos=kudos,
         subscribers=subscribers,
-        subscriber_total=sum(n for _, n, _ in subscribers),
+        subscriber_total=sum(r.subscribers for r in subscribers),
         show_internal=show_internal,
         tracks_uniques=site.tracks_uniques,
     )

@@ -2,7 +2,7 @@
 events, journeys, and the CSV export of its hits."""
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from application.exports import HIT_COLUMNS, csv_chunks
 from application.sites import SiteChanges
+from domain.date_ranges import DateRange
 from domain.errors import Conflict, DomainError
 from domain.sites import Site
 from interfaces.container import base_url, container
@@ -23,21 +24,10 @@ from interfaces.dashboard.forms import (
     addresses,
     lines,
 )
-from interfaces.dashboard.overview import build_overview, local_interval, resolve_period
+from interfaces.dashboard.overview import build_overview, resolve_period
 from interfaces.dashboard.session import current_account, login_required, signed_in
 from interfaces.dashboard.views import add_error, form_status, owned_site, site_number
 from interfaces.whole_numbers import whole_number
-from projections.kudos import kudo_page
-from projections.traffic_queries import (
-    build_journeys,
-    event_breakdown,
-    iter_rows,
-    journey_summary,
-    recent_events,
-    site_totals,
-    top_kudos,
-    visits,
-)
 
 PER_PAGE = 50
 JOURNEYS_PER_PAGE = 25
@@ -61,8 +51,7 @@ def sites() -> Any:
     c = container()
     account = signed_in()
     owned = [c.configuration.get_site(site_id) for site_id in account.site_ids]
-    with c.engine.connect() as conn:
-        totals = site_totals(conn, c.projections.tables["traffic"], [s.id for s in owned])
+    totals = c.reads.traffic.lifetime([s.id for s in owned])
     owned.sort(key=lambda s: (s.is_archived, s.label.lower()))
     rows = [{"site": s, "totals": totals.get(s.id)} for s in owned]
     return render_template("dashboard/sites.html", rows=rows)
@@ -227,22 +216,10 @@ def embed(uid: str) -> Any:
 @login_required
 def kudos(uid: str) -> Any:
     site = owned_site(uid)
-    c = container()
+    kudos = container().reads.kudos
     page = _page()
-    tables = c.projections.tables["kudos"]
-    with c.engine.connect() as conn:
-        top = top_kudos(conn, tables, site.id, 50)
-        total, rows = kudo_page(
-            conn,
-            tables,
-            site.id,
-            datetime(2000, 1, 1, tzinfo=UTC),
-            datetime.now(UTC) + timedelta(days=1),
-            None,
-            None,
-            PER_PAGE,
-            (page - 1) * PER_PAGE,
-        )
+    top = kudos.top(site.id, 50)
+    total, rows = kudos.page(site.id, None, None, None, None, PER_PAGE, (page - 1) * PER_PAGE)
     return render_template(
         "dashboard/kudos.html",
         site=site,
@@ -259,16 +236,11 @@ def kudos(uid: str) -> Any:
 @login_required
 def events(uid: str) -> Any:
     site = owned_site(uid)
-    c = container()
+    traffic = container().reads.traffic
     period, range_form = resolve_period(request.args, site.timezone)
     page = _page()
-    t = c.projections.tables["traffic"]
-    last = period.finish - timedelta(microseconds=1)
-    with c.engine.connect() as conn:
-        counts = event_breakdown(conn, t, site.id, period.begin.date(), last.date())
-        rows = recent_events(
-            conn, t, site.id, period.begin, period.finish, PER_PAGE + 1, (page - 1) * PER_PAGE
-        )
+    counts = traffic.events(site.id, period.span)
+    rows = traffic.events_page(site.id, period.span, PER_PAGE + 1, (page - 1) * PER_PAGE)
     return render_template(
         "dashboard/events.html",
         site=site,
@@ -286,23 +258,20 @@ def events(uid: str) -> Any:
 @login_required
 def journeys(uid: str) -> Any:
     site = owned_site(uid)
-    c = container()
     # Journeys read raw rows: the tab offers the last day or week only.
     key = request.args.get("period", "24h")
     period, _ = resolve_period({"period": key if key in ("24h", "7d") else "24h"}, site.timezone)
     page = _page()
-    with c.engine.connect() as conn:
-        rows = visits(conn, c.projections.tables["traffic"], site.id, period.begin, period.finish)
-    found = build_journeys(rows)
+    found = container().reads.traffic.journeys(site.id, period.span, 10)
     per = JOURNEYS_PER_PAGE
     return render_template(
         "dashboard/journeys.html",
         site=site,
         period=period,
-        journeys=found[(page - 1) * per : page * per],
-        summary=journey_summary(found, 10),
+        journeys=found.journeys[(page - 1) * per : page * per],
+        summary=found,
         page=page,
-        pages=max(1, (len(found) + per - 1) // per),
+        pages=max(1, (len(found.journeys) + per - 1) // per),
         tab="journeys",
     )
 
@@ -319,13 +288,11 @@ def export(uid: str) -> Any:
         return render_template("dashboard/export.html", site=site, form=form, tab="overview"), 422
     start, end = form.start.data, form.end.data
     assert isinstance(start, date) and isinstance(end, date)
-    begin, finish = local_interval(start, end, site.timezone)
-    c = container()
-    engine, hits = c.engine, c.projections.tables["traffic"]["hits"]
+    span = DateRange(start, end, site.timezone)
+    rows = container().reads.traffic.export_hits(site.id, span)
 
     def generate() -> Iterator[bytes]:
-        with engine.connect() as conn:
-            yield from csv_chunks(HIT_COLUMNS, iter_rows(conn, hits, site.id, begin, finish))
+        yield from csv_chunks(HIT_COLUMNS, rows)
 
     name = f"tinylytics-{site.uid}-hits-{start.isoformat()}-to-{end.isoformat()}.csv"
     return Response(

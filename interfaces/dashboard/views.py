@@ -5,7 +5,6 @@ from typing import Any
 from uuid import UUID
 
 from flask import request
-from sqlalchemy import select
 from wtforms import Field
 
 from domain.errors import NotFound
@@ -51,11 +50,7 @@ def public_site(uid: str) -> Site:
 
 def site_number(site_id: UUID) -> int | None:
     """The integer id the API knows the site by (from the sites read model, which may lag)."""
-    c = container()
-    table = c.projections.tables["sites"]["sites"]
-    with c.engine.connect() as conn:
-        found = conn.execute(select(table.c.id).where(table.c.uuid == site_id)).scalar()
-    return int(found) if found is not None else None
+    return container().reads.sites.number_of(site_id)
 
 
 def _globals() -> dict[str, Any]:

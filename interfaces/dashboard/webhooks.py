@@ -21,7 +21,7 @@ from interfaces.dashboard.forms import WebhookActionForm, WebhookForm
 from interfaces.dashboard.session import login_required, signed_in
 from interfaces.dashboard.views import add_error
 from interfaces.whole_numbers import whole_number
-from projections.webhooks import DeliveryListing, WebhookListing
+from projections.reads import DeliveryListing, WebhookListing
 
 PAGE_SIZE = 25
 MAX_ID = 2**62  # ids are notification ids; a larger `before` would overflow a BIGINT
@@ -35,7 +35,7 @@ def owned_webhook(number: int) -> Webhook:
 def _rows(owner_id: UUID) -> list[WebhookListing]:
     c = container()
     c.projections.catch_up(["webhooks"])  # what was just saved is shown
-    return c.webhook_reads.for_owner(owner_id)
+    return c.reads.webhooks.for_owner(owner_id)
 
 
 def _apply_error(form: WebhookForm, error: DomainError) -> None:
@@ -221,7 +221,7 @@ def webhook_events(number: int) -> Any:
         before = None  # out of range: the newest page
     c = container()
     c.projections.catch_up(["webhooks"])
-    rows = c.webhook_reads.deliveries_of(webhook.id, PAGE_SIZE + 1, before)
+    rows = c.reads.webhooks.deliveries_of(webhook.id, PAGE_SIZE + 1, before)
     has_older = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return render_template(

@@ -217,8 +217,9 @@ def test_pages_carry_security_headers_and_no_outside_assets(owner: Any) -> None:
 
 
 def test_breakdowns_read_rollups_and_raw_rows_only_within_a_few_days(owner: Any) -> None:
-    """At 10M hits a scan of the raw rows would be slow: the overview reads the rollups,
-    and the raw table only for campaigns and feed counts, each bounded in time."""
+    """At 10M hits a scan of the raw rows would be slow: the overview reads the rollups
+    (campaigns included) and the feed readers' latest counts, never the raw rows of a
+    UTC site; another zone's partial edge days are raw reads bounded in time."""
     seed(owner)
     container = owner.browser.container
     statements: list[str] = []
@@ -230,19 +231,27 @@ def test_breakdowns_read_rollups_and_raw_rows_only_within_a_few_days(owner: Any)
     try:
         for period in ("24h", "7d", "30d"):
             assert owner.browser.get(f"/sites/{owner.uid}?period={period}").status_code == 200
+        container.configuration.change_site(owner.site_id, SiteChanges(timezone="Asia/Kathmandu"))
+        container.projections.catch_up()
+        site_statements = len(statements)
+        for period in ("7d", "30d"):
+            assert owner.browser.get(f"/sites/{owner.uid}?period={period}").status_code == 200
     finally:
         event.remove(container.engine, "before_cursor_execute", remember)
-    raw = [s for s in statements if re.search(r"\btraffic_hits\b", s)]
-    assert raw, "campaigns and the subscriber estimate read raw rows"
+    utc_site, zoned_site = statements[:site_statements], statements[site_statements:]
+    assert statements, "the listener saw the overview's reads"
+    assert not [s for s in utc_site if re.search(r"\btraffic_hits\b", s)]
+    raw = [s for s in zoned_site if re.search(r"\btraffic_hits\b", s)]
+    assert raw, "the edges of a day in Asia/Kathmandu (UTC+5:45) are read from raw rows"
     for statement in raw:
-        assert "created_at >=" in statement, statement
-        assert "GROUP BY traffic_hits.path" not in statement
-        assert "GROUP BY traffic_hits.country" not in statement
+        assert "created_at >=" in statement and "created_at <" in statement, statement
     # Unfiltered, whole days come from the single-dimension rollups: the combination
     # rollups are about as many rows as the hits when traffic is varied.
     assert any("traffic_dims" in s for s in statements)
     assert not any(re.search(r"\btraffic_daily\b", s) for s in statements)
     assert any("traffic_hourly" in s for s in statements)
+    assert any("traffic_quarters" in s for s in statements)
+    assert any("traffic_feeds" in s for s in statements)
 
 
 # -- the CSV export ------------------------------------------------------------------------

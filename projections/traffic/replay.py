@@ -23,11 +23,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from projections.first_seen import SeenInMemory
+from projections.traffic.first_seen import SeenInMemory
+from projections.traffic.schema import HITS_AT, UNIQUES_AT
 
 OPEN_DAYS = 2
 Bucket = tuple[str, str, str]  # site (hex), day ("YYYY-MM-DD"), combination key
-Rollup = list[Any]  # the six dimensions, hits, uniques
+Rollup = list[Any]  # the dimensions (schema.DIMENSIONS), hits, uniques
 
 
 class Replay:
@@ -90,8 +91,8 @@ class Replay:
             if kept is None:
                 rows[bucket] = entry
             else:
-                kept[6] += entry[6]
-                kept[7] += entry[7]
+                kept[HITS_AT] += entry[HITS_AT]
+                kept[UNIQUES_AT] += entry[UNIQUES_AT]
         complete: list[tuple[Bucket, Rollup]] = []
         if newest > self.written_before:
             oldest_open = date.fromisoformat(newest) - timedelta(days=OPEN_DAYS - 1)

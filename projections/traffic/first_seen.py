@@ -20,7 +20,7 @@ SEEN_DAYS = 2  # a unique hash can only recur on its own UTC day; keep a spare d
 SEEN_COLUMNS = ("site_uuid", "day", "hash")
 
 Seen = tuple[str, str, str]  # site id in hex, day as "YYYY-MM-DD", unique hash
-Hit = tuple[int, Any]  # a notification id and its `Tracked` hit
+Hit = tuple[int, Any]  # a notification id and its `TrafficItem` hit
 
 
 def _oldest_kept(newest: str) -> str:

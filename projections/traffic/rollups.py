@@ -1,0 +1,184 @@
+"""Rollup rows: the combination keys, and the single-dimension sums made from them.
+
+A daily or hourly combination row is keyed by a digest of its six dimensions
+(`combo_key`); a single-dimension row by md5 of its value and source (`dim_key`),
+computed in Python by a live batch (`dim_rows`) and in SQL by a rebuild
+(`derive_dims`), which must agree (docs/decisions/0007).
+"""
+
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Integer, String, cast, func, literal, null, select, union_all
+
+from domain.bounded_cache import memoized
+from projections.base import Tables
+from projections.traffic.replay import Bucket, Rollup
+from projections.traffic.schema import (
+    BLOCK_COLUMNS,
+    BLOCK_SPANS,
+    DIM_COLUMNS,
+    DIMENSIONS,
+    HITS_AT,
+    UNIQUES_AT,
+)
+
+
+def combo_key(values: Sequence[str | None]) -> str:
+    joined = "\x1f".join([v or "" for v in values])  # None and "" alike
+    return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
+
+
+# combo_key, remembered: traffic repeats the same few thousand combinations. Bounded
+# by bytes (half the process's cache budget): a combination holds a path and a
+# referrer of up to 2 kB each.
+cached_combo_key: Callable[[tuple[str | None, ...]], str] = memoized("traffic combo keys", 0.5)(
+    combo_key
+)
+
+
+def cube_rows(rows: list[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
+    """Daily rollup rows as `cube_columns("day")` lists them."""
+    return [(s, d, k, *v) for (s, d, k), v in rows]
+
+
+# The single-dimension rows per dimension: referrer and source rows keep the source
+# too, so the referrer table can leave out internal navigation (and the source table
+# hidden sources) without the combinations.
+KEEPS_SOURCE = frozenset({"referrer", "source"})
+_SOURCE_AT = DIMENSIONS.index("source")
+_DIM_SLOTS = tuple(
+    (dim, DIMENSIONS.index(dim), _SOURCE_AT if dim in KEEPS_SOURCE else None) for dim in DIMENSIONS
+)
+# A single-dimension row's key: md5 of its value and source, NULL written as _NULL.
+# Computed in Python by a live batch and in SQL by a rebuild, which must agree.
+_NULL, _SEP = "\x1e", "\x1f"
+
+
+@memoized("traffic dimension keys", 0.25)
+def dim_key(value: str | None, source: str | None) -> str:
+    text = f"{_NULL if value is None else value}{_SEP}{_NULL if source is None else source}"
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
+    """Single-dimension daily rows (`DIM_COLUMNS`) summed from daily combination rows,
+    for a live batch; `derive_dims` does the same in SQL for a rebuild."""
+    sums: dict[tuple[str, str, str, str | None, str | None], list[int]] = {}
+    for (site, day, _key), entry in rows:
+        hits, uniques = entry[HITS_AT], entry[UNIQUES_AT]
+        for dim, at, source_at in _DIM_SLOTS:
+            found = (site, day, dim, entry[at], None if source_at is None else entry[source_at])
+            total = sums.get(found)
+            if total is None:
+                sums[found] = [hits, uniques]
+            else:
+                total[0] += hits
+                total[1] += uniques
+    return [
+        (site, dim, day, dim_key(value, source), value, source, hits, uniques)
+        for (site, day, dim, value, source), (hits, uniques) in sums.items()
+    ]
+
+
+_EPOCH = date(1970, 1, 1)
+
+
+@lru_cache(maxsize=4096)
+def block_starts(day: str) -> tuple[str, ...]:
+    """The first days ("YYYY-MM-DD") of the blocks of each span (BLOCK_SPANS) that hold a day."""
+    number = (date.fromisoformat(day) - _EPOCH).days
+    return tuple(
+        (_EPOCH + timedelta(days=number - number % span)).isoformat() for span in BLOCK_SPANS
+    )
+
+
+def block_rows(dims: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Block rows (`BLOCK_COLUMNS`) summed from single-dimension daily rows (`DIM_COLUMNS`),
+    for a live batch; `derive_blocks` does the same in SQL for a rebuild."""
+    sums: dict[tuple[str, str, int, str, str], list[Any]] = {}
+    for site, dim, day, key, value, source, hits, uniques in dims:
+        for span, start in zip(BLOCK_SPANS, block_starts(day), strict=True):
+            found = (site, dim, span, start, key)
+            total = sums.get(found)
+            if total is None:
+                sums[found] = [value, source, hits, uniques]
+            else:
+                total[2] += hits
+                total[3] += uniques
+    return [(*bucket, *rest) for bucket, rest in sums.items()]
+
+
+def derive_blocks(conn: Connection, t: Tables) -> None:
+    """Fill the block rows from the single-dimension daily rows at the end of a replay,
+    in one statement per span."""
+    dims, blocks = t["dims"], t["blocks"]
+    pg = conn.dialect.name == "postgresql"
+    for span in BLOCK_SPANS:
+        if pg:
+            start: Any = dims.c.day - func.mod(dims.c.day - literal(_EPOCH), span)
+        else:
+            # julianday() of 1970-01-01 is 2440587.5: whole days since then, as an integer.
+            number = cast(func.julianday(dims.c.day) - 2440587.5, Integer)
+            start = func.date(func.julianday(dims.c.day) - number % span)
+        summed = select(
+            dims.c.site_uuid,
+            dims.c.dim,
+            literal(span, Integer).label("span"),
+            start.label("start"),
+            dims.c.key,
+            func.min(dims.c.value).label("value"),
+            func.min(dims.c.source).label("source"),
+            func.sum(dims.c.hits).label("hits"),
+            func.sum(dims.c.uniques).label("uniques"),
+        ).group_by(dims.c.site_uuid, dims.c.dim, start, dims.c.key)
+        conn.execute(blocks.insert().from_select(BLOCK_COLUMNS, summed))
+
+
+def derive_dims(conn: Connection, t: Tables) -> None:
+    """Fill the single-dimension rows from the daily combination rows, at the end of a
+    replay: the database sums them in one statement, where summing in Python batch by
+    batch cost a rebuild several microseconds a hit (its combinations are about as
+    many as its hits). `dim_rows` does the same for live batches; the keys agree."""
+    daily, dims = t["daily"], t["dims"]
+    pg = conn.dialect.name == "postgresql"
+    parts = []
+    for dim, _at, source_at in _DIM_SLOTS:
+        value = daily.c[dim]
+        source = daily.c.source if source_at is not None else None
+        kept: Any = source if source is not None else cast(null(), String)
+        text = func.coalesce(value, _NULL) + _SEP + func.coalesce(kept, _NULL)
+        parts.append(
+            select(
+                daily.c.site_uuid,
+                literal(dim, String).label("dim"),
+                daily.c.day,
+                func.md5(func.convert_to(text, "UTF8") if pg else text).label("key"),
+                value.label("value"),
+                kept.label("source"),
+                func.sum(daily.c.hits).label("hits"),
+                func.sum(daily.c.uniques).label("uniques"),
+            ).group_by(
+                daily.c.site_uuid, daily.c.day, value, *([source] if source is not None else [])
+            )
+        )
+    summed: Any = union_all(*parts)
+    if pg:
+        # Enough memory to sum by hashing (sorting paths spilled to disk at 4 MB), and
+        # rows in the order a range read wants them: a 30-day read of one dimension
+        # then finds them on neighbouring pages (SQLite stores them so without asking).
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        rows = summed.subquery()
+        summed = select(*rows.c).order_by(rows.c.site_uuid, rows.c.dim, rows.c.day)
+    conn.execute(dims.insert().from_select(DIM_COLUMNS, summed))
+
+
+def path_rows(paths: dict[tuple[str, str], list[int]]) -> list[tuple[Any, ...]]:
+    return [(s, combo_key([p]), p, h, u) for (s, p), (h, u) in paths.items()]
+
+
+def country_rows(countries: dict[tuple[str, str], int]) -> list[tuple[Any, ...]]:
+    return [(s, c, n) for (s, c), n in countries.items()]
