@@ -179,7 +179,6 @@ class Clock:
         schedule: Schedule,
         kinds: Iterable[JobKind],
         host: str,
-        shared: bool = True,
         threads: int = 4,
         batch: int = BATCH,
         lease: timedelta = LEASE,
@@ -188,9 +187,6 @@ class Clock:
         self.schedule = schedule
         self.kinds = {k.name: k for k in kinds}
         self.host = host
-        # A shared clock fires every job; a local one only its host's (the web process
-        # of production keeps its own country database fresh).
-        self.hosts: tuple[str | None, ...] = (None, host) if shared else (host,)
         self.threads = threads
         self.batch = batch
         self.lease = lease
@@ -229,21 +225,28 @@ class Clock:
         if finished:
             self.schedule.finish(finished, {i: self._next_due(d) for i, d in enumerate(finished)})
 
-    def tick(self) -> int:
+    def hosts(self, local_only: bool = False) -> tuple[str | None, ...]:
+        """Whose jobs a clock fires: every job, or (the web process of production, which
+        keeps its own machine's country database fresh) only its host's."""
+        return (self.host,) if local_only else (None, self.host)
+
+    def tick(self, local_only: bool = False) -> int:
         """Claim and fire everything due now, in this thread; returns how many fired."""
         fired = 0
+        hosts = self.hosts(local_only)
         while True:
-            firings = self.schedule.claim(self.now(), self.batch, self.lease, self.hosts)
+            firings = self.schedule.claim(self.now(), self.batch, self.lease, hosts)
             if not firings:
                 return fired
             self._record([self.fire(f) for f in firings])
             fired += len(firings)
 
     # -- the loop ----------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: threading.Event, local_only: bool = False) -> None:
         """Until `stop`: claim what is due while there is room, fire it on a pool,
         record what finished in batches, sleep until the next due time (at most a
         second: other processes add jobs too)."""
+        hosts = self.hosts(local_only)
         capacity = self.threads * 4
         failures = 0
         with ThreadPoolExecutor(self.threads, thread_name_prefix="clock") as pool:
@@ -255,7 +258,7 @@ class Clock:
                         self._pause(MAX_WAIT)  # a firing that finishes wakes us
                         continue
                     limit = min(room, self.batch)
-                    firings = self.schedule.claim(self.now(), limit, self.lease, self.hosts)
+                    firings = self.schedule.claim(self.now(), limit, self.lease, hosts)
                     for firing in firings:
                         with self._lock:
                             self._in_flight += 1
@@ -263,7 +266,7 @@ class Clock:
                     failures = 0
                     if len(firings) == limit:
                         continue  # more may be due: claim again at once
-                    upcoming = self.schedule.next_due(self.hosts)
+                    upcoming = self.schedule.next_due(hosts)
                     wait = MAX_WAIT
                     if upcoming is not None:
                         wait = min(wait, max(0.0, (upcoming - self.now()).total_seconds()))

@@ -3,29 +3,40 @@
 import logging
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import dramatiq
 from sqlalchemy import Engine
 
+from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
-from application.mail import Mailer
+from application.mail import Mailer, Postbox
 from application.privacy import SeenHashes, VisitorHasher
+from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
 from application.webhook_delivery import WebhookSender
 from application.webhooks import Webhooks
 from infrastructure.avatars import AvatarStore
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
+from infrastructure.geo_refresh import FILE_NAME as GEO_FILE
+from infrastructure.geo_refresh import GeoRefresh, this_host
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.mail import make_mailer
+from infrastructure.mail_store import SqlMailStore
+from infrastructure.mail_templates import JinjaMailTemplates
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import ensure_schema, event_store_env, read_model_engine
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
+from infrastructure.report_links import SignedReportLinks
+from infrastructure.retention import Retention
 from infrastructure.salts import SqlSaltStore
+from infrastructure.schedule import SqlSchedule
+from infrastructure.secret_key import session_secret
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
 from infrastructure.user_agents import UaParserAdapter
@@ -33,6 +44,7 @@ from infrastructure.webhooks import WEBHOOKS_STORE, webhook_policy, wire_webhook
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.kudos import KudosProjection
+from projections.reports import RollupReportReads
 from projections.runner import ProjectionEngine
 from projections.sites import SitesProjection
 from projections.traffic import TrafficProjection
@@ -62,13 +74,26 @@ class Container:
     webhook_sender: WebhookSender
     mailer: Mailer
     avatars: AvatarStore
+    schedule: SqlSchedule
+    clock: Clock
+    mail_store: SqlMailStore
+    postbox: Postbox
+    reports: WeeklyReports
+    report_links: SignedReportLinks
+    templates: JinjaMailTemplates
+    # Jobs every install has (report sync, retention, the country database): put, if
+    # missing, when a clock starts.
+    initial_jobs: list[Job] = field(default_factory=list)
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
 
-    def start_background(self, projections: bool = True) -> None:
-        """Run the projections (and, when embedded, the jobs) inside this process."""
+    def start_background(self, projections: bool = True, clock: bool = True) -> None:
+        """Run the projections (and, when embedded, the jobs and the clock) here.
+
+        With Redis (production) the clock of `serve` only fires this host's own jobs
+        (the country database); `tinylytics worker` runs the shared clock."""
         if projections and self.settings.run_projections_in_process:
             thread = threading.Thread(
                 target=self.projections.run,
@@ -82,10 +107,25 @@ class Container:
         if not self.settings.redis_url:
             self._worker = start_worker(self.broker)
             log.info("background jobs run in this process")
+        if clock:
+            self.start_clock(shared=not self.settings.redis_url)
+
+    def start_clock(self, shared: bool = True) -> None:
+        """Fire due jobs in a thread of this process (every job, or only this host's)."""
+        self.schedule.put(
+            [j for j in self.initial_jobs if shared or j.host is not None], replace=False
+        )
+        thread = threading.Thread(
+            target=self.clock.run, args=(self._stop, not shared), name="clock", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+        log.info("the clock runs in this process (%s jobs)", "all" if shared else "this host's")
 
     def close(self) -> None:
         self._stop.set()
         self.wake.set()
+        self.clock.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self._worker is not None:
@@ -159,6 +199,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     drops.setup()
     salts = SqlSaltStore(engine)
     salts.setup()
+    schedule = SqlSchedule(engine)
+    schedule.setup()
+    mail_store = SqlMailStore(engine, schedule)
+    mail_store.setup()
     seen: SeenHashes = (
         RedisSeenHashes(settings.redis_url, settings.redis_prefix)
         if settings.redis_url
@@ -173,6 +217,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
                 lambda conn, scope: key_usage.forget(conn, scope.key_ids),
                 lambda conn, scope: drops.forget(conn, scope.site_ids),
                 forget_webhooks,
+                lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
+                lambda conn, scope: schedule.clear(
+                    conn, REPORT_KIND, [str(s) for s in scope.site_ids]
+                ),
             ],
         )
     )
@@ -187,6 +235,34 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     )
     avatars = AvatarStore(engine)
     avatars.setup()
+    mailer = make_mailer(settings)
+    postbox = Postbox(mail_store, mailer, schedule)
+    templates = JinjaMailTemplates()
+    links = SignedReportLinks(session_secret(settings, engine), settings.base_url)
+    tables = projections.tables
+    reports = WeeklyReports(
+        sites=configuration,
+        reads=RollupReportReads(engine, tables["traffic"], tables["kudos"], tables["sites"]),
+        postbox=postbox,
+        templates=templates,
+        links=links,
+        schedule=schedule,
+    )
+    retention = Retention(
+        mail_store,
+        webhooks,
+        EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name),
+        projections,
+        keep=timedelta(days=settings.delivery_log_days),
+    )
+    kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    initial_jobs = [*reports.initial_jobs(), retention.initial_job()]
+    host = this_host(settings.data_dir)
+    if settings.geoip_refresh and settings.geoip_db is None:
+        geo = GeoRefresh(settings.data_dir / "geo" / GEO_FILE, host)
+        kinds.append(geo.job_kind())
+        initial_jobs.append(geo.initial_job())
+    clock = Clock(schedule, kinds, host=host, threads=settings.clock_threads)
     container = Container(
         settings=settings,
         configuration=configuration,
@@ -201,8 +277,16 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         webhooks=webhooks,
         webhook_dispatch=dispatch,
         webhook_sender=sender,
-        mailer=make_mailer(settings),
+        mailer=mailer,
         avatars=avatars,
+        schedule=schedule,
+        clock=clock,
+        mail_store=mail_store,
+        postbox=postbox,
+        reports=reports,
+        report_links=links,
+        templates=templates,
+        initial_jobs=initial_jobs,
     )
     configuration.on_saved(container.wake.set)
     tracking.on_saved(container.wake.set)

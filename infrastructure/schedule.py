@@ -65,6 +65,19 @@ clock_jobs = Table(
     Index("ix_clock_jobs_fired", "kind", "last_fired_at"),
 )
 
+# What `put` changes on a job that exists: its time, recurrence and place; the lease
+# goes too, so a firing in flight cannot write its outcome over the new due time.
+REPLACED = (
+    "due_at",
+    "occurrence_at",
+    "attempt",
+    "cron",
+    "zone",
+    "every_s",
+    "host",
+    "lease",
+    "leased_until",
+)
 RECENT_FIRINGS = 1000  # per kind, for the lateness figures of `jobs status`
 
 
@@ -125,29 +138,22 @@ class SqlSchedule:
     def put(self, jobs: Sequence[Job], replace: bool = True) -> None:
         if not jobs:
             return
+        with self._begin() as conn:
+            self.put_in(conn, jobs, replace)
+
+    def put_in(self, conn: Connection, jobs: Sequence[Job], replace: bool = True) -> None:
+        """`put` inside a caller's transaction (a kept mail and its retry job commit together)."""
+        if not jobs:
+            return
         rows = [_values(j) for j in jobs]
         insert = pg_insert(clock_jobs) if self.is_postgres else sqlite_insert(clock_jobs)
         if replace:
-            changed = {
-                c: getattr(insert.excluded, c)
-                for c in (
-                    "due_at",
-                    "occurrence_at",
-                    "attempt",
-                    "cron",
-                    "zone",
-                    "every_s",
-                    "host",
-                    "lease",
-                    "leased_until",
-                )
-            }
+            changed = {c: getattr(insert.excluded, c) for c in REPLACED}
             statement = insert.on_conflict_do_update(index_elements=["kind", "key"], set_=changed)
         else:
             statement = insert.on_conflict_do_nothing(index_elements=["kind", "key"])
-        with self._begin() as conn:
-            for start in range(0, len(rows), 1000):
-                conn.execute(statement, rows[start : start + 1000])
+        for start in range(0, len(rows), 1000):
+            conn.execute(statement, rows[start : start + 1000])
 
     def remove(self, kind: str, keys: Sequence[str]) -> None:
         if not keys:

@@ -108,6 +108,11 @@ class Settings:
     secret_key: str | None = None
     smtp_url: str | None = None  # None: mail is written to <data>/outbox
     mail_from: str = "Tinylytics <tinylytics@localhost>"
+    # The clock: handler threads per clock; how long delivery logs (sent mail, finished
+    # webhook deliveries) are kept; whether the clock keeps the country database fresh.
+    clock_threads: int = 4
+    delivery_log_days: int = 30
+    geoip_refresh: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -160,6 +165,9 @@ class Settings:
             smtp_url=_smtp_url(env.get("TINYLYTICS_SMTP_URL", "")),
             mail_from=env.get("TINYLYTICS_MAIL_FROM", "").strip()
             or "Tinylytics <tinylytics@localhost>",
+            clock_threads=_int(env, "TINYLYTICS_CLOCK_THREADS", 4),
+            delivery_log_days=_int(env, "TINYLYTICS_DELIVERY_LOG_DAYS", 30),
+            geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
         )
 
     def geoip_path(self) -> Path | None:

@@ -217,7 +217,7 @@ def test_a_local_clock_fires_only_its_own_hosts_jobs(engine: Engine) -> None:
                 Job("test", "theirs", now, host="elsewhere"),
             ]
         )
-        assert clock_on(engine, seen, shared=False).tick() == 1
+        assert clock_on(engine, seen).tick(local_only=True) == 1
         assert clock_on(engine, seen).tick() == 1
     assert [f.key for f in seen.firings] == ["mine", "shared"]
 
