@@ -13,6 +13,7 @@ from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.mail import Mailer, Postbox
+from application.premium import Premium
 from application.privacy import SeenHashes, VisitorHasher
 from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
@@ -81,6 +82,7 @@ class Container:
     reports: WeeklyReports
     report_links: SignedReportLinks
     templates: JinjaMailTemplates
+    premium: Premium
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts.
     initial_jobs: list[Job] = field(default_factory=list)
@@ -286,6 +288,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         reports=reports,
         report_links=links,
         templates=templates,
+        premium=Premium(configuration),
         initial_jobs=initial_jobs,
     )
     configuration.on_saved(container.wake.set)

@@ -134,8 +134,14 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
 
 @main.command()
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-def worker(threads: int) -> None:
-    """Run a Dramatiq worker for background jobs (production: needs REDIS_URL)."""
+@click.option(
+    "--clock/--no-clock",
+    default=True,
+    show_default=True,
+    help="Also fire due jobs (reports, mail retries, retention); any number may.",
+)
+def worker(threads: int, clock: bool) -> None:
+    """Run a Dramatiq worker for background jobs and the clock (production: needs REDIS_URL)."""
     import dramatiq
 
     from interfaces import actors  # noqa: F401  (declares the actors on the broker)
@@ -150,6 +156,8 @@ def worker(threads: int) -> None:
     running = dramatiq.Worker(container.broker, worker_threads=threads)
     running.start()
     log.info("worker started with %d threads on queues %s", threads, container.broker.queues)
+    if clock:
+        container.start_clock(shared=True)
     _stop_on_sigterm()
     try:
         threading.Event().wait()
@@ -500,3 +508,6 @@ def webring_list(as_json: bool) -> None:
     listed = [{"url": u, "label": m["label"], "avatar": m["avatar"]} for u, m in members.items()]
     text = "\n".join(f"{m['url']}  {m['label']}" for m in listed)
     emit(as_json, {"members": listed}, text or "the webring is empty")
+
+
+from interfaces import cli_jobs  # noqa: E402, F401  (registers `jobs`, `mail`, `reports`)
