@@ -151,9 +151,15 @@ class SqlMailStore:
         }
         insert = pg_insert(mail_outbox) if self.is_postgres else sqlite_insert(mail_outbox)
         with self._begin() as conn:
-            added = conn.execute(
-                insert.values(**row).on_conflict_do_nothing(index_elements=["key"])
-            ).rowcount
+            # RETURNING says whether the row went in (rowcount is -1 here on psycopg).
+            added = (
+                conn.execute(
+                    insert.values(**row)
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(mail_outbox.c.id)
+                ).first()
+                is not None
+            )
             if added:
                 self.schedule.put_in(conn, [Job(MAIL_KIND, str(posted.id), retry_at)])
             else:
@@ -193,9 +199,10 @@ class SqlMailStore:
     def summary(self) -> MailSummary:
         c = mail_outbox.c
         with self.engine.connect() as conn:
-            counts: dict[str, int] = dict(
-                conn.execute(select(c.status, func.count()).group_by(c.status)).tuples().all()
-            )
+            counts: dict[str, int] = {
+                status: int(n)
+                for status, n in conn.execute(select(c.status, func.count()).group_by(c.status))
+            }
             oldest = conn.execute(
                 select(func.min(c.created_at)).where(c.status == PENDING)
             ).scalar()
