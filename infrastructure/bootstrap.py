@@ -2,6 +2,7 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -84,8 +85,8 @@ class Container:
     templates: JinjaMailTemplates
     premium: Premium
     # Jobs every install has (report sync, retention, the country database): put, if
-    # missing, when a clock starts.
-    initial_jobs: list[Job] = field(default_factory=list)
+    # missing, when a clock starts (their first due time counted from then).
+    initial_jobs: Callable[[], list[Job]] = list
     wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -115,7 +116,7 @@ class Container:
     def start_clock(self, shared: bool = True) -> None:
         """Fire due jobs in a thread of this process (every job, or only this host's)."""
         self.schedule.put(
-            [j for j in self.initial_jobs if shared or j.host is not None], replace=False
+            [j for j in self.initial_jobs() if shared or j.host is not None], replace=False
         )
         thread = threading.Thread(
             target=self.clock.run, args=(self._stop, not shared), name="clock", daemon=True
@@ -258,12 +259,19 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         keep=timedelta(days=settings.delivery_log_days),
     )
     kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
-    initial_jobs = [*reports.initial_jobs(), retention.initial_job()]
+    makers: list[Callable[[], list[Job]]] = [
+        reports.initial_jobs,
+        lambda: [retention.initial_job()],
+    ]
     host = this_host(settings.data_dir)
     if settings.geoip_refresh and settings.geoip_db is None:
         geo = GeoRefresh(settings.data_dir / "geo" / GEO_FILE, host)
         kinds.append(geo.job_kind())
-        initial_jobs.append(geo.initial_job())
+        makers.append(lambda: [geo.initial_job()])
+
+    def initial_jobs() -> list[Job]:
+        return [job for make in makers for job in make()]
+
     clock = Clock(schedule, kinds, host=host, threads=settings.clock_threads)
     container = Container(
         settings=settings,

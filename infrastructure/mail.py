@@ -9,6 +9,7 @@ Date and a Message-ID taken from the kept message, so that a retry sends the ver
 same message.
 """
 
+import email.policy
 import ipaddress
 import logging
 import os
@@ -29,11 +30,14 @@ from infrastructure.settings import Settings
 log = logging.getLogger("tinylytics.mail")
 
 SMTP_TIMEOUT_SECONDS = 15
+# Lines up to RFC 5322's 998: a long List-Unsubscribe URL (no spaces to fold at) must
+# stay a plain URL, not become RFC 2047 encoded words that mail clients do not follow.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
 def compose(message: Message, sender: str) -> EmailMessage:
     """The message as sent: headers, a text part and, when there is one, an HTML part."""
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = sender
     mail["To"] = message.to
     mail["Subject"] = message.subject

@@ -32,7 +32,7 @@ class Inbox:
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
     answer: str | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.answer is not None:
             return self.answer
         self.received.append(message_from_bytes(envelope.content))

@@ -123,9 +123,7 @@ def test_an_smtp_outage_is_retried_with_backoff_and_nothing_is_lost(
         traveller.shift(timedelta(seconds=RETRY_DELAYS[0] + 1))
         assert clock.tick() == 1
         assert container.mail_store.get(kept.id).attempts == 2  # type: ignore[union-attr]
-        status = json.loads(
-            CliRunner().invoke(main, ["mail", "status", "--json"], env=env).stdout
-        )
+        status = json.loads(CliRunner().invoke(main, ["mail", "status", "--json"], env=env).stdout)
         assert status["pending"] == 1 and status["waiting"][0]["attempts"] == 2
         assert "Connection refused" in status["waiting"][0]["last_error"]
         # The server is back: the next retry sends it, once.

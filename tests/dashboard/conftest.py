@@ -165,7 +165,7 @@ def plain_text(message: Any) -> str:
     """The text/plain part of a mail (every mail is multipart: text and HTML)."""
     for part in message.walk():
         if part.get_content_type() == "text/plain":
-            return str(part.get_payload(decode=True).decode())
+            return str(part.get_payload(decode=True).decode()).replace("\r\n", "\n")
     raise AssertionError("no text/plain part")
 
 
