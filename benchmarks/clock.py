@@ -10,9 +10,10 @@ each run a clock loop on its own connections, as `tinylytics worker` does; on th
 embedded default (SQLite), one clock, as `tinylytics serve` runs it. Each firing's
 handler records (key, due, fired) in its process; at the end: lateness p50/p99/max
 (fired - due), jobs fired twice (must be 0) and never, and the clock processes' CPU
-time per firing (user + system, from getrusage; the database server's own CPU is not
-counted). Floor: the same count of claims done in one process with nothing else
-running, i.e. what the schedule table itself costs.
+time per firing once started (user + system, from getrusage; idle polling, at most once a
+second, included; the database server's own CPU is not). Floor: up to 20,000 jobs all
+due at once, claimed and finished by one clock as fast as it goes: what the schedule
+table itself costs per firing.
 
 Report: `--hits` hits of one site over the last 30 days (benchmarks/readmodels.py's
 generator), projected, then the weekly report built (rollup reads and both templates)
