@@ -92,11 +92,13 @@ class Container:
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
 
-    def start_background(self, projections: bool = True, clock: bool = True) -> None:
+    def start_background(self, projections: bool = True, clock: bool | None = None) -> None:
         """Run the projections (and, when embedded, the jobs and the clock) here.
 
-        With Redis (production) the clock of `serve` only fires this host's own jobs
-        (the country database); `tinylytics worker` runs the shared clock."""
+        The clock runs where the projections may (the `serve` parent, not its web
+        workers) unless told otherwise. With Redis (production) the clock of `serve`
+        only fires this host's own jobs (the country database); `tinylytics worker`
+        runs the shared clock."""
         if projections and self.settings.run_projections_in_process:
             thread = threading.Thread(
                 target=self.projections.run,
@@ -110,7 +112,7 @@ class Container:
         if not self.settings.redis_url:
             self._worker = start_worker(self.broker)
             log.info("background jobs run in this process")
-        if clock:
+        if projections if clock is None else clock:
             self.start_clock(shared=not self.settings.redis_url)
 
     def start_clock(self, shared: bool = True) -> None:
