@@ -243,7 +243,7 @@ def test_the_unsubscribe_link_turns_the_report_off_for_that_address(
     assert client.post(tampered, data={"List-Unsubscribe": "One-Click"}).status_code == 404
 
 
-def test_report_jobs_follow_sites_zone_changes_archiving_and_erasure(
+def test_report_jobs_and_mail_follow_zone_changes_archiving_and_erasure(
     container: Container, world: World
 ) -> None:
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
@@ -268,8 +268,11 @@ def test_report_jobs_follow_sites_zone_changes_archiving_and_erasure(
         container.projections.catch_up()
         container.reports.sync()
         assert container.schedule.get(REPORT_KIND, key) is not None
+        container.reports.send(site.uuid, manual=True)
+        assert [p.message.to for p in container.mail_store.recent()] == ["owner@example.com"]
         container.configuration.delete_account(owner.uuid)
         assert container.schedule.get(REPORT_KIND, key) is None
+        assert container.mail_store.recent() == []  # kept mail goes with the account
         assert container.schedule.get(SYNC_KIND, "all") is not None
 
 
