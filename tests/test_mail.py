@@ -170,3 +170,21 @@ def test_a_server_that_keeps_refusing_ends_in_failed_and_is_shown(
     assert failed["to"] == "owner@example.com" and answer.split()[0] in failed["last_error"]
     text = CliRunner().invoke(main, ["mail", "status"], env=env).stdout
     assert "could not be sent 1" in text and "FAILED" in text
+
+
+def test_a_server_that_never_answers_times_out_and_the_mail_is_kept(
+    container: Container,
+) -> None:
+    """A slow server: the connection is taken (the kernel's backlog) but nothing is said."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        mailer = SmtpMailer(f"smtp://127.0.0.1:{port}", SENDER, timeout=1)
+        done = _postbox(container, mailer).post(message(), "slow", "report")
+    assert not done.sent and done.again_at is not None
+    kept = container.mail_store.get(done.posted.id)
+    assert kept is not None and kept.status == PENDING and "timed out" in (kept.last_error or "")
+    assert container.schedule.get(MAIL_KIND, str(kept.id)) is not None
