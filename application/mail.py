@@ -188,6 +188,15 @@ class Postbox:
     def job_kind(self) -> JobKind:
         return JobKind(MAIL_KIND, self.deliver, "send a kept message; retried with backoff")
 
+    def summary(self) -> MailSummary:
+        return self.store.summary()
+
+    def recent(
+        self, status: str | None = None, site_id: UUID | None = None, limit: int = 20
+    ) -> list[Posted]:
+        """Kept messages, newest first: what is waiting or failed, or a site's reports."""
+        return self.store.recent(status=status, site_id=site_id, limit=limit)
+
     def _attempt(self, posted: Posted, reschedule: bool) -> Attempted:
         attempts = posted.attempts + 1
         try:

@@ -130,9 +130,9 @@ def mail() -> None:
 def mail_status(limit: int, as_json: bool) -> None:
     """Counts by status, and the messages still waiting or given up on."""
     with wired(catch_up=False) as c:
-        summary = c.mail_store.summary()
-        failed = c.mail_store.recent(status=FAILED, limit=limit)
-        waiting = c.mail_store.recent(status=PENDING, limit=limit)
+        summary = c.postbox.summary()
+        failed = c.postbox.recent(status=FAILED, limit=limit)
+        waiting = c.postbox.recent(status=PENDING, limit=limit)
 
     def row(p: Any) -> dict[str, Any]:
         return {

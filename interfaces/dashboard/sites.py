@@ -154,7 +154,7 @@ def edit(uid: str) -> Any:
         form=form,
         archive=ArchiveForm(),
         send_report=SendReportForm(),
-        report_mails=container().mail_store.recent(site_id=site.id, limit=10),
+        report_mails=container().postbox.recent(site_id=site.id, limit=10),
         problem=problem,
         public_url=base_url() + url_for("dashboard.public", uid=site.uid),
         number=site_number(site.id),
