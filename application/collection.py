@@ -34,6 +34,7 @@ from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
 from domain.sources import classify_source
+from domain.text import clean
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
 
@@ -88,6 +89,23 @@ class Sighting:
     country: str | None = None  # given by an API client, already validated
     cdn_country: str | None = None
     source: str | None = None  # an explicit override
+
+    def __post_init__(self) -> None:
+        # Cleaned as they come in (domain/text.py), so that the rules, the hashes and the
+        # parsers see what will be kept: a lone surrogate cannot even be hashed. The
+        # fields are read directly, and only a sighting that needs it is cleaned.
+        texts = (self.path, self.url, self.referrer, self.ip, self.user_agent, self.visitor_id)
+        for value in (*texts, self.country, self.cdn_country, self.source):
+            if value is not None and not value.isprintable():
+                for name in _SIGHTED_TEXT:
+                    if (found := getattr(self, name)) is not None:
+                        object.__setattr__(self, name, clean(found))
+                return
+
+
+_SIGHTED_TEXT = (
+    "path", "url", "referrer", "ip", "user_agent", "visitor_id", "country", "cdn_country", "source",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -369,6 +387,7 @@ class Collection:
         """
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
+        path = clean(path)  # as the kudo will keep it (domain/kudos.py)
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
         if self.user_agents.parse(sighting.user_agent).is_bot:

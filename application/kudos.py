@@ -40,7 +40,7 @@ class KudoCommands(EventSourcedApplication):
             raise Conflict(f"A kudo with uid {uid!r} already exists") from None
         last = recordings[-1]
         given_at = getattr(last.domain_event, "timestamp", None)
-        return KudoGiven(id=last.notification.id, uid=uid, path=path, created_at=given_at)
+        return KudoGiven(id=last.notification.id, uid=uid, path=kudo.path, created_at=given_at)
 
     def withdraw_kudo(self, site_id: UUID, uid: str) -> None:
         try:

@@ -9,6 +9,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.text import refuse
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://tinylytics.invalid/api-keys")
 _ALPHABET = string.ascii_letters + string.digits
@@ -47,7 +48,7 @@ def key_id_for(secret: str) -> UUID:
 
 
 def normalize_key_name(name: str) -> str:
-    name = (name or "").strip()
+    name = refuse((name or "").strip(), "Name")
     if not name:
         raise DomainError("Name can't be blank")
     if len(name) > MAX_NAME_LENGTH:

@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
 from domain.hits import Visit, created_event, new_site_scoped_id
+from domain.text import clean, clean_optional
 
 MAX_NAME_LENGTH = 100
 MAX_VALUE_LENGTH = 500
@@ -17,7 +18,7 @@ _NAME = re.compile(r"^[^\s.]+(\.[^\s.]+)+$")
 
 def normalize_event_name(name: str) -> str:
     """`signup->click` (the embed script's form) and `signup.click` name one event."""
-    name = (name or "").strip().replace("->", ".")
+    name = clean(name or "").strip().replace("->", ".")
     if not name:
         raise DomainError("Event can't be blank")
     if len(name) > MAX_NAME_LENGTH:
@@ -32,7 +33,7 @@ def normalize_event_value(value: object) -> str | None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise DomainError("Value must be a string or a number")
-    text = str(value).strip()
+    text = clean(str(value)).strip()
     if len(text) > MAX_VALUE_LENGTH:
         raise DomainError(f"Value is too long (at most {MAX_VALUE_LENGTH} characters)")
     return text or None
@@ -58,8 +59,8 @@ class CustomEvent(Aggregate):
             cls,
             new_site_scoped_id(site_id),
             site_id=site_id,
-            name=name,
-            value=value,
+            name=clean(name),
+            value=clean_optional(value),
             path=visit.path if has_path else None,
             url=visit.url,
             referrer=visit.referrer,

@@ -22,6 +22,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.text import clean_multiline
 
 RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(seconds=30),
@@ -76,9 +77,10 @@ def webhook_id_range(webhook_id: UUID) -> tuple[UUID, UUID]:
 
 
 def clip_body(text: str | None) -> str | None:
+    """What a receiver answered, as kept: its own text, so cleaned (domain/text.py)."""
     if text is None:
         return None
-    return text[:MAX_RESPONSE_BODY]
+    return clean_multiline(text[:MAX_RESPONSE_BODY])
 
 
 class Delivery(Aggregate):
@@ -161,7 +163,7 @@ class Delivery(Aggregate):
             "at": at,
             "status_code": status_code,
             "response_body": clip_body(body),
-            "error": error,
+            "error": None if error is None else clean_multiline(error),
             "duration_ms": duration_ms,
         }
 

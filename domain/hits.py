@@ -16,6 +16,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
+from domain.text import clean
+
 MAX_URL_LENGTH = 2048
 MAX_PATH_LENGTH = 2048
 MAX_FIELD_LENGTH = 100
@@ -58,6 +60,31 @@ class Visit:
     visitor_hash: str | None
     channel: str  # "script", "pixel" or "api"
     subscribers: int | None = None
+
+    def __post_init__(self) -> None:
+        # Free text from browsers and clients, some of it decoded from a query string
+        # (utm_campaign=%00): cleaned, never refused (domain/text.py). Every visit goes
+        # through here: the fields are read directly, and only a visit that needs it
+        # is cleaned.
+        texts = (self.path, self.url, self.referrer, self.browser, self.platform)
+        for value in (*texts, self.source, self.utm_campaign, self.utm_medium):
+            if value is not None and not value.isprintable():
+                for name in _FREE_TEXT:
+                    if (found := getattr(self, name)) is not None:
+                        object.__setattr__(self, name, clean(found))
+                return
+
+
+_FREE_TEXT = (
+    "path",
+    "url",
+    "referrer",
+    "browser",
+    "platform",
+    "source",
+    "utm_campaign",
+    "utm_medium",
+)
 
 
 def created_event(

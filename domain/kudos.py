@@ -13,6 +13,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError
+from domain.text import clean, refuse
 
 MAX_UID_LENGTH = 100
 
@@ -42,12 +43,15 @@ def normalize_kudo_uid(uid: str) -> str:
         raise DomainError(f"Custom uid is too long (at most {MAX_UID_LENGTH} characters)")
     if any(ord(c) < 32 or c in "/?#" for c in uid):
         raise DomainError("Custom uid may not contain control characters, '/', '?' or '#'")
-    return uid
+    return refuse(uid, "Custom uid")
 
 
 class Kudo(Aggregate):
     @classmethod
     def give(cls, site_id: UUID, path: str, uid: str, channel: str) -> "Kudo":
+        # The page's path is free text (cleaned); the uid a name the client chose (refused
+        # by normalize_kudo_uid when it holds control characters): domain/text.py.
+        path = clean(path)
         return cls(id=kudo_id(site_id, uid), site_id=site_id, path=path, uid=uid, channel=channel)
 
     @event("Given")
@@ -62,7 +66,7 @@ class Kudo(Aggregate):
         """A withdrawn kudo's uid may be used again; a live one may not."""
         if not self.is_withdrawn:
             raise DomainError(f"A kudo with uid {self.uid!r} already exists")
-        self._given_again(path, channel)
+        self._given_again(clean(path), channel)
 
     @event("GivenAgain")
     def _given_again(self, path: str, channel: str) -> None:

@@ -11,4 +11,10 @@ def validate_password(password: str) -> str:
         raise DomainError(f"Password is too short (at least {MIN_LENGTH} characters)")
     if len(password) > MAX_LENGTH:
         raise DomainError(f"Password is too long (at most {MAX_LENGTH} characters)")
+    try:
+        # Never stored, only hashed as UTF-8: a lone surrogate (JSON "\\ud800", or
+        # argv bytes that are not UTF-8) cannot be encoded, so cannot be hashed.
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise DomainError("Password must not contain invalid Unicode") from None
     return password

@@ -4,14 +4,19 @@ import re
 from fnmatch import fnmatchcase
 
 from domain.errors import DomainError
+from domain.text import clean, refuse
 
 MAX_PATTERNS = 100
 MAX_PATTERN_LENGTH = 500
 
 
 def normalize_path(path: str) -> str:
-    """Paths always start with a slash: `pricing` and `/pricing` are one page."""
-    path = (path or "").strip()
+    """Paths always start with a slash: `pricing` and `/pricing` are one page.
+
+    A path is free text from a browser or a client: control characters are removed
+    (domain/text.py), before the ignore rules and the hashes see it.
+    """
+    path = clean(path or "").strip()
     if not path:
         raise DomainError("Path can't be blank")
     return path if path.startswith("/") else "/" + path
@@ -26,6 +31,7 @@ def validate_ignore_patterns(patterns: list[str]) -> list[str]:
         pattern = (pattern or "").strip()
         if not pattern:
             continue
+        refuse(pattern, f"Ignored path {pattern!r}")
         if not pattern.startswith("/"):
             raise DomainError(f"Ignored path {pattern!r} must start with '/'")
         if len(pattern) > MAX_PATTERN_LENGTH or re.search(r"\s", pattern):

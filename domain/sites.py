@@ -9,6 +9,7 @@ from eventsourcing.domain import Aggregate, event
 from domain.emails import normalize_email
 from domain.errors import DomainError
 from domain.paths import validate_ignore_patterns
+from domain.text import refuse
 from domain.timezones import validate_timezone
 from domain.urls import normalize_site_url
 
@@ -37,7 +38,7 @@ def normalize_recipients(emails: list[str]) -> list[str]:
 
 
 def normalize_label(label: str | None, url: str) -> str:
-    label = (label or "").strip()
+    label = refuse((label or "").strip(), "Label")
     if len(label) > MAX_LABEL_LENGTH:
         raise DomainError(f"Label is too long (at most {MAX_LABEL_LENGTH} characters)")
     return label or url.split("://", 1)[-1]

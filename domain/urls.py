@@ -5,6 +5,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 from domain.errors import DomainError
+from domain.text import is_clean
 
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
@@ -38,7 +39,7 @@ def normalize_site_url(url: str) -> str:
         raise DomainError("URL can't be blank")
     if len(raw) > MAX_URL_LENGTH:
         raise DomainError(f"URL is too long (at most {MAX_URL_LENGTH} characters)")
-    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in raw):
+    if not is_clean(raw) or any(c.isspace() for c in raw):
         # urlsplit silently drops tabs and newlines; a URL with them is a typing slip.
         raise DomainError(f"Invalid URL {url!r}: spaces or control characters")
     scheme = _SCHEME.match(raw)

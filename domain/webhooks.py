@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.addresses import AddressPolicy
 from domain.errors import DomainError
+from domain.text import is_clean
 
 NEW_HIT = "new_hit"
 NEW_KUDO = "new_kudo"
@@ -78,7 +79,7 @@ def validate_webhook_url(url: str, policy: AddressPolicy) -> str:
         raise DomainError("Webhook URL can't be blank")
     if len(url) > MAX_URL_LENGTH:
         raise DomainError(f"Webhook URL is too long (at most {MAX_URL_LENGTH} characters)")
-    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+    if not is_clean(url) or any(ord(c) < 33 for c in url):
         raise DomainError("Webhook URL must not contain spaces or control characters")
     try:
         parts = urlsplit(url)

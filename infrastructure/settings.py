@@ -100,7 +100,10 @@ class Settings:
     ipinfo_token: str | None = None
     ipinfo_url: str = "https://api.ipinfo.io"
     visitor_rate_limit_per_minute: int = 25
+    # What `serve` reads of a request body: at most this many bytes (else 413), and
+    # all of it within this many seconds of the headers (else 408).
     max_body_bytes: int = 1024 * 1024
+    body_timeout_seconds: int = 30
     # Webhook targets the SSRF guard lets through although their addresses are refused.
     webhook_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     webhook_allowed_hosts: frozenset[str] = frozenset()
@@ -159,6 +162,8 @@ class Settings:
                 env.get("TINYLYTICS_IPINFO_URL", "").strip().rstrip("/") or "https://api.ipinfo.io"
             ),
             visitor_rate_limit_per_minute=_int(env, "TINYLYTICS_VISITOR_RATE_LIMIT", 25),
+            max_body_bytes=_int(env, "TINYLYTICS_MAX_BODY_BYTES", 1024 * 1024),
+            body_timeout_seconds=_int(env, "TINYLYTICS_BODY_TIMEOUT", 30),
             webhook_allowed_networks=hook_networks,
             webhook_allowed_hosts=hook_hosts,
             secret_key=_secret_key(env.get("TINYLYTICS_SECRET_KEY", "")),

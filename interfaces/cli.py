@@ -106,7 +106,8 @@ def _stop_on_sigterm() -> None:
     default=1,
     show_default=True,
     type=click.IntRange(1, 64),
-    help="Web processes sharing the port (the parent runs projections and jobs).",
+    help="Web processes sharing the port (the parent runs projections and jobs);"
+    " more than one needs REDIS_URL.",
 )
 def serve(host: str, port: int, threads: int, workers: int) -> None:
     """Run the web server (and, with no REDIS_URL, the projections and jobs)."""
@@ -119,7 +120,14 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
     except (SettingsError, OSError) as error:
         raise click.ClickException(str(error)) from None
     if workers > 1 and not settings.redis_url:
-        log.warning("several workers without REDIS_URL: each keeps its own visitor rate limits")
+        # Rate limits and the seen-hash set of unique visitors live in each process's
+        # memory without Redis: N processes would allow N times every limit and count
+        # a visitor unique once per process (docs/deploy.md).
+        raise click.ClickException(
+            f"--workers {workers} needs REDIS_URL: without Redis, rate limits and unique"
+            " visitors are kept in one process's memory, so serve with one worker"
+            " (raise --threads instead) or set REDIS_URL"
+        )
     store = "PostgreSQL" if settings.is_postgres else str(settings.data_dir)
     click.echo(
         f"Tinylytics is listening on http://{host}:{port} (data: {store}).\n"
@@ -194,15 +202,56 @@ def projections_run() -> None:
 @projections.command("status")
 @admin_command
 def projections_status(as_json: bool) -> None:
-    """Each projection's position in its log and how far it lags."""
+    """Each projection's position in its log, how far it lags, and how many events it set
+    aside because it could not apply them (`projections quarantine` lists them)."""
     with wired(catch_up=False) as c:
         rows = c.projections.status()
     payload = {"projections": [row.__dict__ for row in rows]}
     text = "\n".join(
         f"{r.name:<12} {r.source:<14} position {r.position:>10}  head {r.head:>10}  lag {r.lag}"
+        + (f"  quarantined {r.quarantined}" if r.quarantined else "")
         for r in rows
     )
     emit(as_json, payload, text)
+
+
+def _known_projections(c: Container, names: tuple[str, ...]) -> list[str] | None:
+    for n in names:
+        if n not in c.projections.projections:
+            known = ", ".join(c.projections.projections)
+            raise Failure(f"no projection named {n!r} (known: {known})")
+    return list(names) or None
+
+
+@projections.command("quarantine")
+@click.argument("names", nargs=-1)
+@admin_command
+def projections_quarantine(names: tuple[str, ...], as_json: bool) -> None:
+    """The events a projection set aside because it could not apply them (all, or NAMES)."""
+    with wired(catch_up=False) as c:
+        found = c.projections.quarantined(_known_projections(c, names))
+    payload = {"quarantined": [entry.__dict__ for entry in found]}
+    text = "\n".join(
+        f"{e.name:<12} notification {e.notification_id:>10}  {e.quarantined_at:%Y-%m-%d %H:%M:%S}"
+        f"  {e.error}"
+        for e in found
+    )
+    emit(as_json, payload, text or "no events set aside")
+
+
+@projections.command("retry")
+@click.argument("names", nargs=-1)
+@admin_command
+def projections_retry(names: tuple[str, ...], as_json: bool) -> None:
+    """Try the events set aside again, after a fix (the projections that have some, or
+    NAMES): each is rebuilt, so that its read models are what a clean replay gives."""
+    with wired(catch_up=False) as c:
+        done = c.projections.retry(_known_projections(c, names))
+    payload = {"retried": [entry.__dict__ for entry in done]}
+    text = "\n".join(
+        f"{r.name:<12} {r.before} set aside before, {r.after} still failing" for r in done
+    )
+    emit(as_json, payload, text or "no events set aside")
 
 
 @projections.command("rebuild")

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection, MetaData, Table, update
 
 from application.erasure import ErasureScope
+from domain.text import clean_multiline, clean_values
 
 Tables = dict[str, Table]
 
@@ -33,6 +34,22 @@ def event_type(aggregate: type, name: str) -> type:
     if not isinstance(found, type):
         raise LookupError(f"{aggregate.__name__} has no event {name!r}")
     return found
+
+
+def cleaned(event: Any) -> Any:
+    """A decoded event with its texts cleaned by the domain's rule (domain/text.py).
+
+    Events stored before the rule may hold what no read model can take (PostgreSQL
+    refuses NUL, no database takes a lone surrogate) or should show. Tab, line feed and
+    carriage return are kept: every store takes them, and those events came with them.
+    """
+    for name, value in vars(event).items():
+        if isinstance(value, str | list | tuple | dict):
+            kept = clean_values(value, clean_multiline)
+            if kept != value:
+                # The library's events are frozen; this one was just decoded, for us alone.
+                object.__setattr__(event, name, kept)
+    return event
 
 
 def set_columns(table: str, key: str = "uuid", **columns: Callable[[Any], Any]) -> Handler:
@@ -74,8 +91,9 @@ class Projection(ABC):
     def define(metadata: MetaData, suffix: str) -> Tables: ...
 
     def decode(self, notification: Any, mapper: Any) -> Any:
-        """The domain event of a notification; a projection may read fewer fields faster."""
-        return mapper.to_domain_event(notification)
+        """The domain event of a notification, its texts `cleaned`; a projection may read
+        fewer fields faster."""
+        return cleaned(mapper.to_domain_event(notification))
 
     def decode_state(self, topic: str, state: bytes) -> Any:
         """What `decode` would give, from the stored topic and state alone; or

@@ -23,7 +23,8 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from domain.kudos import Kudo
-from projections.base import Projection, Tables, event_type, upsert_add
+from domain.text import clean
+from projections.base import Projection, Tables, cleaned, event_type, upsert_add
 from projections.traffic import combo_key
 
 
@@ -121,7 +122,7 @@ class KudosProjection(Projection):
         # Most of the tracking log is hits: skip decoding what this projection ignores.
         if not notification.topic.startswith("domain.kudos:"):
             return None
-        return mapper.to_domain_event(notification)
+        return cleaned(mapper.to_domain_event(notification))
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         if scope.site_ids:
@@ -141,6 +142,9 @@ def kudo_page(
     offset: int,
 ) -> tuple[int, Sequence[Any]]:
     """Live kudos given in a range, newest first, and how many there are."""
+    # Filters compared with stored texts, cleaned as they were (domain/text.py).
+    path = clean(path) if path is not None else None
+    uid = clean(uid) if uid is not None else None
     table = t["kudos"]
     where = [
         table.c.site_uuid == site,

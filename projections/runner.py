@@ -3,6 +3,11 @@
 Each batch runs in one read-model transaction that first locks the projection's
 position row, then reads the next events, writes the read model and moves the
 position: a crash anywhere leaves either the whole batch or none of it.
+
+An event that cannot be applied (projections/quarantine.py) costs nothing until it
+comes: the batch that meets it fails and is rolled back, then applied again in a
+new transaction, in halves, each in a savepoint, down to the events that fail alone.
+Those are set aside with the rest of the batch and the position, so the log goes on.
 """
 
 import gc
@@ -13,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.application import Application
 from sqlalchemy import (
@@ -31,8 +36,10 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
+from projections import quarantine
 from projections.base import NEEDS_NOTIFICATION, Projection, Tables
 from projections.log import select_states
+from projections.quarantine import Poisoned, Quarantined, describe, is_poison
 
 log = logging.getLogger("tinylytics.projections")
 
@@ -49,6 +56,7 @@ positions = Table(
     Column("position", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=True),
 )
+quarantined = quarantine.quarantine_table(positions_metadata)
 
 
 @contextmanager
@@ -77,6 +85,23 @@ class Status:
     head: int
     lag: int
     updated_at: datetime | None
+    quarantined: int = 0  # events set aside (projections/quarantine.py)
+
+
+@dataclass(frozen=True)
+class Retried:
+    name: str
+    before: int  # events set aside before the retry
+    after: int  # events that still fail
+
+
+class Batch(NamedTuple):
+    """What `_read` found: the last notification id read, the decoded events, and the
+    events nothing could decode (set aside with the batch)."""
+
+    last: int
+    events: list[tuple[int, Any]]
+    unreadable: list[Poisoned]
 
 
 Progress = Callable[[int, int], None]
@@ -134,6 +159,7 @@ class ProjectionEngine:
             for table in tables.values():
                 table.drop(conn, checkfirst=True)
             self._set_position(conn, name, 0)
+            quarantine.forget(conn, quarantined, name)
 
     # -- locking ---------------------------------------------------------------------
     @contextmanager
@@ -167,34 +193,59 @@ class ProjectionEngine:
         )
 
     # -- reading the log -------------------------------------------------------------
-    def _read(
-        self, projection: Projection, after: int, limit: int
-    ) -> tuple[int, list[tuple[int, Any]]]:
+    def _read(self, projection: Projection, after: int, limit: int) -> Batch:
         """The next events after a position, decoded; returns the last id read too."""
         app = self.sources[projection.source]
         if projection.reads_states:
             rows = select_states(app.recorder, after, limit)
             if rows is not None:
                 if not rows:
-                    return after, []
+                    return Batch(after, [], [])
                 decode_state = projection.decode_state
-                decoded = [
-                    (nid, decode_state(topic, state))
-                    for nid, topic, state in rows
-                    if topic != ERASED_TOPIC
-                ]
+                try:
+                    decoded = [
+                        (nid, decode_state(topic, state))
+                        for nid, topic, state in rows
+                        if topic != ERASED_TOPIC
+                    ]
+                except Exception as error:
+                    if not is_poison(error):
+                        raise
+                    decoded = [(nid, NEEDS_NOTIFICATION) for nid, _, _ in rows]
                 if not any(event is NEEDS_NOTIFICATION for _, event in decoded):
-                    return rows[-1][0], decoded
+                    return Batch(rows[-1][0], decoded, [])
                 # A stored form only the mapper reads: this batch goes the library's way.
         notifications = app.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
         if not notifications:
-            return after, []
+            return Batch(after, [], [])
         decode = projection.decode
         mapper = app.mapper
-        events = [(n.id, decode(n, mapper)) for n in notifications if n.topic != ERASED_TOPIC]
-        return notifications[-1].id, events
+        try:
+            events = [(n.id, decode(n, mapper)) for n in notifications if n.topic != ERASED_TOPIC]
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            return self._read_one_by_one(projection, notifications, mapper)
+        return Batch(notifications[-1].id, events, [])
+
+    def _read_one_by_one(
+        self, projection: Projection, notifications: Sequence[Any], mapper: Any
+    ) -> Batch:
+        """Decode a batch that did not decode as a whole, setting aside what does not."""
+        events: list[tuple[int, Any]] = []
+        unreadable: list[Poisoned] = []
+        for n in notifications:
+            if n.topic == ERASED_TOPIC:
+                continue
+            try:
+                events.append((n.id, projection.decode(n, mapper)))
+            except Exception as error:
+                if not is_poison(error):
+                    raise
+                unreadable.append(Poisoned(n.id, describe(error)))
+        return Batch(notifications[-1].id, events, unreadable)
 
     def head(self, source: str) -> int:
         return self.sources[source].recorder.max_notification_id() or 0
@@ -206,16 +257,78 @@ class ProjectionEngine:
         if self._seen.get(name, -1) >= self.head(projection.source):
             # Nothing new in its log since this process last looked: skip the write lock.
             return 0
+        try:
+            with collector_paused(), self.locked([name]) as (conn, found):
+                position = found[name]
+                last, events, unreadable = self._read(projection, position, limit)
+                if last == position:
+                    self._seen[name] = position
+                    return 0
+                projection.apply_batch(conn, self.tables[name], events)
+                self._set_aside(conn, name, unreadable)
+                self._set_position(conn, name, last)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            # Rolled back whole: apply it again, finding the events that cannot be applied.
+            return self._step_isolating(name, limit)
+        self._seen[name] = last
+        return last - position
+
+    def _step_isolating(self, name: str, limit: int) -> int:
+        projection = self.projections[name]
         with collector_paused(), self.locked([name]) as (conn, found):
             position = found[name]
-            last, events = self._read(projection, position, limit)
+            last, events, unreadable = self._read(projection, position, limit)
             if last == position:
-                self._seen[name] = position
                 return 0
-            projection.apply_batch(conn, self.tables[name], events)
+            poisoned = self._apply_isolating(conn, projection, self.tables[name], events)
+            self._set_aside(conn, name, unreadable + poisoned)
             self._set_position(conn, name, last)
         self._seen[name] = last
         return last - position
+
+    @staticmethod
+    def _apply_isolating(
+        conn: Connection, projection: Projection, tables: Tables, events: list[tuple[int, Any]]
+    ) -> list[Poisoned]:
+        """Apply events in log order, each half of a failing part in a savepoint of its own,
+        down to the single events that fail; returns those, unapplied."""
+        poisoned: list[Poisoned] = []
+
+        def attempt(part: list[tuple[int, Any]]) -> None:
+            try:
+                with conn.begin_nested():
+                    projection.apply_batch(conn, tables, part)
+            except Exception as error:
+                if not is_poison(error):
+                    raise
+                if len(part) == 1:
+                    poisoned.append(Poisoned(part[0][0], describe(error)))
+                    return
+                middle = len(part) // 2
+                attempt(part[:middle])
+                attempt(part[middle:])
+
+        if events:
+            attempt(events)
+        return poisoned
+
+    def _set_aside(self, conn: Connection, name: str, found: list[Poisoned]) -> None:
+        if not found:
+            return
+        found = sorted(found, key=lambda entry: entry.notification_id)
+        quarantine.set_aside(conn, quarantined, name, found)
+        for entry in found:
+            # One line per event, no event data: `projections quarantine` lists them.
+            log.error(
+                "projection %s set aside notification %d, which it cannot apply (%s); "
+                "the rest of the log goes on ('tinylytics projections quarantine' lists "
+                "it, 'tinylytics projections retry' tries it again)",
+                name,
+                entry.notification_id,
+                entry.error,
+            )
 
     def catch_up(self, names: Sequence[str] | None = None) -> int:
         """Run every projection until it has read all that was recorded when it started."""
@@ -260,6 +373,7 @@ class ProjectionEngine:
     def status(self) -> list[Status]:
         with self.engine.connect() as conn:
             rows = {r.name: r for r in conn.execute(select(positions))}
+            set_aside = quarantine.counts(conn, quarantined)
         heads = {source: self.head(source) for source in self.sources}
         result = []
         for name, projection in self.projections.items():
@@ -274,17 +388,57 @@ class ProjectionEngine:
                     head=head,
                     lag=max(0, head - position),
                     updated_at=row.updated_at if row else None,
+                    quarantined=set_aside.get(name, 0),
                 )
             )
         return result
+
+    # -- events set aside ------------------------------------------------------------
+    def quarantined(self, names: Sequence[str] | None = None) -> list[Quarantined]:
+        """The events set aside, per projection in log order (all projections, or these)."""
+        with self.engine.connect() as conn:
+            return quarantine.entries(conn, quarantined, names)
+
+    def retry(self, names: Sequence[str] | None = None) -> list[Retried]:
+        """Try the events set aside again, after a fix: by rebuilding each projection that
+        has some (or these), so that the read models are what a clean replay of the log
+        gives, each event applied once and in its place. Those that still fail stay."""
+        with self.engine.connect() as conn:
+            before = quarantine.counts(conn, quarantined)
+        chosen = list(names) if names is not None else [n for n in self.projections if n in before]
+        done = []
+        for name in chosen:
+            self.rebuild(name)
+            with self.engine.connect() as conn:
+                after = quarantine.counts(conn, quarantined).get(name, 0)
+            done.append(Retried(name, before.get(name, 0), after))
+        return done
 
     # -- rebuild ---------------------------------------------------------------------
     def rebuild(self, name: str, progress: Progress | None = None) -> int:
         """Replay the whole log into fresh tables, then swap them in atomically.
 
         The old tables keep serving (and the live runner keeps them current) until
-        the swap, which catches up the last events under the position lock.
+        the swap, which catches up the last events under the position lock. Every
+        event set aside before is tried again; those that still fail are set aside
+        again with the swap.
         """
+        try:
+            return self._rebuild(name, progress, careful=False)
+        except Exception as error:
+            if not is_poison(error):
+                raise
+            # What the projection kept in memory has seen the failed batch: start again
+            # without that memory, each batch applied as a live one, finding such events.
+            log.warning(
+                "rebuilding %s met an event it cannot apply (%s): replaying again, "
+                "setting such events aside",
+                name,
+                describe(error),
+            )
+            return self._rebuild(name, progress, careful=True)
+
+    def _rebuild(self, name: str, progress: Progress | None, careful: bool) -> int:
         projection = self.projections[name]
         suffix = f"__r{time.time_ns() // 1000}"
         fresh_metadata = MetaData()
@@ -300,17 +454,27 @@ class ProjectionEngine:
                 table.indexes.update(deferred[table.name])
         position = 0
         head = self.head(projection.source)
-        projection.start_replay(fresh)
+        set_aside: list[Poisoned] = []
+
+        def apply(conn: Connection, events: list[tuple[int, Any]]) -> None:
+            if careful:
+                set_aside.extend(self._apply_isolating(conn, projection, fresh, events))
+            else:
+                projection.apply_batch(conn, fresh, events)
+
+        if not careful:
+            projection.start_replay(fresh)
         try:
             while True:
                 # Under the position lock, like a live batch: an erasure cannot fall between
                 # reading events here and writing them into the fresh tables.
                 with collector_paused(), self.locked([name]) as (conn, _found):
-                    last, events = self._read(projection, position, BATCH_SIZE * 5)
+                    last, events, unreadable = self._read(projection, position, BATCH_SIZE * 5)
                     if last == position:
                         projection.end_replay(conn, fresh)
                         break
-                    projection.apply_batch(conn, fresh, events)
+                    apply(conn, events)
+                set_aside.extend(unreadable)
                 position = last
                 if progress:
                     progress(position, max(head, position))
@@ -324,11 +488,13 @@ class ProjectionEngine:
                     for table in fresh.values():
                         conn.exec_driver_sql(f'ANALYZE "{table.name}"')
             with collector_paused(), self.locked([name]) as (conn, _found):
+                late: list[Poisoned] = []
                 while True:
-                    last, events = self._read(projection, position, BATCH_SIZE * 5)
+                    last, events, unreadable = self._read(projection, position, BATCH_SIZE * 5)
                     if last == position:
                         break
-                    projection.apply_batch(conn, fresh, events)
+                    apply(conn, events)
+                    late.extend(unreadable)
                     position = last
                 for base, table in self.tables[name].items():
                     conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{table.name}"')
@@ -336,6 +502,10 @@ class ProjectionEngine:
                         f'ALTER TABLE "{fresh[base].name}" RENAME TO "{table.name}"'
                     )
                 self._set_position(conn, name, position)
+                # The fresh tables hold every event but these: they replace what was set
+                # aside before (each entry is at or below the position, under this lock).
+                quarantine.forget(conn, quarantined, name)
+                self._set_aside(conn, name, set_aside + late)
         except BaseException:
             projection.end_replay(None, fresh)
             self._drop_leftovers(name)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, case, func, select
 
+from domain.text import clean
 from projections.base import Tables, utc
 from projections.traffic import KEEPS_SOURCE, hourly_horizon
 
@@ -35,6 +36,14 @@ class Filters:
     country: str | None = None
     path: str | None = None
     referrer: str | None = None  # case-insensitive partial match
+
+    def __post_init__(self) -> None:
+        # Compared with stored texts, cleaned as they were (domain/text.py): `/a%00`
+        # finds the hits sent for `/a\x00`, and PostgreSQL never sees a NUL parameter.
+        for name in ("country", "path", "referrer"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, clean(value))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from domain.deliveries import Delivery, delivery_id
 from domain.errors import NotFound
 from domain.webhook_messages import event_payload, hit_payload, kudo_payload, site_payload
 from domain.webhooks import NEW_HIT, NEW_KUDO, Webhook
-from projections.base import utc
+from projections.base import cleaned, utc
 from projections.runner import ProjectionEngine
 from projections.webhooks import WebhooksProjection
 
@@ -80,7 +80,7 @@ Trigger = Callable[[Notification, Application[Any]], Occurrence | None]
 
 def hit_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
     """`new_hit` for each accepted live hit: collector, pixel, API, each row of a batch."""
-    hit: Any = app.mapper.to_domain_event(notification)
+    hit: Any = cleaned(app.mapper.to_domain_event(notification))
     if getattr(hit, "channel", None) not in LIVE_CHANNELS:
         return None
     return Occurrence(
@@ -96,7 +96,7 @@ def kudo_trigger(notification: Notification, app: Application[Any]) -> Occurrenc
     """`new_kudo` for each kudo given (or given again after a withdrawal): browser, API
     or verified Webmention like. A withdrawal sends nothing. The kudo's id is the
     notification id of the event that gave it, as the kudos API shows it."""
-    given: Any = app.mapper.to_domain_event(notification)
+    given: Any = cleaned(app.mapper.to_domain_event(notification))
     if getattr(given, "channel", None) not in LIVE_CHANNELS:
         return None
     kudo: Any = app.repository.get(given.originator_id, version=given.originator_version)

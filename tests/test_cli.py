@@ -5,9 +5,13 @@ a server started on the same stores (the `server` fixture) checks what the API s
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ from infrastructure.settings import Settings
 from interfaces.app import create_app
 from interfaces.cli import main
 from tests.conftest import World, bearer
+from tests.server_helpers import free_port
 
 PASSWORD = "correct horse battery"
 OURS = {"accounts", "sites", "api_keys"}
@@ -341,7 +346,10 @@ def test_projections_status_and_rebuild(env: dict[str, str], server: Server) -> 
     assert set(rows) >= OURS
     for name in OURS:
         row = rows[name]
-        assert set(row) == {"name", "source", "position", "head", "lag", "updated_at"}
+        assert set(row) == {
+            "name", "source", "position", "head", "lag", "updated_at", "quarantined",
+        }  # fmt: skip
+        assert row["quarantined"] == 0
         assert (row["source"], row["head"]) == ("configuration", head)
         assert row["position"] < head and row["lag"] == head - row["position"]
         datetime.fromisoformat(row["updated_at"])
@@ -365,3 +373,23 @@ def test_projections_status_and_rebuild(env: dict[str, str], server: Server) -> 
     one = ok(env, "projections", "rebuild", "sites")
     assert [(r["name"], r["position"]) for r in one["rebuilt"]] == [("sites", head)]
     fails(env, "projections", "rebuild", "nope", message="no projection named 'nope'")
+
+
+# -- serve -------------------------------------------------------------------------------
+def test_serve_refuses_several_workers_without_redis(env: dict[str, str]) -> None:
+    """Limits and unique visitors live in each process without Redis: one web process only."""
+    without_redis = {
+        k: v
+        for k, v in {**os.environ, **env}.items()
+        if k not in ("REDIS_URL", "TINYLYTICS_REDIS_PREFIX")
+    }
+    tinylytics = Path(sys.executable).parent / "tinylytics"
+    command = [str(tinylytics), "serve", "--port", str(free_port()), "--workers", "2"]
+    try:
+        result = subprocess.run(
+            command, env=without_redis, capture_output=True, text=True, timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("`serve --workers 2` without REDIS_URL started serving")
+    assert result.returncode == 1
+    assert "--workers 2 needs REDIS_URL" in result.stderr

@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import psycopg
 import pytest
 from dramatiq.brokers.stub import StubBroker
+from eventsourcing.persistence import StoredEvent
 from flask.testing import FlaskClient
 
 from application.webhook_delivery import HttpOutcome
@@ -28,6 +30,7 @@ from infrastructure.safe_http import SafeHttpClient
 from infrastructure.settings import Settings
 from infrastructure.webhooks import DramatiqDeliveryQueue, delay_ms, webhook_policy
 from interfaces.actors import declare_webhook_actor
+from projections.webhooks import WebhooksProjection
 from tests.conftest import World, bearer
 from tests.test_erasure import traces
 from tests.tracking_helpers import CHROME, GOOGLEBOT
@@ -476,6 +479,43 @@ def test_hanging_refusing_and_huge_answers_are_recorded_and_retried(hooks: Hooks
     assert time.monotonic() - started < 3
     bodies = [d.history[-1]["response_body"] for d in h.deliveries() if d.attempts == 2]
     assert any(b and len(b) == 4096 for b in bodies)
+
+
+def test_what_a_receiver_answers_is_kept_cleaned_and_blocks_no_read_model(hooks: Hooks) -> None:
+    """A receiver is anyone's server: its answer may hold a NUL, which PostgreSQL text
+    cannot, or bytes that are not UTF-8. Kept cleaned (docs/decisions/0008), its lines too."""
+    h = hooks
+    h.sub.replies = [Reply(500, body=b"line one\x00\r\nline\ttwo\xc2\x9b\xed\xa0\x80 end")]
+    created = h.create()
+    h.hit()
+    h.deliver()
+    (delivery,) = h.deliveries()
+    kept = "line one\r\nline\ttwo\x9b\ufffd\ufffd\ufffd end"  # as received, UTF-8 decoded
+    assert delivery.history[0]["response_body"] == kept.replace("\x9b", "")
+    h.c.projections.catch_up()
+    assert all(s.lag == 0 and s.quarantined == 0 for s in h.c.projections.status())
+    with h.c.engine.connect() as conn:
+        (row,) = WebhooksProjection.deliveries_of(
+            conn, h.c.projections.tables["webhooks"], created.uuid
+        )
+    assert row.last_response_body == kept.replace("\x9b", "")
+
+
+def test_a_hit_stored_before_the_text_rule_is_sent_cleaned(hooks: Hooks) -> None:
+    """The dispatcher reads the log like a projection: an event stored before the rule
+    (docs/decisions/0008) with a NUL and a lone surrogate is sent cleaned, not stuck."""
+    h = hooks
+    h.create()
+    h.hit("/placeholder")
+    (stored,) = [
+        n
+        for n in h.c.tracking.recorder.select_notifications(start=1, limit=10)
+        if n.topic.endswith("Hit.Recorded")
+    ]
+    state = stored.state.replace(b'"/placeholder"', b'"/a\\u0000b\\ud800c"')
+    h.c.tracking.recorder.insert_events([StoredEvent(uuid4(), 1, stored.topic, state)])
+    got = h.deliver()
+    assert [r.json["hit"]["path"] for r in got] == ["/placeholder", "/abc"]
 
 
 # -- never twice, never from a rebuild or a replay ---------------------------------------------

@@ -234,10 +234,10 @@ class Collector:
         if isinstance(uid, Skipped):
             return Answer(202, {"status": "ignored", "reason": uid.reason})
         try:
-            c.tracking.give_kudo(site.id, path, uid, "script")
+            given = c.tracking.give_kudo(site.id, path, uid, "script")
         except Conflict:
             return Answer(409, {"error": "You already gave this page a kudo today", "uid": uid})
-        return Answer(200, {"status": "created", "uid": uid, "path": path})
+        return Answer(200, {"status": "created", "uid": uid, "path": given.path})
 
 
 def mount(wsgi_app: WSGIApp, container: Container) -> WSGIApp:
