@@ -34,6 +34,7 @@ class SiteChanges:
     ignored_paths: list[str] | None = None
     archived: bool | None = None
     report_recipients: list[str] | None = None
+    reports_to_owner: bool | None = None
 
 
 class SiteCommands(EventSourcedApplication):
@@ -68,6 +69,16 @@ class SiteCommands(EventSourcedApplication):
             raise NotFound("Site not found")
         return self.get_site(holder)
 
+    def unsubscribe_from_reports(self, site_id: UUID, address: str) -> bool:
+        """A report's unsubscribe link was followed: no more reports to that address.
+        True if it was getting them."""
+        site = self.get_site(site_id)
+        owner = self.get(site.owner_id, Account, "Account")
+        if site.unsubscribe_from_reports(address, owner.email):
+            self.save(site)
+            return True
+        return False
+
     def change_site(self, site_id: UUID, changes: SiteChanges) -> Site:
         """Apply every change or none: a bad value leaves the site as it was."""
         site = self.get_site(site_id)
@@ -95,6 +106,8 @@ class SiteCommands(EventSourcedApplication):
             site.set_ignored_paths(changes.ignored_paths)
         if changes.report_recipients is not None:
             site.set_report_recipients(changes.report_recipients)
+        if changes.reports_to_owner is not None:
+            site.set_reports_to_owner(changes.reports_to_owner)
         if changes.archived:
             site.archive()
         self.save(site, *extra)

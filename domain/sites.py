@@ -75,6 +75,9 @@ class Site(Aggregate):
         self.is_archived = False
         self.past_urls: list[str] = []
         self.report_recipients: list[str] = []
+        # The weekly report goes to the owner too, unless they turned it off (or
+        # unsubscribed through a report's link).
+        self.reports_to_owner = True
 
     def _require_active(self) -> None:
         if self.is_archived:
@@ -158,6 +161,31 @@ class Site(Aggregate):
     @event("ReportRecipientsSet")
     def _report_recipients_set(self, recipients: list[str]) -> None:
         self.report_recipients = list(recipients)
+
+    def set_reports_to_owner(self, on: bool) -> None:
+        self._require_active()
+        if on != self.reports_to_owner:
+            self._owner_reports_set(on)
+
+    @event("OwnerReportsSet")
+    def _owner_reports_set(self, on: bool) -> None:
+        self.reports_to_owner = on
+
+    def unsubscribe_from_reports(self, address: str, owner_email: str) -> bool:
+        """An address followed a report's unsubscribe link: no more reports to it.
+        False when it was getting none (a second click changes nothing)."""
+        address = normalize_email(address)
+        is_owner = address == normalize_email(owner_email)
+        if (is_owner and self.reports_to_owner) or address in self.report_recipients:
+            self._report_unsubscribed(address, is_owner)
+            return True
+        return False
+
+    @event("ReportUnsubscribed")
+    def _report_unsubscribed(self, address: str, owner: bool) -> None:
+        if owner:
+            self.reports_to_owner = False
+        self.report_recipients = [a for a in self.report_recipients if a != address]
 
     def archive(self) -> None:
         if not self.is_archived:

@@ -2,16 +2,21 @@
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import dramatiq
 from sqlalchemy import Engine
 
+from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
-from application.mail import Mailer
+from application.mail import Mailer, Postbox
+from application.premium import Premium
+from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
 from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
@@ -23,12 +28,16 @@ from infrastructure.avatars import AvatarStore
 from infrastructure.database_watch import DatabaseWatch
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
+from infrastructure.geo_refresh import FILE_NAME as GEO_FILE
+from infrastructure.geo_refresh import GeoRefresh, this_host
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.health import Health
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.login_throttle import LoginThrottle
 from infrastructure.mail import make_mailer
+from infrastructure.mail_store import SqlMailStore
+from infrastructure.mail_templates import JinjaMailTemplates
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.persistence import (
     ensure_schema,
@@ -38,8 +47,11 @@ from infrastructure.persistence import (
 )
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
 from infrastructure.redis_link import RedisLink
+from infrastructure.report_links import SignedReportLinks
+from infrastructure.retention import Retention
 from infrastructure.safe_http import SafeHttpClient
 from infrastructure.salts import SqlSaltStore
+from infrastructure.schedule import SqlSchedule
 from infrastructure.secret_key import session_secret
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
@@ -93,12 +105,28 @@ class Container:
     database: DatabaseWatch  # whether to stop waiting for a database that is down
     redis: RedisLink | None  # shared state's connection; None on the embedded default
     wake: threading.Event  # set by every save: the in-process projection runner wakes
+    schedule: SqlSchedule
+    clock: Clock
+    mail_store: SqlMailStore
+    postbox: Postbox
+    reports: WeeklyReports
+    report_links: SignedReportLinks
+    templates: JinjaMailTemplates
+    premium: Premium
+    # Jobs every install has (report sync, retention, the country database): put, if
+    # missing, when a clock starts (their first due time counted from then).
+    initial_jobs: Callable[[], list[Job]]
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
 
-    def start_background(self, projections: bool = True) -> None:
-        """Run the projections (and, when embedded, the jobs) inside this process."""
+    def start_background(self, projections: bool = True, clock: bool | None = None) -> None:
+        """Run the projections (and, when embedded, the jobs and the clock) here.
+
+        The clock runs where the projections may (the `serve` parent, not its web
+        workers) unless told otherwise. With Redis (production) the clock of `serve`
+        only fires this host's own jobs (the country database); `tinylytics worker`
+        runs the shared clock."""
         if projections and self.settings.run_projections_in_process:
             thread = threading.Thread(
                 target=self.projections.run,
@@ -112,10 +140,25 @@ class Container:
         if not self.settings.redis_url:
             self._worker = start_worker(self.broker)
             log.info("background jobs run in this process")
+        if projections if clock is None else clock:
+            self.start_clock(shared=not self.settings.redis_url)
+
+    def start_clock(self, shared: bool = True) -> None:
+        """Fire due jobs in a thread of this process (every job, or only this host's)."""
+        self.schedule.put(
+            [j for j in self.initial_jobs() if shared or j.host is not None], replace=False
+        )
+        thread = threading.Thread(
+            target=self.clock.run, args=(self._stop, not shared), name="clock", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+        log.info("the clock runs in this process (%s jobs)", "all" if shared else "this host's")
 
     def close(self) -> None:
         self._stop.set()
         self.wake.set()
+        self.clock.wake.set()
         for thread in self._threads:
             thread.join(timeout=10)
         if self._worker is not None:
@@ -222,6 +265,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     # One connection to Redis for what the web side shares through it (limits, seen
     # hashes): each call has an in-process stand-in while Redis is away.
     redis = RedisLink(settings.redis_url) if settings.redis_url else None
+    schedule = SqlSchedule(engine)
+    schedule.setup()
+    mail_store = SqlMailStore(engine, schedule)
+    mail_store.setup()
     seen: SeenHashes = (
         RedisSeenHashes(settings.redis_url, settings.redis_prefix, redis)
         if settings.redis_url
@@ -235,6 +282,8 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             lambda conn, scope: key_usage.forget(conn, scope.key_ids),
             lambda conn, scope: drops.forget(conn, scope.site_ids),
             WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
+            lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
+            lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
         ],
     )
     collection = Collection(
@@ -252,13 +301,48 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     avatars.setup()
     database = DatabaseWatch(engine)
     secret = session_secret(settings, engine)
+    reads = ReadModels(projections, webhook_reads)
+    mailer = make_mailer(settings)
+    postbox = Postbox(mail_store, mailer, schedule)
+    templates = JinjaMailTemplates()
+    links = SignedReportLinks(secret, settings.base_url)
+    reports = WeeklyReports(
+        sites=configuration,
+        reads=reads.reports,
+        postbox=postbox,
+        templates=templates,
+        links=links,
+        schedule=schedule,
+    )
+    retention = Retention(
+        mail_store,
+        webhooks,
+        EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name),
+        projections,
+        keep=timedelta(days=settings.delivery_log_days),
+    )
+    kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    makers: list[Callable[[], list[Job]]] = [
+        reports.initial_jobs,
+        lambda: [retention.initial_job()],
+    ]
+    host = this_host(settings.data_dir)
+    if settings.geoip_refresh and settings.geoip_db is None:
+        geo = GeoRefresh(settings.data_dir / "geo" / GEO_FILE, host)
+        kinds.append(geo.job_kind())
+        makers.append(lambda: [geo.initial_job()])
+
+    def initial_jobs() -> list[Job]:
+        return [job for make in makers for job in make()]
+
+    clock = Clock(schedule, kinds, host=host, threads=settings.clock_threads)
     return Container(
         settings=settings,
         configuration=configuration,
         tracking=tracking,
         engine=engine,
         projections=projections,
-        reads=ReadModels(projections, webhook_reads),
+        reads=reads,
         session_secret=secret,
         login_throttle=LoginThrottle(settings, secret),
         key_usage=key_usage,
@@ -270,10 +354,19 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         webhooks=webhooks,
         webhook_dispatch=dispatch,
         webhook_sender=sender,
-        mailer=make_mailer(settings),
+        mailer=mailer,
         avatars=avatars,
         health=Health(engine, projections, database, redis),
         database=database,
         redis=redis,
         wake=wake,
+        schedule=schedule,
+        clock=clock,
+        mail_store=mail_store,
+        postbox=postbox,
+        reports=reports,
+        report_links=links,
+        templates=templates,
+        premium=Premium(configuration),
+        initial_jobs=initial_jobs,
     )

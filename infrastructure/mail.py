@@ -3,8 +3,14 @@
 With no mail server (`TINYLYTICS_SMTP_URL` unset) each message is written to
 `<data>/outbox/*.eml` and its links are printed in the server log, so a person can
 sign up and confirm an address on a fresh install.
+
+Every message is multipart (plain text, and HTML when the message has it), with a
+Date and a Message-ID taken from the kept message, so that a retry sends the very
+same message.
 """
 
+import email.policy
+import ipaddress
 import logging
 import os
 import secrets
@@ -14,7 +20,7 @@ import threading
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -24,17 +30,25 @@ from infrastructure.settings import Settings
 log = logging.getLogger("tinylytics.mail")
 
 SMTP_TIMEOUT_SECONDS = 15
+# Lines up to RFC 5322's 998: a long List-Unsubscribe URL (no spaces to fold at) must
+# stay a plain URL, not become RFC 2047 encoded words that mail clients do not follow.
+POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 
-def _email(message: Message, sender: str) -> EmailMessage:
-    mail = EmailMessage()
+def compose(message: Message, sender: str) -> EmailMessage:
+    """The message as sent: headers, a text part and, when there is one, an HTML part."""
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = sender
     mail["To"] = message.to
     mail["Subject"] = message.subject
-    mail["Date"] = formatdate(localtime=False, usegmt=True)
+    mail["Date"] = format_datetime((message.date or datetime.now(UTC)).astimezone(UTC), True)
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    mail["Message-ID"] = make_msgid(domain=domain)
+    mail["Message-ID"] = f"<{message.id.hex}@{domain}>" if message.id else make_msgid(domain=domain)
+    for name, value in message.headers:
+        mail[name] = value
     mail.set_content(message.text)
+    if message.html:
+        mail.add_alternative(message.html, subtype="html")
     return mail
 
 
@@ -47,7 +61,7 @@ class OutboxMailer:
         self._lock = threading.Lock()
 
     def send(self, message: Message) -> None:
-        mail = _email(message, self.sender)
+        mail = compose(message, self.sender)
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         target = self.folder / f"{stamp}-{secrets.token_hex(4)}.eml"
@@ -77,10 +91,27 @@ class OutboxMailer:
                 path.unlink(missing_ok=True)
 
 
-class SmtpMailer:
-    """smtp://user:password@host:587 (STARTTLS when offered) or smtps://host:465."""
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
-    def __init__(self, url: str, sender: str) -> None:
+
+class SmtpMailer:
+    """smtp://user:password@host:587 (STARTTLS when offered; needed to log in off loopback) or
+    smtps://user:password@host:465 (implicit TLS). Certificates are checked against the
+    system's CAs (or SSL_CERT_FILE), or the `context` given."""
+
+    def __init__(
+        self,
+        url: str,
+        sender: str,
+        context: ssl.SSLContext | None = None,
+        timeout: float = SMTP_TIMEOUT_SECONDS,
+    ) -> None:
         parts = urlsplit(url)
         self.implicit_tls = parts.scheme == "smtps"
         self.host = parts.hostname or "localhost"
@@ -88,24 +119,33 @@ class SmtpMailer:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.sender = sender
+        self.context = context
+        self.timeout = timeout
 
     def send(self, message: Message) -> None:
-        mail = _email(message, self.sender)
-        context = ssl.create_default_context()
+        mail = compose(message, self.sender)
+        context = self.context or ssl.create_default_context()
         try:
             client: smtplib.SMTP
             if self.implicit_tls:
                 client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS, context=context
+                    self.host, self.port, timeout=self.timeout, context=context
                 )
             else:
-                client = smtplib.SMTP(self.host, self.port, timeout=SMTP_TIMEOUT_SECONDS)
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
             with client:
                 client.ehlo()
-                if not self.implicit_tls and client.has_extn("starttls"):
+                secure = self.implicit_tls
+                if not secure and client.has_extn("starttls"):
                     client.starttls(context=context)
                     client.ehlo()
+                    secure = True
                 if self.username:
+                    if not secure and not _loopback(self.host):
+                        raise MailError(
+                            "The mail server offers no STARTTLS: the password is not sent "
+                            "in the clear (use smtps:// or a server with STARTTLS)"
+                        )
                     client.login(self.username, self.password or "")
                 client.send_message(mail)
         except (smtplib.SMTPException, OSError) as error:

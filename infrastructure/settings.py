@@ -115,6 +115,11 @@ class Settings:
     mail_from: str = "Tinylytics <tinylytics@localhost>"
     # What the caches of strings on the hot paths hold together, per process.
     cache_bytes: int = DEFAULT_BUDGET
+    # The clock: handler threads per clock; how long delivery logs (sent mail, finished
+    # webhook deliveries) are kept; whether the clock keeps the country database fresh.
+    clock_threads: int = 4
+    delivery_log_days: int = 30
+    geoip_refresh: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -170,6 +175,9 @@ class Settings:
             mail_from=env.get("TINYLYTICS_MAIL_FROM", "").strip()
             or "Tinylytics <tinylytics@localhost>",
             cache_bytes=_int(env, "TINYLYTICS_CACHE_MB", DEFAULT_BUDGET >> 20) << 20,
+            clock_threads=_int(env, "TINYLYTICS_CLOCK_THREADS", 4),
+            delivery_log_days=_int(env, "TINYLYTICS_DELIVERY_LOG_DAYS", 30),
+            geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
         )
 
     def geoip_path(self) -> Path | None:

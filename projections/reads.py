@@ -14,6 +14,7 @@ from uuid import UUID
 
 from projections.accounts import AccountReads, AccountRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
+from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
 from projections.sites import SiteReads, SiteRow
 from projections.traffic.grouping import GROUPABLE, EventCount, Filters, Group
@@ -78,6 +79,7 @@ class ReadModels:
         self.sites = SiteReads(engine, tables["sites"])
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
+        self.reports = ReportReads(self.traffic, self.kudos, self.sites)
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

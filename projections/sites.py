@@ -77,6 +77,22 @@ class SitesProjection(Projection):
                 )
             )
 
+    def _unsubscribed(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
+        table = t["recipients"]
+        row = conn.execute(
+            select(table.c.recipients).where(table.c.site_uuid == e.originator_id)
+        ).first()
+        if row is None:
+            return
+        left = [a for a in row.recipients if a != e.address]
+        conn.execute(delete(table).where(table.c.site_uuid == e.originator_id))
+        if left:
+            conn.execute(
+                table.insert().values(
+                    site_uuid=e.originator_id, recipients=left, updated_at=e.timestamp
+                )
+            )
+
     def _registered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         conn.execute(
             t["sites"]
@@ -113,6 +129,7 @@ class SitesProjection(Projection):
         event_type(Site, "Archived"): set_columns("sites", active=lambda e: False),
         event_type(Site, "Unarchived"): set_columns("sites", active=lambda e: True),
         event_type(Site, "ReportRecipientsSet"): _recipients_set,
+        event_type(Site, "ReportUnsubscribed"): _unsubscribed,
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:

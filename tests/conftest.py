@@ -26,7 +26,9 @@ ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment a server process would be started with for this test."""
     tag = uuid.uuid4().hex[:12]
-    values = {"TINYLYTICS_DATA_DIR": str(tmp_path / "data")}
+    # No test fetches the country database from the network (tests/test_reports.py
+    # runs the refresh job with a local file instead).
+    values = {"TINYLYTICS_DATA_DIR": str(tmp_path / "data"), "TINYLYTICS_GEOIP_REFRESH": "off"}
     if ON_POSTGRES:
         values["DATABASE_URL"] = os.environ["DATABASE_URL"]
         values["TINYLYTICS_DB_SCHEMA"] = f"test_{tag}"

@@ -11,6 +11,7 @@ from interfaces.api import (  # noqa: F401  (they add their routes)
     journeys,
     kudos,
     leaderboard,
+    premium,
     sites,
 )
 from interfaces.api.auth import add_challenge, add_rate_headers, authenticate

@@ -8,8 +8,11 @@ is a new module and one line in it.
 
 import click
 
+from interfaces.cli.jobs import jobs
 from interfaces.cli.keys import keys
+from interfaces.cli.mail import mail
 from interfaces.cli.projections import projections
+from interfaces.cli.reports import reports
 from interfaces.cli.running import serve, worker
 from interfaces.cli.sites import sites
 from interfaces.cli.users import users
@@ -23,5 +26,17 @@ def main() -> None:
     """Tinylytics: privacy-first web analytics."""
 
 
-for command in (serve, worker, projections, users, sites, keys, webhooks, webring):
+for command in (
+    serve,
+    worker,
+    projections,
+    users,
+    sites,
+    keys,
+    webhooks,
+    webring,
+    jobs,
+    mail,
+    reports,
+):
     main.add_command(command)

@@ -58,8 +58,14 @@ def serve(host: str, port: int, threads: int, workers: int) -> None:
 
 @click.command()
 @click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
-def worker(threads: int) -> None:
-    """Run a Dramatiq worker for background jobs (production: needs REDIS_URL)."""
+@click.option(
+    "--clock/--no-clock",
+    default=True,
+    show_default=True,
+    help="Also fire due jobs (reports, mail retries, retention); any number may.",
+)
+def worker(threads: int, clock: bool) -> None:
+    """Run a Dramatiq worker for background jobs and the clock (production: needs REDIS_URL)."""
     import dramatiq
 
     configure_logging()
@@ -72,6 +78,8 @@ def worker(threads: int) -> None:
     running = dramatiq.Worker(container.broker, worker_threads=threads)
     running.start()
     log.info("worker started with %d threads on queues %s", threads, container.broker.queues)
+    if clock:
+        container.start_clock(shared=True)
     stop_on_sigterm()
     try:
         threading.Event().wait()

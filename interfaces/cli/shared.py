@@ -32,6 +32,11 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def iso(moment: datetime | None) -> str | None:
+    """A time as the commands' JSON writes it (None stays None)."""
+    return moment.isoformat() if moment is not None else None
+
+
 def emit(as_json: bool, payload: dict[str, Any], text: str) -> None:
     if as_json:
         click.echo(json.dumps(payload, default=_jsonable))

@@ -46,9 +46,16 @@ def state() -> State:
     return found
 
 
+# A report's one-click unsubscribe (RFC 8058) is posted by mail clients, with the
+# signed token in its URL as the only credential.
+CSRF_EXEMPT = {"dashboard.unsubscribe_report"}
+
+
 def _protect() -> None:
     # Every form post of the dashboard carries a token (Flask-WTF); other blueprints
     # (the API with its bearer keys, the collector) are not affected.
+    if request.endpoint in CSRF_EXEMPT:
+        return
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         csrf.protect()
 

@@ -278,9 +278,10 @@ class EditSiteForm(Form):
         validators=[domain_rule(lambda text: validate_ignore_patterns(lines(text)))],
         render_kw={"rows": 4, "spellcheck": "false"},
     )
+    reports_to_owner = BooleanField("Send the weekly report to me")
     report_recipients = TextAreaField(
         "Email recipients for reports",
-        description="One address per line (at most 10). Reports go to these addresses.",
+        description="One address per line (at most 10). Reports go to these addresses too.",
         validators=[domain_rule(lambda text: normalize_recipients(addresses(text)))],
         render_kw={"rows": 3, "spellcheck": "false"},
     )
@@ -288,6 +289,14 @@ class EditSiteForm(Form):
 
 class ArchiveForm(Form):
     """Just the token: archive or unarchive."""
+
+
+class SendReportForm(Form):
+    """Just the token: Send Report Now."""
+
+
+class UnsubscribeForm(Form):
+    """Just the token: the button on the unsubscribe page."""
 
 
 # -- filters -----------------------------------------------------------------------------

@@ -1,11 +1,16 @@
-"""The mail the dashboard sends: confirmation and password-reset links."""
+"""The mail the dashboard sends: confirmation and password-reset links.
+
+Each goes through the postbox: kept, tried at once, retried by the clock if the mail
+server cannot take it now (infrastructure/templates/mail/ holds the texts).
+"""
 
 import logging
 from typing import Any
+from uuid import uuid4
 
 from flask import flash, url_for
 
-from application.mail import MailError, Message
+from application.mail import Attempted, Message
 from domain.accounts import Account
 from interfaces.container import base_url, container
 from interfaces.dashboard import tokens
@@ -18,13 +23,12 @@ def absolute(endpoint: str, **values: Any) -> str:
     return base_url() + url_for(endpoint, **values)
 
 
-def _send(message: Message) -> bool:
-    try:
-        container().mailer.send(message)
-    except MailError:
-        flash("We could not send the email just now. Please try again in a while.", "error")
-        return False
-    return True
+def _post(account: Account, purpose: str, subject: str, link: str) -> Attempted:
+    """Each request is a mail of its own (a fresh key): asked twice, sent twice."""
+    c = container()
+    text, html = c.templates.render(purpose, {"link": link})
+    message = Message(account.email, subject, text, (link,), html=html)
+    return c.postbox.post(message, f"{purpose}:{uuid4()}", purpose, account_id=account.id)
 
 
 def send_confirmation(account: Account, throttled: bool = True) -> bool:
@@ -34,13 +38,15 @@ def send_confirmation(account: Account, throttled: bool = True) -> bool:
         flash("We sent several links already; please wait a while before asking again.", "error")
         return False
     link = absolute("auth.confirm", token=tokens.confirmation_token(account))
-    text = (
-        "Hello,\n\n"
-        "please confirm your email address for Tinylytics by opening this link:\n\n"
-        f"{link}\n\n"
-        "The link works for 3 days. If you did not sign up, ignore this message.\n"
-    )
-    return _send(Message(account.email, "Confirm your email address", text, (link,)))
+    done = _post(account, "confirmation", "Confirm your email address", link)
+    if not done.sent:
+        flash(
+            "We could not send the email just now. Please try again in a while "
+            "(we keep trying too).",
+            "error",
+        )
+        return False
+    return True
 
 
 def send_reset(account: Account) -> None:
@@ -50,15 +56,6 @@ def send_reset(account: Account) -> None:
         log.info("password reset mail not sent: too many asked for one address")
         return
     link = absolute("auth.reset", token=tokens.reset_token(account))
-    text = (
-        "Hello,\n\n"
-        "someone (hopefully you) asked to reset the password of your Tinylytics account.\n"
-        "Choose a new password here:\n\n"
-        f"{link}\n\n"
-        "The link works for one hour and only once. If you did not ask, ignore this message:\n"
-        "your password stays as it is.\n"
-    )
-    try:
-        container().mailer.send(Message(account.email, "Reset your password", text, (link,)))
-    except MailError:
-        log.warning("password reset mail could not be sent")
+    done = _post(account, "reset", "Reset your password", link)
+    if not done.sent:
+        log.warning("password reset mail could not be sent yet; it is retried")

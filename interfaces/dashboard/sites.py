@@ -21,6 +21,7 @@ from interfaces.dashboard.forms import (
     EmbedForm,
     NewSiteForm,
     RangeForm,
+    SendReportForm,
     addresses,
     lines,
 )
@@ -102,6 +103,7 @@ def _edit_form(site: Site) -> EditSiteForm:
         any_domain=site.allows_any_domain,
         ignored_paths="\n".join(site.ignored_paths),
         report_recipients="\n".join(site.report_recipients),
+        reports_to_owner=site.reports_to_owner,
     )
 
 
@@ -124,6 +126,7 @@ def edit(uid: str) -> Any:
                 any_domain=bool(form.any_domain.data),
                 ignored_paths=lines(form.ignored_paths.data),
                 report_recipients=addresses(form.report_recipients.data),
+                reports_to_owner=bool(form.reports_to_owner.data),
             )
             try:
                 container().configuration.change_site(site.id, changes)
@@ -140,6 +143,8 @@ def edit(uid: str) -> Any:
         site=site,
         form=form,
         archive=ArchiveForm(),
+        send_report=SendReportForm(),
+        report_mails=container().postbox.recent(site_id=site.id, limit=10),
         problem=problem,
         public_url=base_url() + url_for("dashboard.public", uid=site.uid),
         number=site_number(site.id),

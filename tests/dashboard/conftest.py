@@ -69,7 +69,7 @@ class Browser:
 
     def last_link(self, containing: str) -> str:
         for message in reversed(self.outbox()):
-            body = message.get_payload(decode=True).decode()
+            body = plain_text(message)
             for link in re.findall(r"https?://\S+", body):
                 if containing in link:
                     return link
@@ -159,6 +159,14 @@ def custom_event(site: UUID, when: datetime, name: str, value: str | None = None
         visitor_hash=None,
         channel="script",
     )
+
+
+def plain_text(message: Any) -> str:
+    """The text/plain part of a mail (every mail is multipart: text and HTML)."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return str(part.get_payload(decode=True).decode()).replace("\r\n", "\n")
+    raise AssertionError("no text/plain part")
 
 
 def record(container: Container, items: list[Any]) -> None:

@@ -19,6 +19,7 @@ from selenium.webdriver.support.ui import Select
 from domain.errors import NotFound
 from infrastructure.bootstrap import Container
 from tests.browser.conftest import Harness, Pages, Sent
+from tests.dashboard.conftest import plain_text
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 EMAIL = "journey@example.com"
@@ -57,7 +58,7 @@ def submit(driver: WebDriver, form_selector: str = "main form.stack") -> None:
 def confirmation_link(container: Container) -> str:
     folder = container.settings.data_dir / "outbox"
     mails = wait_for(lambda: sorted(folder.glob("*.eml")))
-    body = message_from_bytes(mails[-1].read_bytes()).get_payload(decode=True).decode()
+    body = plain_text(message_from_bytes(mails[-1].read_bytes()))
     return next(word for word in body.split() if "/auth/confirm/" in word)
 
 

@@ -1,0 +1,64 @@
+"""Premium features (insights, uptime, content monitoring): who may read them, and
+their state for a site before each feature exists.
+
+api.md: the three endpoints need an active subscription (403 otherwise). With one,
+uptime answers 404 while the site has no monitor, content answers 403 with
+`content_monitoring_enabled: false` while monitoring is off, and insights answer an
+empty list with the site's insight settings (off). The features' own issues replace
+the "not enabled" states here with their read models; the answers stay as they are.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from domain.errors import DomainError
+
+SUBSCRIPTION_REQUIRED = "This endpoint requires an active subscription"
+UPTIME_NOT_ENABLED = "Uptime monitoring is not enabled for this site"
+CONTENT_NOT_ENABLED = "Content monitoring is not enabled for this site"
+
+
+class SubscriptionRequired(DomainError):
+    """The account is on the free plan; the feature needs a subscription."""
+
+
+class FeatureNotEnabled(DomainError):
+    """The feature is off for this site."""
+
+
+class Accounts(Protocol):
+    def get_account(self, account_id: UUID) -> Any: ...
+
+
+@dataclass(frozen=True)
+class InsightSettings:
+    enabled: bool
+    daily_reports_active: bool
+    next_job_at: datetime | None
+
+
+class Premium:
+    def __init__(self, accounts: Accounts) -> None:
+        self.accounts = accounts
+
+    def require_subscription(self, owner_id: UUID) -> None:
+        if not self.accounts.get_account(owner_id).is_subscribed:
+            raise SubscriptionRequired(SUBSCRIPTION_REQUIRED)
+
+    def insight_settings(self, site_id: UUID) -> InsightSettings:
+        """Insights are off until the insights feature lands (its issue turns them on)."""
+        return InsightSettings(enabled=False, daily_reports_active=False, next_job_at=None)
+
+    def insights(self, site_id: UUID, offset: int, limit: int) -> tuple[int, list[Any]]:
+        """Generated insights, newest first, and how many there are: none yet."""
+        return 0, []
+
+    def uptime_monitor(self, site_id: UUID) -> Any:
+        """The site's monitor; FeatureNotEnabled while it has none (all of them, for now)."""
+        raise FeatureNotEnabled(UPTIME_NOT_ENABLED)
+
+    def content_monitoring(self, site_id: UUID) -> Any:
+        """The site's content monitoring; FeatureNotEnabled while it is off."""
+        raise FeatureNotEnabled(CONTENT_NOT_ENABLED)
