@@ -1,0 +1,394 @@
+"""Uptime monitoring with real parts: sites on 127.0.0.1, the clock, time travel, mail
+in the outbox and webhooks to a real subscriber.
+
+The whole story: up, a failure, its confirmation, the down mail and webhook, 24 hours
+later checks every 10 minutes, the recovery, the up mail and webhook with the right
+duration; and nothing twice on a replay."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+
+from application.monitoring import CHECK_KIND
+from domain.check_results import USER_AGENT
+from domain.errors import DomainError, NotFound
+from domain.monitors import monitor_id_for
+from domain.uptime_rules import CONFIRM_DOWN, RECHECK_AFTER, check_interval
+from infrastructure.bootstrap import Container, bootstrap
+from infrastructure.settings import Settings
+from tests.conftest import World, bearer
+from tests.uptime_helpers import DueQueue, FakeSite, fake_site, outbox_messages
+from tests.webhook_helpers import Subscriber, subscriber
+
+BASE_URL = "https://stats.example.org"
+START = datetime(2026, 5, 14, 11, 50, tzinfo=UTC)
+
+
+@pytest.fixture
+def env(env: dict[str, str]) -> dict[str, str]:
+    env["TINYLYTICS_UPTIME_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    env["TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    env["TINYLYTICS_BASE_URL"] = BASE_URL
+    return env
+
+
+@dataclass
+class Story:
+    c: Container
+    world: World
+    site: FakeSite
+    sub: Subscriber
+    queue: DueQueue
+    traveller: Any
+    owner: Any
+    tracked: Any
+
+    @property
+    def monitor_id(self) -> UUID:
+        return monitor_id_for(self.tracked.uuid)
+
+    def turn(self) -> int:
+        """What `serve` does in a moment: fire due jobs, project, follow, deliver."""
+        fired = self.c.clock.tick()
+        self.c.projections.catch_up()
+        self.c.webhook_dispatch.catch_up()
+        self.c.uptime_alerts.catch_up()
+        self.queue.run_due()
+        return fired
+
+    def at(self, moment: datetime) -> int:
+        self.traveller.move_to(moment)
+        return self.turn()
+
+    def job(self) -> Any:
+        return self.c.schedule.get(CHECK_KIND, str(self.monitor_id))
+
+    def mails(self) -> list[Any]:
+        return [
+            m
+            for m in outbox_messages(Path(self.c.settings.data_dir))
+            if "report" not in str(m["Subject"]).lower()
+        ]
+
+    def hooks(self) -> list[Any]:
+        return [r.json for r in self.sub.received]
+
+
+@pytest.fixture
+def story(container: Container, world: World) -> Iterator[Story]:
+    with (
+        fake_site() as site,
+        subscriber() as sub,
+        time_machine.travel(START, tick=False) as traveller,
+    ):
+        queue = DueQueue(container.webhook_sender)
+        container.webhooks.queue = queue
+        owner = world.account("owner@example.com", is_subscribed=True)
+        container.configuration.confirm_email(owner.uuid)
+        tracked = world.site(owner, site.url(), label="Example Blog")
+        container.webhooks.create_webhook(owner.uuid, sub.url(), ["monitor_down", "monitor_up"])
+        yield Story(container, world, site, sub, queue, traveller, owner, tracked)
+
+
+def body_of(message: Any) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return str(part.get_payload(decode=True).decode())
+    raise AssertionError("no text part")
+
+
+def test_the_whole_story_up_down_confirmed_slower_checks_recovered(story: Story) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    assert s.turn() == 1  # the first check is due at once
+    assert s.site.requests[0]["user-agent"] == USER_AGENT
+    job = s.job()
+    assert job.due_at == START + timedelta(minutes=5)
+    assert job.recurrence.every == 300
+
+    # A failure is only potential downtime: quick re-checks, no alert yet.
+    s.site.status = 503
+    first_failure = START + timedelta(minutes=5)
+    assert s.at(first_failure) == 1
+    assert s.job().due_at == first_failure + timedelta(seconds=RECHECK_AFTER)
+    assert s.mails() == [] and s.hooks() == []
+    for n in range(1, CONFIRM_DOWN - 1):
+        s.at(first_failure + timedelta(seconds=RECHECK_AFTER * n))
+        assert s.mails() == [] and s.hooks() == []
+    confirmed = first_failure + timedelta(seconds=RECHECK_AFTER * (CONFIRM_DOWN - 1))
+    assert s.at(confirmed) == 1
+
+    # Confirmed: one mail to the owner, one monitor_down webhook, started at the first failure.
+    [down_mail] = s.mails()
+    assert down_mail["To"] == "owner@example.com"
+    assert down_mail["Subject"] == "Example Blog is down"
+    text = body_of(down_mail)
+    assert "Service unavailable (HTTP 503)" in text
+    assert "May 14, 2026 at 11:55 UTC" in text
+    [down] = s.hooks()
+    assert s.sub.received[0].headers["x-tinylytics-event"] == "monitor_down"
+    number = s.c.reads.uptime.number_of(s.monitor_id)
+    assert down == {
+        "event": "monitor_down",
+        "timestamp": "2026-05-14T11:56:00Z",
+        "site": {
+            "id": s.tracked.id,
+            "name": "Example Blog",
+            "url": s.site.url(),
+            "dashboard_url": f"{BASE_URL}/sites/{s.tracked.id}",
+        },
+        "monitor": {"id": number, "status": "down"},
+        "downtime": {
+            "started_at": "2026-05-14T11:55:00Z",
+            "started_at_formatted": "May 14, 2026 at 11:55",
+            "ended_at": None,
+            "ended_at_formatted": None,
+            "duration_seconds": 60,
+            "duration_formatted": "1 minute",
+            "error": "Service unavailable (HTTP 503): the server is overloaded or in maintenance",
+        },
+    }
+    assert s.job().recurrence.every == 300
+    assert s.job().due_at == confirmed + timedelta(minutes=5)
+
+    # Still down a day later: checks every 10 minutes, and nothing sent again.
+    day_later = first_failure + timedelta(hours=24, minutes=1)
+    assert s.at(day_later) == 1
+    assert s.job().recurrence.every == 600
+    assert s.job().due_at == day_later + timedelta(minutes=10)
+    assert len(s.mails()) == 1 and len(s.hooks()) == 1
+    assert s.at(day_later + timedelta(minutes=5)) == 0  # not due yet
+
+    # Back up: confirmed by a second good check, then one mail and one monitor_up.
+    s.site.status = 200
+    back = day_later + timedelta(minutes=10)
+    assert s.at(back) == 1
+    assert len(s.mails()) == 1 and len(s.hooks()) == 1
+    recovered = back + timedelta(seconds=RECHECK_AFTER)
+    assert s.at(recovered) == 1
+    up_mail = s.mails()[-1]
+    duration = recovered - first_failure  # 1 day, 11 minutes, 30 seconds
+    assert up_mail["Subject"] == "Example Blog is up again (down for 1 day 11 minutes)"
+    up_text = body_of(up_mail)
+    assert "from May 14, 2026 at 11:55 to May 15, 2026 at 12:06 UTC" in up_text
+    assert "Service unavailable (HTTP 503)" in up_text
+    up = s.hooks()[-1]
+    assert s.sub.received[-1].headers["x-tinylytics-event"] == "monitor_up"
+    assert up["monitor"] == {"id": number, "status": "up"}
+    assert up["downtime"] == {
+        "started_at": "2026-05-14T11:55:00Z",
+        "started_at_formatted": "May 14, 2026 at 11:55",
+        "ended_at": "2026-05-15T12:06:30Z",
+        "ended_at_formatted": "May 15, 2026 at 12:06",
+        "duration_seconds": int(duration.total_seconds()),
+        "duration_formatted": "1 day 11 minutes",
+        "error": "Service unavailable (HTTP 503): the server is overloaded or in maintenance",
+    }
+    assert s.job().recurrence.every == 300
+
+    # Nothing twice: the followers have nothing new; a rebuild sends nothing.
+    assert s.c.webhook_dispatch.catch_up() == 0
+    assert s.c.uptime_alerts.catch_up() == 0
+    s.c.projections.rebuild("uptime")
+    s.turn()
+    assert len(s.mails()) == 2 and len(s.hooks()) == 2
+    total, downtimes = s.c.reads.uptime.downtimes_of(s.tracked.uuid, 0, 10)
+    assert total == 1 and downtimes[0].duration == int(duration.total_seconds())
+
+
+def test_a_restart_replays_nothing(story: Story, settings: Settings) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 500
+    for n in range(CONFIRM_DOWN):
+        s.at(START + timedelta(minutes=5, seconds=RECHECK_AFTER * n))
+    assert len(s.mails()) == 1 and len(s.hooks()) == 1
+    again = bootstrap(settings, fast_passwords=True)
+    try:
+        again.webhooks.queue = s.queue
+        again.projections.catch_up()
+        assert again.webhook_dispatch.catch_up() == 0
+        assert again.uptime_alerts.catch_up() == 0
+    finally:
+        again.close()
+    assert len(s.mails()) == 1 and len(s.hooks()) == 1
+
+
+def test_a_single_failure_is_not_downtime(story: Story) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 500
+    s.at(START + timedelta(minutes=5))
+    s.site.status = 200
+    s.at(START + timedelta(minutes=5, seconds=RECHECK_AFTER))
+    assert s.mails() == [] and s.hooks() == []
+    assert s.job().due_at == START + timedelta(minutes=10, seconds=RECHECK_AFTER)
+    view = s.c.reads.uptime.monitor(s.tracked.uuid)
+    assert view is not None and view.status_description == "Up" and view.uptime == 100.0
+
+
+def test_the_adaptive_schedule_and_the_auto_pause(story: Story) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 502
+    began = START + timedelta(minutes=5)
+    for n in range(CONFIRM_DOWN):
+        s.at(began + timedelta(seconds=RECHECK_AFTER * n))
+    for hours, every in ((12, 300), (25, 600), (49, 1800), (73, 3600), (24 * 6, 3600)):
+        s.at(began + timedelta(hours=hours))
+        assert s.job().recurrence.every == every, hours
+    s.at(began + timedelta(days=7, minutes=1))
+    assert s.job() is None  # paused itself: no more checks
+    notice = s.mails()[-1]
+    assert notice["Subject"] == "Uptime monitoring of Example Blog is paused after 7 days down"
+    view = s.c.reads.uptime.monitor(s.tracked.uuid)
+    assert view is not None and view.auto_paused and view.status_description == "Auto-paused"
+    # Resumed at any time: checked at once, up, and the downtime ends.
+    s.site.status = 200
+    s.c.monitoring.resume(s.tracked.uuid, s.owner.uuid)
+    assert s.turn() == 1
+    view = s.c.reads.uptime.monitor(s.tracked.uuid)
+    assert view is not None and not view.is_down and view.status_description == "Up"
+    assert s.job().recurrence.every == 300
+
+
+def test_check_interval_steps_exactly_as_the_guide() -> None:
+    down = START
+    assert check_interval(None, START) == 300
+    assert check_interval(down, down + timedelta(hours=23, minutes=59)) == 300
+    assert check_interval(down, down + timedelta(hours=24)) == 600
+    assert check_interval(down, down + timedelta(hours=48)) == 1800
+    assert check_interval(down, down + timedelta(days=3)) == 3600
+    assert check_interval(down, down + timedelta(days=7)) is None
+
+
+def test_pause_stops_checks_and_resume_starts_them(story: Story) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.c.monitoring.pause(s.tracked.uuid, s.owner.uuid)
+    assert s.job() is None
+    assert s.at(START + timedelta(hours=1)) == 0
+    with pytest.raises(DomainError):
+        s.c.monitoring.pause(s.tracked.uuid, s.owner.uuid)
+    s.c.monitoring.resume(s.tracked.uuid, s.owner.uuid)
+    assert s.turn() == 1
+    s.c.monitoring.disable(s.tracked.uuid, s.owner.uuid)
+    assert s.job() is None
+    s.c.projections.catch_up()
+    assert s.c.reads.uptime.monitor(s.tracked.uuid) is None
+
+
+def test_only_subscribed_owners_with_a_confirmed_address_enable(
+    container: Container, world: World
+) -> None:
+    free = world.account("free@example.com")
+    container.configuration.confirm_email(free.uuid)
+    site = world.site(free, "https://free.example.com")
+    with pytest.raises(DomainError, match="paid plans"):
+        container.monitoring.enable(site.uuid, free.uuid)
+    paid = world.account("paid@example.com", is_subscribed=True)
+    other = world.site(paid, "https://paid.example.com")
+    with pytest.raises(DomainError, match="Confirm your email"):
+        container.monitoring.enable(other.uuid, paid.uuid)
+    with pytest.raises(NotFound):
+        container.monitoring.enable(other.uuid, free.uuid)  # not the owner
+
+
+def test_checks_of_one_monitor_never_overlap(story: Story) -> None:
+    """A firing holds the job's lease: a second clock claiming at the same moment gets
+    nothing, and the job comes back only when the first check has finished."""
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    from application.clock import LEASE
+
+    first = s.c.schedule.claim(START, 10, LEASE, (None,))
+    assert [f.kind for f in first] == [CHECK_KIND]
+    assert s.c.schedule.claim(START, 10, LEASE, (None,)) == []
+    done = s.c.clock.fire(first[0])
+    s.c.schedule.finish([done], {0: START + timedelta(minutes=5)})
+    assert len(s.site.requests) == 1
+    assert s.c.schedule.claim(START, 10, LEASE, (None,)) == []
+
+
+def test_the_api_reads_the_monitor(story: Story, client: FlaskClient) -> None:
+    s = story
+    key = bearer(s.world.key(s.owner))
+    url = f"/api/v1/sites/{s.tracked.id}/uptime"
+    assert client.get(url, headers=key).status_code == 404
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 504
+    for n in range(CONFIRM_DOWN):
+        s.at(START + timedelta(minutes=5, seconds=RECHECK_AFTER * n))
+    s.site.status = 200
+    s.at(START + timedelta(minutes=15))
+    s.at(START + timedelta(minutes=15, seconds=RECHECK_AFTER))
+    s.at(START + timedelta(hours=2))
+    response = client.get(url, headers=key)
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert set(body) == {"monitor", "downtimes", "pagination", "summary"}
+    monitor = body["monitor"]
+    assert monitor["id"] == s.c.reads.uptime.number_of(s.monitor_id)
+    assert monitor["url"] == s.site.url()
+    assert monitor["enabled"] is True and monitor["is_down"] is False
+    assert monitor["status_description"] == "Up"
+    assert monitor["current_check_interval"] == 300
+    assert monitor["period"] == "30d"
+    assert monitor["last_status_code"] == 200
+    assert monitor["last_error_message"] is None
+    assert monitor["last_check_at"] == "2026-05-14T13:50:00Z"
+    assert monitor["next_check_at"] == "2026-05-14T13:55:00Z"
+    # Down 10 min 30 s of the 2 hours monitored.
+    assert monitor["uptime"] == pytest.approx(91.25, abs=0.01)
+    assert monitor["auto_paused"] is False
+    assert set(monitor) >= {"ssl", "domain", "created_at", "updated_at"}
+    assert body["downtimes"] == [
+        {
+            "id": body["downtimes"][0]["id"],
+            "error": "Gateway timeout (HTTP 504): a proxy or CDN waited too long for the server",
+            "started_at": "2026-05-14T11:55:00Z",
+            "ended_at": "2026-05-14T12:05:30Z",
+            "duration": 630,
+            "duration_in_words": "10 minutes",
+            "partial": False,
+            "ongoing": False,
+        }
+    ]
+    assert body["pagination"] == {
+        "current_page": 1,
+        "per_page": 100,
+        "total_count": 1,
+        "total_pages": 1,
+    }
+    assert body["summary"] == {
+        "total_downtimes": 1,
+        "ongoing_downtimes": 0,
+        "recent_downtimes_30_days": 1,
+    }
+    assert client.get(url + "?per_page=101", headers=key).status_code == 400
+    paged = client.get(url + "?page=2&per_page=1", headers=key).json
+    assert paged["downtimes"] == [] and paged["pagination"]["current_page"] == 2
+    assert json.loads(client.get(url, headers=key).data) == body
+
+
+def test_the_api_answers_403_without_a_subscription(
+    container: Container, world: World, client: FlaskClient
+) -> None:
+    owner = world.account("free@example.com")
+    site = world.site(owner, "https://free.example.com")
+    response = client.get(f"/api/v1/sites/{site.id}/uptime", headers=bearer(world.key(owner)))
+    assert response.status_code == 403
+    assert response.json == {"error": "This endpoint requires an active subscription"}
