@@ -22,6 +22,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from application.base import Created, EventSourcedApplication
 from application.clock import Firing, Job, JobKind, Recurrence, Schedule
+from domain.certificates import Certificate, due_notice
 from domain.check_results import CheckResult
 from domain.errors import DomainError, NotFound
 from domain.monitors import NOT_CONFIRMED, NOT_ENABLED, NOT_SUBSCRIBED, Monitor, monitor_id_for
@@ -154,6 +155,16 @@ class Monitoring(EventSourcedApplication):
         self.probes.scheduled(monitor.id, None, UP_EVERY)
 
     # -- the check ---------------------------------------------------------------------
+    @staticmethod
+    def _certificate(monitor: Monitor, certificate: Certificate, at: datetime) -> None:
+        """A new certificate is an event (a renewal when it expires later); so is each
+        expiry notice, once per threshold."""
+        if certificate.fingerprint != monitor.certificate_fingerprint:
+            monitor.certificate_changed(certificate.fingerprint, certificate.expires_at)
+        days = due_notice(certificate.expires_at, at, monitor.expiry_notices)
+        if days is not None:
+            monitor.certificate_expiry_noticed(days, certificate.expires_at)
+
     def job_kind(self) -> JobKind:
         return JobKind(CHECK_KIND, self.on_clock, "check a site's uptime")
 
@@ -188,9 +199,12 @@ class Monitoring(EventSourcedApplication):
             monitor.recover(at)
         elif verdict.change == AUTO_PAUSE:
             monitor.auto_pause(at)
+        if result.certificate is not None:
+            self._certificate(monitor, result.certificate, at)
         if verdict.change is not None:
-            self.save(monitor)
             log.info("monitor %s: %s", monitor.id, verdict.change)
+        if monitor.pending_events:
+            self.save(monitor)
         next_at = at + timedelta(seconds=verdict.next_in) if verdict.next_in else None
         sample = Sample(
             monitor.id, monitor.site_id, at, result, verdict.probe, verdict.interval, next_at

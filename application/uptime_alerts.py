@@ -11,6 +11,7 @@ new, because the postbox keeps one message per key.
 """
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -30,6 +31,7 @@ ALERTED = {
     TOPIC + "Recovered": "up",
     TOPIC + "AutoPaused": "paused",
     TOPIC + "CertificateExpiryNoticed": "certificate",
+    TOPIC + "CertificateChanged": "renewed",
 }
 BATCH = 200
 
@@ -119,10 +121,21 @@ class UptimeAlerts:
             return False  # erased meanwhile
         if not owner.email_confirmed:
             return False
+        if kind == "renewed" and not self._renewal(event):
+            return False  # the first certificate seen, or one that expires sooner
         context = self.context(kind, site, event)
         message = self.message(owner.email, context)
         self.postbox.post(message, key, "uptime", account_id=site.owner_id, site_id=site.id)
         return True
+
+    def _renewal(self, event: Any) -> bool:
+        if event.originator_version < 2:
+            return False
+        before: Any = self.monitoring.repository.get(
+            event.originator_id, version=event.originator_version - 1
+        )
+        previous = before.certificate_expires_at
+        return previous is not None and event.expires_at > previous
 
     def context(self, kind: str, site: Any, event: Any, test: bool = False) -> dict[str, Any]:
         context: dict[str, Any] = {
@@ -150,9 +163,15 @@ class UptimeAlerts:
             )
             context.update(started=when(before.down_since or event.at))
             subject = f"Uptime monitoring of {site.label} is paused after 7 days down"
+        elif kind == "renewed":
+            context.update(expires=when(event.expires_at))
+            subject = f"The SSL certificate of {site.label} was renewed"
         else:
-            context.update(days=event.days, expires=when(event.expires_at))
-            subject = f"The SSL certificate of {site.label} expires in {event.days} days"
+            # Rounded up: the day before expiry says "1 day", not "0 days".
+            left = max(1, math.ceil((event.expires_at - event.timestamp).total_seconds() / 86400))
+            days = f"{left} day{'' if left == 1 else 's'}"
+            context.update(days=left, expires=when(event.expires_at))
+            subject = f"The SSL certificate of {site.label} expires in {days}"
         if test:
             subject = f"[Test] {subject}"
         context["subject"] = subject

@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass
 
+from domain.certificates import Certificate
+
 USER_AGENT = "Tinylytics Uptime Monitor/1.0"
 MAX_REDIRECTS = 5
 
@@ -48,6 +50,7 @@ class CheckResult:
     error: str | None  # the friendly description; None when up
     response_ms: int
     failure: str | None = None  # the class of failure without a status
+    certificate: Certificate | None = None  # over HTTPS, what the server presented
 
 
 def is_up(status: int) -> bool:

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.certificates import noticed
 from domain.errors import DomainError
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "https://tinylytics.invalid/monitors")
@@ -131,7 +132,7 @@ class Monitor(Aggregate):
 
     @event("CertificateExpiryNoticed")
     def certificate_expiry_noticed(self, days: int, expires_at: datetime) -> None:
-        self.expiry_notices = [*self.expiry_notices, days]
+        self.expiry_notices = sorted({*self.expiry_notices, *noticed(days)}, reverse=True)
 
     def _clear_down(self) -> None:
         self.is_down = False

@@ -40,6 +40,10 @@ CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH}
+# Only to read an untrusted certificate's dates: nothing is sent over it.
+_UNVERIFIED = ssl.create_default_context()
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE
 
 _resolvers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
 
@@ -241,6 +245,27 @@ class SafeHttpClient:
                 with contextlib.suppress(OSError):
                     sock.close()
         return Fetched(HttpOutcome(status=None, error=error, duration_ms=_ms(started)), failure)
+
+    def peer_certificate(self, url: str, validate: UrlCheck = validate_webhook_url) -> bytes | None:
+        """The certificate an HTTPS server presents, whether or not it can be trusted (to
+        say when an untrusted one expires); None when there is no handshake to be had."""
+        deadline = _Deadline(self.connect_timeout)
+        sock: socket.socket | None = None
+        try:
+            parts = urlsplit(validate(url, self.policy))
+            host = parts.hostname or ""
+            port = parts.port or 443
+            sock = self._connect(self.addresses(host, port, deadline), port, deadline)
+            sock.settimeout(deadline.remaining())
+            sock = _UNVERIFIED.wrap_socket(sock, server_hostname=host)
+            return sock.getpeercert(binary_form=True)
+        except (_Failed, DomainError, OSError, ValueError):
+            return None
+        finally:
+            deadline.cancel()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,14 @@ class SqlProbes:
             "interval_s": sample.interval,
             "next_check_at": sample.next_check_at,
         }
+        certificate = result.certificate
+        if certificate is not None:
+            state.update(
+                ssl_fingerprint=certificate.fingerprint,
+                ssl_expires_at=certificate.expires_at,
+                ssl_valid=certificate.valid,
+                ssl_problem=certificate.problem,
+            )
         upsert = self._insert(probes).values(monitor_uuid=sample.monitor_id, **state)
         upsert = upsert.on_conflict_do_update(index_elements=["monitor_uuid"], set_=state)
         add = self._insert(rollups)

@@ -37,6 +37,7 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
+from domain.certificates import Certificate, ssl_block
 from domain.downtimes import duration_in_words
 from domain.monitors import Monitor, monitor_id_for
 from domain.uptime_rules import UP_EVERY
@@ -64,6 +65,11 @@ probes = Table(
     Column("first_error", Text, nullable=True),
     Column("interval_s", Integer, nullable=False, default=UP_EVERY),
     Column("next_check_at", DateTime(timezone=True), nullable=True),
+    # The certificate the latest HTTPS check saw.
+    Column("ssl_fingerprint", String(64), nullable=True),
+    Column("ssl_expires_at", DateTime(timezone=True), nullable=True),
+    Column("ssl_valid", Boolean, nullable=True),
+    Column("ssl_problem", Text, nullable=True),
     Index("ix_uptime_probes_site", "site_uuid"),
 )
 rollups = Table(
@@ -267,6 +273,7 @@ class MonitorView:
     ssl: dict[str, Any] | None = None
     domain: dict[str, Any] | None = None
     uptimes: dict[str, float | None] = field(default_factory=dict)  # 24h, 7d, 30d, 90d
+    ssl_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +305,17 @@ def _status(row: Any, probe: Any) -> str:
     if probe.failures:
         return "Checking (possible downtime)"
     return "Up"
+
+
+def _certificate(probe: Any) -> Certificate | None:
+    if probe.ssl_expires_at is None:
+        return None
+    return Certificate(
+        probe.ssl_fingerprint or "",
+        utc(probe.ssl_expires_at),
+        bool(probe.ssl_valid),
+        probe.ssl_problem,
+    )
 
 
 def _maybe(moment: datetime | None) -> datetime | None:
@@ -352,6 +370,8 @@ class UptimeReads:
             created_at=created,
             updated_at=utc(row.updated_at),
             uptimes=uptimes,
+            ssl=ssl_block(_certificate(probe), now) if probe else None,
+            ssl_problem=probe.ssl_problem if probe else None,
         )
 
     def _spans(

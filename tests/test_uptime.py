@@ -5,6 +5,7 @@ The whole story: up, a failure, its confirmation, the down mail and webhook, 24 
 later checks every 10 minutes, the recovery, the up mail and webhook with the right
 duration; and nothing twice on a replay."""
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,14 +19,17 @@ import time_machine
 from flask.testing import FlaskClient
 
 from application.monitoring import CHECK_KIND
+from domain.addresses import AddressPolicy
 from domain.check_results import USER_AGENT
 from domain.errors import DomainError, NotFound
 from domain.monitors import monitor_id_for
 from domain.uptime_rules import CONFIRM_DOWN, RECHECK_AFTER, check_interval
 from infrastructure.bootstrap import Container, bootstrap
+from infrastructure.safe_http import SafeHttpClient
 from infrastructure.settings import Settings
+from infrastructure.uptime_check import HttpChecker, uptime_policy
 from tests.conftest import World, bearer
-from tests.uptime_helpers import DueQueue, FakeSite, fake_site, outbox_messages
+from tests.uptime_helpers import DueQueue, FakeSite, fake_site, outbox_messages, refusing_port
 from tests.webhook_helpers import Subscriber, subscriber
 
 BASE_URL = "https://stats.example.org"
@@ -392,3 +396,70 @@ def test_the_api_answers_403_without_a_subscription(
     response = client.get(f"/api/v1/sites/{site.id}/uptime", headers=bearer(world.key(owner)))
     assert response.status_code == 403
     assert response.json == {"error": "This endpoint requires an active subscription"}
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        (401, "Authentication required (HTTP 401)"),
+        (403, "Access forbidden (HTTP 403)"),
+        (404, "Page not found (HTTP 404)"),
+        (429, "Too many requests (HTTP 429)"),
+        (500, "Internal server error (HTTP 500)"),
+        (502, "Bad gateway (HTTP 502)"),
+        (503, "Service unavailable (HTTP 503)"),
+        (504, "Gateway timeout (HTTP 504)"),
+        (418, "Client error (HTTP 418)"),
+    ],
+)
+def test_each_status_class_has_its_words(settings: Settings, status: int, words: str) -> None:
+    checker = HttpChecker(SafeHttpClient(uptime_policy(settings)))
+    with fake_site() as site:
+        site.status = status
+        result = checker.check(site.url())
+    assert not result.ok and result.status_code == status
+    assert result.error is not None and result.error.startswith(words)
+
+
+def test_connection_failures_have_their_words(settings: Settings) -> None:
+    checker = HttpChecker(SafeHttpClient(uptime_policy(settings), total_timeout=1))
+    refused = checker.check(f"http://127.0.0.1:{refusing_port()}")
+    assert refused.error == "Connection refused: nothing accepts connections at the site's address"
+    unknown = checker.check("http://no-such-site.invalid")
+    assert unknown.error == "DNS resolution failed: the domain name could not be found"
+    with fake_site() as site:
+        site.delay = 3
+        slow = checker.check(site.url())
+    assert slow.error == "Connection timed out: the server did not answer in time"
+    assert not (refused.ok or unknown.ok or slow.ok)
+
+
+def test_redirects_are_followed_a_few_times_each_target_guarded(settings: Settings) -> None:
+    checker = HttpChecker(SafeHttpClient(uptime_policy(settings)))
+    with fake_site() as target, fake_site() as site:
+        site.status, site.location = 301, target.url() + "/home"
+        followed = checker.check(site.url())
+        assert followed.ok and followed.status_code == 200 and len(target.requests) == 1
+        site.location = site.url() + "/again"  # a loop
+        looping = checker.check(site.url())
+        assert not looping.ok and looping.error == "Too many redirects (more than 5)"
+        assert len(site.requests) == 1 + 6
+        # A redirect to a refused address is refused, like the first URL.
+        loopback = (ipaddress.ip_network("127.0.0.1/32"),)
+        guarded = HttpChecker(SafeHttpClient(AddressPolicy(allowed_networks=loopback)))
+        site.location = "http://10.0.0.1/"
+        refused = guarded.check(site.url())
+        assert not refused.ok and refused.error is not None
+        assert "10.0.0.1 is a private network address" in refused.error
+
+
+def test_private_and_loopback_addresses_are_refused_unless_allowed(tmp_path: Path) -> None:
+    strict = Settings.from_env({"TINYLYTICS_DATA_DIR": str(tmp_path)})
+    checker = HttpChecker(SafeHttpClient(uptime_policy(strict)))
+    with fake_site() as site:
+        result = checker.check(site.url())
+        assert not result.ok and result.error is not None and "loopback" in result.error
+        assert site.requests == []
+        assert checker.check("http://localhost:1/").error == (
+            "Site URL is not allowed: localhost is a loopback address (localhost)"
+        )

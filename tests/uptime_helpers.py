@@ -7,6 +7,7 @@ listens on. Every request's headers are kept, so a test can check the user agent
 
 import socket
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -49,12 +50,23 @@ class FakeSite:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.https = certificate is not None
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         if certificate is not None:
-            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            certificate.configure_cert(context)
-            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.serve(certificate)
+            self.server.socket = self.context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def serve(self, certificate: Any) -> None:
+        """Present this certificate from the next handshake on: a trustme `LeafCert`
+        (with its chain), or a (certificate PEM, key PEM) pair served alone."""
+        if isinstance(certificate, tuple):
+            folder = Path(tempfile.mkdtemp())
+            (folder / "cert.pem").write_bytes(certificate[0])
+            (folder / "key.pem").write_bytes(certificate[1])
+            self.context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+        else:
+            certificate.configure_cert(self.context)
 
     @property
     def port(self) -> int:
