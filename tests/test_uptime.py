@@ -463,3 +463,22 @@ def test_private_and_loopback_addresses_are_refused_unless_allowed(tmp_path: Pat
         assert checker.check("http://localhost:1/").error == (
             "Site URL is not allowed: localhost is a loopback address (localhost)"
         )
+
+
+def test_erasing_the_account_leaves_nothing_of_its_monitor(story: Story) -> None:
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 500
+    for n in range(CONFIRM_DOWN):
+        s.at(START + timedelta(minutes=5, seconds=RECHECK_AFTER * n))
+    assert s.c.reads.uptime.downtimes_of(s.tracked.uuid, 0, 10)[0] == 1
+    s.c.erasure.delete_account(s.owner.uuid)
+    assert s.job() is None
+    with pytest.raises(NotFound):
+        s.c.monitoring.monitor_of(s.tracked.uuid)
+    left = s.c.monitoring.recorder.select_notifications(start=1, limit=100)
+    assert {(n.topic, n.state) for n in left} <= {("tinylytics:erased", b"")}
+    assert s.c.reads.uptime.monitor(s.tracked.uuid) is None
+    assert s.c.reads.uptime.downtimes_of(s.tracked.uuid, 0, 10) == (0, [])
+    assert s.c.reads.uptime.response_times(s.monitor_id, "m", START) == []
