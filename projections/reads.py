@@ -23,7 +23,13 @@ from projections.traffic.listings import EventRow, FeedReader, HitRow
 from projections.traffic.reads import TrafficReads
 from projections.traffic.series import Counts, Point
 from projections.traffic.totals import NO_TRAFFIC, PathTotals, SiteTotals
-from projections.uptime import DowntimeRow, MonitorView, UptimeReads, UptimeSummary
+from projections.uptime import (
+    DowntimeRow,
+    MonitorView,
+    ResponsePoint,
+    UptimeReads,
+    UptimeSummary,
+)
 from projections.webhooks import DeliveryListing, WebhookListing, WebhookReads
 
 # What the readers answer with, named here so that a caller needs this module only.
@@ -47,6 +53,7 @@ __all__ = [
     "PathTotals",
     "Point",
     "ReadModels",
+    "ResponsePoint",
     "SiteRow",
     "SiteSummary",
     "SiteTotals",
