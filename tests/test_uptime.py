@@ -482,3 +482,24 @@ def test_erasing_the_account_leaves_nothing_of_its_monitor(story: Story) -> None
     assert s.c.reads.uptime.monitor(s.tracked.uuid) is None
     assert s.c.reads.uptime.downtimes_of(s.tracked.uuid, 0, 10) == (0, [])
     assert s.c.reads.uptime.response_times(s.monitor_id, "m", START) == []
+
+
+def test_the_widget_shows_the_30_day_uptime_and_null_when_off(
+    story: Story, client: FlaskClient
+) -> None:
+    s = story
+    url = f"/widgets/{s.tracked.uid}.json?uptime"
+    assert client.get(url).json == {"uptime": None}
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    s.turn()
+    s.site.status = 503
+    for n in range(CONFIRM_DOWN):
+        s.at(START + timedelta(minutes=5, seconds=RECHECK_AFTER * n))
+    s.site.status = 200
+    s.at(START + timedelta(minutes=15))
+    s.at(START + timedelta(minutes=15, seconds=RECHECK_AFTER))
+    s.traveller.move_to(START + timedelta(hours=2))
+    assert client.get(url).json == {"uptime": 91.25}
+    s.c.monitoring.disable(s.tracked.uuid, s.owner.uuid)
+    s.c.projections.catch_up()
+    assert client.get(url).json == {"uptime": None}
