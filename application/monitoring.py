@@ -24,6 +24,7 @@ from application.base import Created, EventSourcedApplication
 from application.clock import Firing, Job, JobKind, Recurrence, Schedule
 from domain.certificates import Certificate, due_notice
 from domain.check_results import CheckResult
+from domain.domain_expiry import DomainExpiry
 from domain.errors import DomainError, NotFound
 from domain.monitors import NOT_CONFIRMED, NOT_ENABLED, NOT_SUBSCRIBED, Monitor, monitor_id_for
 from domain.uptime_rules import AUTO_PAUSE, RECOVERED, UP_EVERY, WENT_DOWN, Probe, judge
@@ -31,6 +32,8 @@ from domain.uptime_rules import AUTO_PAUSE, RECOVERED, UP_EVERY, WENT_DOWN, Prob
 log = logging.getLogger("tinylytics.uptime")
 
 CHECK_KIND = "monitor.check"
+DOMAIN_KIND = "monitor.domain"
+DOMAIN_EVERY = 86400  # seconds: a registration's expiry moves at most once a year
 
 
 def utcnow() -> datetime:
@@ -56,6 +59,12 @@ class Sample:
     next_check_at: datetime | None
 
 
+class DomainLookup(Protocol):
+    """When the site's domain registration expires (infrastructure/rdap.py)."""
+
+    def expiry(self, site_url: str) -> DomainExpiry: ...
+
+
 class Probes(Protocol):
     """Where check results go: per-minute/hour/day rollups and the latest state."""
 
@@ -65,6 +74,10 @@ class Probes(Protocol):
 
     def scheduled(self, monitor_id: UUID, next_check_at: datetime | None, interval: int) -> None:
         """Note when the next check is due (enable, resume, pause)."""
+        ...
+
+    def domain(self, monitor_id: UUID, site_id: UUID, expiry: DomainExpiry) -> None:
+        """Keep the latest domain lookup."""
         ...
 
 
@@ -82,6 +95,7 @@ class Monitoring(EventSourcedApplication):
         env: dict[str, str] | None,
         owners: Owners,
         checker: Checker,
+        domains: DomainLookup,
         probes: Probes,
         schedule: Schedule,
         listeners: Sequence[Callable[[], None]] = (),
@@ -90,6 +104,7 @@ class Monitoring(EventSourcedApplication):
         super().__init__(env=env, listeners=listeners)
         self.owners = owners
         self.checker = checker
+        self.domains = domains
         self.probes = probes
         self.schedule = schedule
         self.now = now
@@ -146,12 +161,14 @@ class Monitoring(EventSourcedApplication):
         self._check_soon(monitor)
 
     def _check_soon(self, monitor: Monitor) -> None:
-        now = self.now()
-        self.schedule.put([Job(CHECK_KIND, str(monitor.id), now, Recurrence(every=UP_EVERY))])
+        now, key = self.now(), str(monitor.id)
+        self.schedule.put([Job(CHECK_KIND, key, now, Recurrence(every=UP_EVERY))])
+        self.schedule.put([Job(DOMAIN_KIND, key, now, Recurrence(every=DOMAIN_EVERY))])
         self.probes.scheduled(monitor.id, now, UP_EVERY)
 
     def _stop(self, monitor: Monitor) -> None:
         self.schedule.remove(CHECK_KIND, [str(monitor.id)])
+        self.schedule.remove(DOMAIN_KIND, [str(monitor.id)])
         self.probes.scheduled(monitor.id, None, UP_EVERY)
 
     # -- the check ---------------------------------------------------------------------
@@ -165,8 +182,30 @@ class Monitoring(EventSourcedApplication):
         if days is not None:
             monitor.certificate_expiry_noticed(days, certificate.expires_at)
 
-    def job_kind(self) -> JobKind:
-        return JobKind(CHECK_KIND, self.on_clock, "check a site's uptime")
+    def job_kinds(self) -> list[JobKind]:
+        return [
+            JobKind(CHECK_KIND, self.on_clock, "check a site's uptime"),
+            JobKind(DOMAIN_KIND, self.on_domain_clock, "look up a site's domain expiry (RDAP)"),
+        ]
+
+    def on_domain_clock(self, firing: Firing) -> None:
+        try:
+            monitor: Any = self.repository.get(UUID(firing.key))
+        except AggregateNotFoundError:
+            monitor = None
+        if not isinstance(monitor, Monitor) or not monitor.is_running:
+            self.schedule.remove(DOMAIN_KIND, [firing.key])
+            return
+        self.check_domain(monitor)
+
+    def check_domain(self, monitor: Monitor) -> DomainExpiry:
+        """Look the domain's expiry up; a new date is an event, each lookup a row."""
+        expiry = self.domains.expiry(monitor.url)
+        if expiry.expires_at is not None and expiry.expires_at != monitor.domain_expires_at:
+            monitor.domain_expiry_changed(expiry.expires_at)
+            self.save(monitor)
+        self.probes.domain(monitor.id, monitor.site_id, expiry)
+        return expiry
 
     def on_clock(self, firing: Firing) -> None:
         try:

@@ -48,6 +48,7 @@ class Monitor(Aggregate):
         self.certificate_expires_at: datetime | None = None
         self.certificate_fingerprint: str | None = None
         self.expiry_notices: list[int] = []  # days-before notices sent for this expiry
+        self.domain_expires_at: datetime | None = None
 
     @property
     def is_running(self) -> bool:
@@ -133,6 +134,10 @@ class Monitor(Aggregate):
     @event("CertificateExpiryNoticed")
     def certificate_expiry_noticed(self, days: int, expires_at: datetime) -> None:
         self.expiry_notices = sorted({*self.expiry_notices, *noticed(days)}, reverse=True)
+
+    @event("DomainExpiryChanged")
+    def domain_expiry_changed(self, expires_at: datetime) -> None:
+        self.domain_expires_at = expires_at
 
     def _clear_down(self) -> None:
         self.is_down = False

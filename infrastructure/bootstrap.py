@@ -18,7 +18,7 @@ from application.enrichment import CountryResolver
 from application.erasure import Erasure
 from application.mail import Mailer, Postbox
 from application.monitor_webhooks import monitor_triggers
-from application.monitoring import CHECK_KIND, Monitoring
+from application.monitoring import CHECK_KIND, DOMAIN_KIND, Monitoring
 from application.premium import Premium
 from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
@@ -52,6 +52,7 @@ from infrastructure.persistence import (
     store_unavailable,
 )
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
+from infrastructure.rdap import RdapLookup
 from infrastructure.redis_link import RedisLink
 from infrastructure.report_links import SignedReportLinks
 from infrastructure.retention import Retention
@@ -200,6 +201,7 @@ def _forget_monitors(
     rows.delete(conn, originator_ids=monitor_ids)
     probes.forget(conn, monitor_ids)
     schedule.clear(conn, CHECK_KIND, [str(m) for m in monitor_ids])
+    schedule.clear(conn, DOMAIN_KIND, [str(m) for m in monitor_ids])
 
 
 def _country_resolver(settings: Settings) -> CountryResolver:
@@ -282,6 +284,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         env=event_store_env(settings, MONITORING_STORE),
         owners=configuration,
         checker=HttpChecker(SafeHttpClient(uptime_policy(settings), total_timeout=CHECK_TIMEOUT)),
+        domains=RdapLookup(uptime_policy(settings), settings.rdap_url),
         probes=probes,
         schedule=schedule,
         listeners=[wake.set],
@@ -375,7 +378,12 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
-    kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind(), monitoring.job_kind()]
+    kinds = [
+        postbox.job_kind(),
+        *reports.job_kinds(),
+        retention.job_kind(),
+        *monitoring.job_kinds(),
+    ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
         lambda: [retention.initial_job()],

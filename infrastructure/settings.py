@@ -122,6 +122,8 @@ class Settings:
     # their addresses are refused (TINYLYTICS_UPTIME_ALLOWED_NETWORKS, as for webhooks).
     uptime_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     uptime_allowed_hosts: frozenset[str] = frozenset()
+    # Domain expiry: the RDAP base URL (a bootstrap redirector, or a registry's server).
+    rdap_url: str = "https://rdap.org"
 
     @property
     def is_postgres(self) -> bool:
@@ -185,6 +187,7 @@ class Settings:
             geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
             uptime_allowed_networks=uptime_networks,
             uptime_allowed_hosts=uptime_hosts,
+            rdap_url=env.get("TINYLYTICS_RDAP_URL", "").strip().rstrip("/") or "https://rdap.org",
         )
 
     def geoip_path(self) -> Path | None:

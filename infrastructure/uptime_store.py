@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from application.monitoring import Sample
+from domain.domain_expiry import DomainExpiry
 from domain.uptime_rules import UP_EVERY, Probe
 from projections.base import utc
 from projections.uptime import DAY, HOUR, KEEP, MINUTE, bucket_of, probes, rollups, samples_metadata
@@ -148,6 +149,17 @@ class SqlProbes:
                     first_error=None,
                 )
             )
+
+    def domain(self, monitor_id: UUID, site_id: UUID, expiry: DomainExpiry) -> None:
+        state = {
+            "domain_tested_at": expiry.tested_at,
+            "domain_expires_at": expiry.expires_at,
+            "domain_source": expiry.source,
+            "domain_error": expiry.error,
+        }
+        upsert = self._insert(probes).values(monitor_uuid=monitor_id, site_uuid=site_id, **state)
+        with self.engine.begin() as conn:
+            conn.execute(upsert.on_conflict_do_update(index_elements=["monitor_uuid"], set_=state))
 
     def forget(self, conn: Connection, monitor_ids: Sequence[UUID]) -> None:
         """Erasure: every sample of these monitors, inside the caller's transaction."""

@@ -38,6 +38,7 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from domain.certificates import Certificate, ssl_block
+from domain.domain_expiry import DomainExpiry, domain_block
 from domain.downtimes import duration_in_words
 from domain.monitors import Monitor, monitor_id_for
 from domain.uptime_rules import UP_EVERY
@@ -70,6 +71,11 @@ probes = Table(
     Column("ssl_expires_at", DateTime(timezone=True), nullable=True),
     Column("ssl_valid", Boolean, nullable=True),
     Column("ssl_problem", Text, nullable=True),
+    # The latest domain lookup (RDAP).
+    Column("domain_tested_at", DateTime(timezone=True), nullable=True),
+    Column("domain_expires_at", DateTime(timezone=True), nullable=True),
+    Column("domain_source", String(20), nullable=True),
+    Column("domain_error", Text, nullable=True),
     Index("ix_uptime_probes_site", "site_uuid"),
 )
 rollups = Table(
@@ -274,6 +280,7 @@ class MonitorView:
     domain: dict[str, Any] | None = None
     uptimes: dict[str, float | None] = field(default_factory=dict)  # 24h, 7d, 30d, 90d
     ssl_problem: str | None = None
+    domain_error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +322,17 @@ def _certificate(probe: Any) -> Certificate | None:
         utc(probe.ssl_expires_at),
         bool(probe.ssl_valid),
         probe.ssl_problem,
+    )
+
+
+def _domain(probe: Any) -> DomainExpiry | None:
+    if probe.domain_tested_at is None:
+        return None
+    return DomainExpiry(
+        utc(probe.domain_tested_at),
+        _maybe(probe.domain_expires_at),
+        probe.domain_source or "",
+        probe.domain_error,
     )
 
 
@@ -372,6 +390,8 @@ class UptimeReads:
             uptimes=uptimes,
             ssl=ssl_block(_certificate(probe), now) if probe else None,
             ssl_problem=probe.ssl_problem if probe else None,
+            domain=domain_block(_domain(probe), now) if probe else None,
+            domain_error=probe.domain_error if probe else None,
         )
 
     def _spans(

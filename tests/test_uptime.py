@@ -39,6 +39,9 @@ START = datetime(2026, 5, 14, 11, 50, tzinfo=UTC)
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
     env["TINYLYTICS_UPTIME_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    # No test asks the real RDAP: nothing listens here (tests/test_uptime_domain.py
+    # runs a local RDAP server).
+    env["TINYLYTICS_RDAP_URL"] = f"http://127.0.0.1:{refusing_port()}"
     env["TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     env["TINYLYTICS_BASE_URL"] = BASE_URL
     return env
@@ -60,13 +63,15 @@ class Story:
         return monitor_id_for(self.tracked.uuid)
 
     def turn(self) -> int:
-        """What `serve` does in a moment: fire due jobs, project, follow, deliver."""
-        fired = self.c.clock.tick()
+        """What `serve` does in a moment: fire due jobs, project, follow, deliver;
+        returns how many checks reached the site."""
+        before = len(self.site.requests)
+        self.c.clock.tick()
         self.c.projections.catch_up()
         self.c.webhook_dispatch.catch_up()
         self.c.uptime_alerts.catch_up()
         self.queue.run_due()
-        return fired
+        return len(self.site.requests) - before
 
     def at(self, moment: datetime) -> int:
         self.traveller.move_to(moment)
@@ -317,13 +322,13 @@ def test_checks_of_one_monitor_never_overlap(story: Story) -> None:
     s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
     from application.clock import LEASE
 
-    first = s.c.schedule.claim(START, 10, LEASE, (None,))
-    assert [f.kind for f in first] == [CHECK_KIND]
-    assert s.c.schedule.claim(START, 10, LEASE, (None,)) == []
+    first = [f for f in s.c.schedule.claim(START, 10, LEASE, (None,)) if f.kind == CHECK_KIND]
+    assert len(first) == 1
+    assert s.c.schedule.claim(START, 10, LEASE, (None,)) == []  # the other clock: nothing
     done = s.c.clock.fire(first[0])
     s.c.schedule.finish([done], {0: START + timedelta(minutes=5)})
     assert len(s.site.requests) == 1
-    assert s.c.schedule.claim(START, 10, LEASE, (None,)) == []
+    assert [f.kind for f in s.c.schedule.claim(START, 10, LEASE, (None,))] == []
 
 
 def test_the_api_reads_the_monitor(story: Story, client: FlaskClient) -> None:

@@ -21,12 +21,15 @@ from infrastructure.bootstrap import Container
 from infrastructure.safe_http import SafeHttpClient
 from infrastructure.uptime_check import HttpChecker, uptime_policy
 from tests.conftest import World, bearer
-from tests.uptime_helpers import FakeSite, fake_site, outbox_messages
+from tests.uptime_helpers import FakeSite, fake_site, outbox_messages, refusing_port
 
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
     env["TINYLYTICS_UPTIME_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    # No test asks the real RDAP: nothing listens here (tests/test_uptime_domain.py
+    # runs a local RDAP server).
+    env["TINYLYTICS_RDAP_URL"] = f"http://127.0.0.1:{refusing_port()}"
     return env
 
 

@@ -26,6 +26,9 @@ class FakeSite:
         self.delay = 0.0
         self.location: str | None = None
         self.requests: list[dict[str, str]] = []
+        # Answers by path (an RDAP server): (status, body, headers); others get `status`.
+        self.routes: dict[str, tuple[int, bytes, dict[str, str]]] = {}
+        self.paths: list[str] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -34,13 +37,16 @@ class FakeSite:
 
             def do_GET(self) -> None:
                 owner.requests.append({k.lower(): v for k, v in self.headers.items()})
+                owner.paths.append(self.path)
                 if owner.delay:
                     time.sleep(owner.delay)
-                body = b"hello"
+                status, body, headers = owner.routes.get(self.path, (owner.status, b"hello", {}))
+                if owner.location and self.path not in owner.routes:
+                    headers = {"Location": owner.location}
                 try:
-                    self.send_response(owner.status)
-                    if owner.location:
-                        self.send_header("Location", owner.location)
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     self.wfile.write(body)

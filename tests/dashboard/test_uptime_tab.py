@@ -12,7 +12,7 @@ from domain.monitors import monitor_id_for
 from domain.uptime_rules import CONFIRM_DOWN, RECHECK_AFTER
 from tests.conftest import World
 from tests.dashboard.conftest import Browser, text
-from tests.uptime_helpers import fake_site
+from tests.uptime_helpers import fake_site, refusing_port
 
 START = datetime(2026, 5, 14, 11, 50, tzinfo=UTC)
 
@@ -20,6 +20,9 @@ START = datetime(2026, 5, 14, 11, 50, tzinfo=UTC)
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
     env["TINYLYTICS_UPTIME_ALLOWED_NETWORKS"] = "127.0.0.1/32"
+    # No test asks the real RDAP: nothing listens here (tests/test_uptime_domain.py
+    # runs a local RDAP server).
+    env["TINYLYTICS_RDAP_URL"] = f"http://127.0.0.1:{refusing_port()}"
     return env
 
 
