@@ -12,15 +12,16 @@ new, because the postbox keeps one message per key.
 
 import logging
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 
 from application.mail import MailTemplates, Message, Postbox
 from domain.downtimes import duration_in_words
-from domain.errors import NotFound
+from domain.errors import DomainError, NotFound
 from domain.text import clean_event
 
 log = logging.getLogger("tinylytics.uptime")
@@ -127,6 +128,28 @@ class UptimeAlerts:
         message = self.message(owner.email, context)
         self.postbox.post(message, key, "uptime", account_id=site.owner_id, site_id=site.id)
         return True
+
+    def send_test(self, site_id: UUID, owner_id: UUID, kind: str) -> None:
+        """Test Down / Test Up: a sample alert to the owner, flagged as a test."""
+        if kind not in ("down", "up"):
+            raise DomainError("A test alert is down or up")
+        site = self.owners.get_site(site_id, owner_id)
+        owner = self.owners.get_account(site.owner_id)
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
+        sample = SimpleNamespace(
+            error="Connection timed out: the server did not answer in time (a test)",
+            started_at=now - timedelta(minutes=10),
+            at=now,
+        )
+        context = self.context(kind, site, sample, test=True)
+        key = f"uptime-test:{site_id}:{kind}:{uuid4().hex}"
+        self.postbox.post(
+            self.message(owner.email, context),
+            key,
+            "uptime",
+            account_id=site.owner_id,
+            site_id=site.id,
+        )
 
     def _renewal(self, event: Any) -> bool:
         if event.originator_version < 2:

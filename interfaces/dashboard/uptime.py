@@ -17,6 +17,7 @@ from interfaces.whole_numbers import whole_number
 from projections.reads import ResponsePoint
 
 PER_PAGE = 20
+TESTS = {"test-down": "down", "test-up": "up"}
 ACTIONS = {
     "enable": ("enable", "Uptime monitoring is on: the first check runs now."),
     "pause": ("pause", "Monitoring paused."),
@@ -72,6 +73,14 @@ def uptime(uid: str) -> Any:
 @login_required
 def uptime_action(uid: str, action: str) -> Any:
     site = owned_site(uid)  # the CSRF token was checked before the view ran
+    if action in TESTS:
+        try:
+            container().uptime_alerts.send_test(site.id, site.owner_id, TESTS[action])
+        except DomainError as error:
+            flash(error.message, "error")
+        else:
+            flash("Test alert sent to your address.", "success")
+        return redirect(url_for("dashboard.uptime", uid=uid))
     if action not in ACTIONS:
         raise HttpNotFound()
     command, done = ACTIONS[action]

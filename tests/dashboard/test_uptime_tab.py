@@ -72,3 +72,29 @@ def test_a_free_account_is_offered_no_enable_and_cannot_post_one(
     assert "available on paid plans" in text(response)
     assert person.container.reads.uptime.monitor(tracked.uuid) is None
     assert person.get(f"{page}/explode").status_code in (404, 405)
+
+
+def test_test_down_and_test_up_send_sample_alerts_to_the_owner(
+    person: Browser, world: World
+) -> None:
+    c = person.container
+    account = world.account("owner@example.com", is_subscribed=True)
+    c.configuration.confirm_email(account.uuid)
+    tracked: Any = world.site(account, "https://blog.example.com", label="My blog")
+    c.monitoring.enable(tracked.uuid, account.uuid)
+    c.projections.catch_up()
+    person.sign_in("owner@example.com")
+    page = f"/sites/{tracked.uid}/uptime"
+    person.submit(f"{page}/test-down", {}, page=page)
+    person.submit(f"{page}/test-up", {}, page=page)
+    subjects = [str(m["Subject"]) for m in person.outbox() if "[Test]" in str(m["Subject"])]
+    assert subjects == [
+        "[Test] My blog is down",
+        "[Test] My blog is up again (down for 10 minutes)",
+    ] or (
+        sorted(subjects)
+        == sorted(["[Test] My blog is down", "[Test] My blog is up again (down for 10 minutes)"])
+    )
+    assert all(
+        m["To"] == "owner@example.com" for m in person.outbox() if "[Test]" in str(m["Subject"])
+    )
