@@ -2,9 +2,11 @@
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
+from uuid import UUID
 
 import dramatiq
 from sqlalchemy import Engine
@@ -15,14 +17,18 @@ from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
 from application.mail import Mailer, Postbox
+from application.monitor_webhooks import monitor_triggers
+from application.monitoring import CHECK_KIND, DOMAIN_KIND, Monitoring
 from application.premium import Premium
 from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
+from application.uptime_alerts import UptimeAlerts
 from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
 from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
 from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
+from domain.monitors import monitor_id_for
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
 from infrastructure.database_watch import DatabaseWatch
@@ -46,6 +52,7 @@ from infrastructure.persistence import (
     store_unavailable,
 )
 from infrastructure.rate_limits import ApiRateLimiter, VisitorRateLimiter
+from infrastructure.rdap import RdapLookup
 from infrastructure.redis_link import RedisLink
 from infrastructure.report_links import SignedReportLinks
 from infrastructure.retention import Retention
@@ -55,6 +62,9 @@ from infrastructure.schedule import SqlSchedule
 from infrastructure.secret_key import session_secret
 from infrastructure.seen_hashes import MemorySeenHashes, RedisSeenHashes
 from infrastructure.settings import Settings
+from infrastructure.uptime_check import TOTAL_TIMEOUT as CHECK_TIMEOUT
+from infrastructure.uptime_check import HttpChecker, uptime_policy
+from infrastructure.uptime_store import SqlPositions, SqlProbes
 from infrastructure.user_agents import UaParserAdapter
 from infrastructure.webhooks import (
     WEBHOOKS_STORE,
@@ -72,12 +82,14 @@ from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
 from projections.sites import SitesProjection
 from projections.traffic.projection import TrafficProjection
+from projections.uptime import UptimeProjection, UptimeReads
 from projections.webhooks import WebhookReads, WebhooksProjection
 
 log = logging.getLogger("tinylytics")
 
 CONFIGURATION_STORE = "configuration"
 TRACKING_STORE = "tracking"
+MONITORING_STORE = "monitoring"
 
 
 @dataclass
@@ -113,6 +125,8 @@ class Container:
     report_links: SignedReportLinks
     templates: JinjaMailTemplates
     premium: Premium
+    monitoring: Monitoring
+    uptime_alerts: UptimeAlerts
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
@@ -168,10 +182,26 @@ class Container:
         self.configuration.close()
         self.tracking.close()
         self.webhooks.close()
+        self.monitoring.close()
         if self.redis is not None:
             self.redis.close()
         self.database.close()
         self.engine.dispose()
+
+
+def _forget_monitors(
+    conn: Any,
+    site_ids: Sequence[UUID],
+    probes: SqlProbes,
+    schedule: SqlSchedule,
+    rows: EventStoreRows,
+) -> None:
+    """Erasure of sites: their monitors' events, samples and check jobs."""
+    monitor_ids = [monitor_id_for(s) for s in site_ids]
+    rows.delete(conn, originator_ids=monitor_ids)
+    probes.forget(conn, monitor_ids)
+    schedule.clear(conn, CHECK_KIND, [str(m) for m in monitor_ids])
+    schedule.clear(conn, DOMAIN_KIND, [str(m) for m in monitor_ids])
 
 
 def _country_resolver(settings: Settings) -> CountryResolver:
@@ -207,6 +237,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         TrafficProjection(),
         KudosProjection(),
         WebhooksProjection(),
+        UptimeProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -233,9 +264,38 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         listeners=[wake.set],
     )
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
+    # Made before the runner: the uptime check and its alerts are the runner's sources
+    # and followers, and they use the schedule and the postbox.
+    schedule = SqlSchedule(engine)
+    schedule.setup()
+    mail_store = SqlMailStore(engine, schedule)
+    mail_store.setup()
+    mailer = make_mailer(settings)
+    postbox = Postbox(mail_store, mailer, schedule)
+    templates = JinjaMailTemplates()
+    secret = session_secret(settings, engine)
+    links = SignedReportLinks(secret, settings.base_url)
+    probes = SqlProbes(engine)
+    probes.setup()
+    positions = SqlPositions(engine)
+    positions.setup()
+    uptime_reads = UptimeReads(engine, tables[UptimeProjection.name])
+    monitoring = Monitoring(
+        env=event_store_env(settings, MONITORING_STORE),
+        owners=configuration,
+        checker=HttpChecker(SafeHttpClient(uptime_policy(settings), total_timeout=CHECK_TIMEOUT)),
+        domains=RdapLookup(uptime_policy(settings), settings.rdap_url),
+        probes=probes,
+        schedule=schedule,
+        listeners=[wake.set],
+    )
+    uptime_alerts = UptimeAlerts(monitoring, positions, postbox, templates, configuration, links)
     dispatch = WebhookDispatch(
         webhooks=webhooks,
-        followed=[Followed(tracking, TRACKING_TRIGGERS)],
+        followed=[
+            Followed(tracking, TRACKING_TRIGGERS),
+            Followed(monitoring, monitor_triggers(uptime_reads.number_of)),
+        ],
         reads=webhook_reads,
         configuration=configuration,
         fence=fence,
@@ -246,13 +306,15 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             CONFIGURATION_STORE: configuration,
             TRACKING_STORE: tracking,
             WEBHOOKS_STORE: webhooks,
+            MONITORING_STORE: monitoring,
         },
         projections=read_models,
-        followers=[dispatch],
+        followers=[dispatch, uptime_alerts],
         schema=schema,
     )
     projections.setup()
     dispatch.setup()
+    uptime_alerts.setup()
     sender = WebhookSender(webhooks, SafeHttpClient(webhook_policy(settings)))
     # The queue sends to this actor by name (infrastructure/webhooks.py).
     declare_webhook_actor(broker, sender.attempt)
@@ -265,15 +327,12 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     # One connection to Redis for what the web side shares through it (limits, seen
     # hashes): each call has an in-process stand-in while Redis is away.
     redis = RedisLink(settings.redis_url) if settings.redis_url else None
-    schedule = SqlSchedule(engine)
-    schedule.setup()
-    mail_store = SqlMailStore(engine, schedule)
-    mail_store.setup()
     seen: SeenHashes = (
         RedisSeenHashes(settings.redis_url, settings.redis_prefix, redis)
         if settings.redis_url
         else MemorySeenHashes()
     )
+    monitor_rows = EventStoreRows(settings, MONITORING_STORE, monitoring.name)
     eraser = StoreEraser(
         projections,
         configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
@@ -284,6 +343,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
             lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
             lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
+            lambda conn, scope: _forget_monitors(
+                conn, scope.site_ids, probes, schedule, monitor_rows
+            ),
         ],
     )
     collection = Collection(
@@ -300,12 +362,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     avatars = AvatarStore(engine)
     avatars.setup()
     database = DatabaseWatch(engine)
-    secret = session_secret(settings, engine)
-    reads = ReadModels(projections, webhook_reads)
-    mailer = make_mailer(settings)
-    postbox = Postbox(mail_store, mailer, schedule)
-    templates = JinjaMailTemplates()
-    links = SignedReportLinks(secret, settings.base_url)
+    reads = ReadModels(projections, webhook_reads, uptime_reads)
     reports = WeeklyReports(
         sites=configuration,
         reads=reads.reports,
@@ -321,7 +378,12 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
-    kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    kinds = [
+        postbox.job_kind(),
+        *reports.job_kinds(),
+        retention.job_kind(),
+        *monitoring.job_kinds(),
+    ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
         lambda: [retention.initial_job()],
@@ -368,5 +430,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         report_links=links,
         templates=templates,
         premium=Premium(configuration),
+        monitoring=monitoring,
+        uptime_alerts=uptime_alerts,
         initial_jobs=initial_jobs,
     )

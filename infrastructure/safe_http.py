@@ -1,4 +1,4 @@
-"""An SSRF-safe HTTP client for webhook deliveries.
+"""An SSRF-safe HTTP client for webhook deliveries and uptime checks.
 
 - The host name is resolved once; every address is judged by the domain's policy
   (domain/addresses.py) and the request goes to an allowed one, by IP: the Host
@@ -12,6 +12,7 @@
 """
 
 import contextlib
+import errno
 import http.client
 import ipaddress
 import socket
@@ -21,18 +22,28 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from application.webhook_delivery import HttpOutcome
 from domain.addresses import AddressPolicy, IPAddress, literal_address
+from domain.check_results import ADDRESS, DNS, OTHER, PROTOCOL, REFUSED, RESET, TIMEOUT, TLS
+from domain.check_results import UNREACHABLE as UNREACHABLE_FAILURE
 from domain.deliveries import MAX_RESPONSE_BODY
 from domain.errors import DomainError
 from domain.webhooks import validate_webhook_url
 
 Resolver = Callable[[str, int], list[str]]
+UrlCheck = Callable[[str, AddressPolicy], str]  # a URL as it may be fetched, or DomainError
 
 CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 30.0
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH}
+# Only to read an untrusted certificate's dates: nothing is sent over it.
+_UNVERIFIED = ssl.create_default_context()
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE
 
 _resolvers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="webhook-dns")
 
@@ -118,9 +129,9 @@ class SafeHttpClient:
         try:
             return future.result(timeout=min(self.connect_timeout, deadline.remaining()))
         except FutureTimeout:
-            raise _Failed(f"DNS lookup of {host} timed out") from None
+            raise _Failed(f"DNS lookup of {host} timed out", DNS) from None
         except (OSError, UnicodeError) as error:
-            raise _Failed(f"DNS lookup of {host} failed: {error}") from None
+            raise _Failed(f"DNS lookup of {host} failed: {error}", DNS) from None
 
     def addresses(self, host: str, port: int, deadline: _Deadline) -> list[IPAddress]:
         """The addresses this request may connect to, in order; refused ones left out."""
@@ -141,7 +152,7 @@ class SafeHttpClient:
                 refusals.append(f"{ip} is {reason}")
         if not allowed:
             detail = refusals[0] if refusals else f"{host} has no address"
-            raise _Failed(f"Refused address: {detail}")
+            raise _Failed(f"Refused address: {detail}", ADDRESS)
         return allowed
 
     def _connect(self, ips: list[IPAddress], port: int, deadline: _Deadline) -> socket.socket:
@@ -160,18 +171,39 @@ class SafeHttpClient:
                 if deadline.expired:
                     break
         if isinstance(last, TimeoutError | socket.timeout) or deadline.expired:
-            raise _Failed(f"Timed out connecting (after {self.connect_timeout:g} s)")
+            raise _Failed(f"Timed out connecting (after {self.connect_timeout:g} s)", TIMEOUT)
         if isinstance(last, ConnectionRefusedError):
-            raise _Failed("Connection refused")
+            raise _Failed("Connection refused", REFUSED)
+        if isinstance(last, OSError) and last.errno in _UNREACHABLE:
+            raise _Failed(f"Could not connect: {last}", UNREACHABLE_FAILURE)
         raise _Failed(f"Could not connect: {last}")
 
     # -- the request -------------------------------------------------------------------
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpOutcome:
+        fetched = self.fetch("POST", url, headers, body)
+        return fetched.outcome
+
+    def get(
+        self, url: str, headers: dict[str, str], validate: UrlCheck = validate_webhook_url
+    ) -> "Fetched":
+        """One GET (an uptime check), with what a check wants beside the outcome: the
+        class of failure and, over HTTPS, the server's certificate."""
+        return self.fetch("GET", url, headers, None, validate)
+
+    def fetch(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None = None,
+        validate: UrlCheck = validate_webhook_url,
+    ) -> "Fetched":
         started = time.monotonic()
         deadline = _Deadline(self.total_timeout)
         sock: socket.socket | None = None
+        certificate: bytes | None = None
         try:
-            url = validate_webhook_url(url, self.policy)
+            url = validate(url, self.policy)
             parts = urlsplit(url)
             host = parts.hostname or ""
             https = parts.scheme == "https"
@@ -182,11 +214,12 @@ class SafeHttpClient:
             if https:
                 sock = self.tls.wrap_socket(sock, server_hostname=host)
                 deadline.watch(sock)
+                certificate = sock.getpeercert(binary_form=True)
             connection = _Pinned(host, port, sock, https)
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
-            connection.request("POST", target, body=body, headers=headers)
+            connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
             data = response.read(self.max_body)
             if deadline.expired:
@@ -199,35 +232,77 @@ class SafeHttpClient:
                 location=response.getheader("Location"),
                 duration_ms=_ms(started),
             )
+            return Fetched(outcome, None, certificate)
         except _Failed as failed:
-            outcome = HttpOutcome(status=None, error=failed.message, duration_ms=_ms(started))
+            error, failure = failed.message, failed.failure
         except DomainError as refused:
-            outcome = HttpOutcome(status=None, error=refused.message, duration_ms=_ms(started))
-        except (OSError, http.client.HTTPException, ValueError) as error:
-            outcome = HttpOutcome(
-                status=None, error=_describe(error, deadline, self), duration_ms=_ms(started)
-            )
+            error, failure = refused.message, ADDRESS
+        except (OSError, http.client.HTTPException, ValueError) as problem:
+            error, failure = _describe(problem, deadline, self), _failure(problem, deadline)
         finally:
             deadline.cancel()
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.close()
-        return outcome
+        return Fetched(HttpOutcome(status=None, error=error, duration_ms=_ms(started)), failure)
+
+    def peer_certificate(self, url: str, validate: UrlCheck = validate_webhook_url) -> bytes | None:
+        """The certificate an HTTPS server presents, whether or not it can be trusted (to
+        say when an untrusted one expires); None when there is no handshake to be had."""
+        deadline = _Deadline(self.connect_timeout)
+        sock: socket.socket | None = None
+        try:
+            parts = urlsplit(validate(url, self.policy))
+            host = parts.hostname or ""
+            port = parts.port or 443
+            sock = self._connect(self.addresses(host, port, deadline), port, deadline)
+            sock.settimeout(deadline.remaining())
+            sock = _UNVERIFIED.wrap_socket(sock, server_hostname=host)
+            return sock.getpeercert(binary_form=True)
+        except (_Failed, DomainError, OSError, ValueError):
+            return None
+        finally:
+            deadline.cancel()
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+
+@dataclass(frozen=True)
+class Fetched:
+    outcome: HttpOutcome
+    failure: str | None = None  # a class of domain/check_results.py, when there is no status
+    certificate: bytes | None = None  # the server's certificate (DER), over HTTPS
 
 
 class _Failed(Exception):
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, failure: str = OTHER) -> None:
         super().__init__(message)
         self.message = message
+        self.failure = failure
 
 
 def _ms(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
 
+def _failure(error: Exception, deadline: _Deadline) -> str:
+    if deadline.expired or isinstance(error, TimeoutError | socket.timeout):
+        return TIMEOUT
+    if isinstance(error, ssl.SSLError):
+        return TLS
+    if isinstance(error, http.client.HTTPException):
+        return PROTOCOL
+    if isinstance(error, ConnectionResetError):
+        return RESET
+    return OTHER
+
+
 def _describe(error: Exception, deadline: _Deadline, client: SafeHttpClient) -> str:
     if deadline.expired or isinstance(error, TimeoutError | socket.timeout):
         return f"Timed out (no complete answer within {client.total_timeout:g} s)"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS error: certificate verify failed: {error.verify_message or error.reason}"
     if isinstance(error, ssl.SSLError):
         return f"TLS error: {error.reason or error}"
     if isinstance(error, http.client.HTTPException):

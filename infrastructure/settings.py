@@ -51,9 +51,9 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
 
 
 def _webhook_allowed(
-    raw: str,
+    raw: str, name: str = "TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"
 ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
-    """TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS: CIDRs (or addresses) and host names."""
+    """TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS (or `name`): CIDRs (or addresses) and host names."""
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     hosts: set[str] = set()
     for part in (p.strip() for p in raw.split(",")):
@@ -64,9 +64,7 @@ def _webhook_allowed(
         except ValueError:
             name = part.lower().rstrip(".")
             if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", name):
-                raise SettingsError(
-                    f"TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS: {part!r} is not a CIDR or host name"
-                ) from None
+                raise SettingsError(f"{name}: {part!r} is not a CIDR or host name") from None
             hosts.add(name)
     return tuple(networks), frozenset(hosts)
 
@@ -120,6 +118,12 @@ class Settings:
     clock_threads: int = 4
     delivery_log_days: int = 30
     geoip_refresh: bool = True
+    # Uptime checks: the networks and hosts the SSRF guard lets them reach although
+    # their addresses are refused (TINYLYTICS_UPTIME_ALLOWED_NETWORKS, as for webhooks).
+    uptime_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    uptime_allowed_hosts: frozenset[str] = frozenset()
+    # Domain expiry: the RDAP base URL (a bootstrap redirector, or a registry's server).
+    rdap_url: str = "https://rdap.org"
 
     @property
     def is_postgres(self) -> bool:
@@ -146,6 +150,9 @@ class Settings:
         geoip_db = env.get("TINYLYTICS_GEOIP_DB", "").strip()
         hook_networks, hook_hosts = _webhook_allowed(
             env.get("TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS", "")
+        )
+        uptime_networks, uptime_hosts = _webhook_allowed(
+            env.get("TINYLYTICS_UPTIME_ALLOWED_NETWORKS", ""), "TINYLYTICS_UPTIME_ALLOWED_NETWORKS"
         )
         return cls(
             data_dir=data_dir,
@@ -178,6 +185,9 @@ class Settings:
             clock_threads=_int(env, "TINYLYTICS_CLOCK_THREADS", 4),
             delivery_log_days=_int(env, "TINYLYTICS_DELIVERY_LOG_DAYS", 30),
             geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
+            uptime_allowed_networks=uptime_networks,
+            uptime_allowed_hosts=uptime_hosts,
+            rdap_url=env.get("TINYLYTICS_RDAP_URL", "").strip().rstrip("/") or "https://rdap.org",
         )
 
     def geoip_path(self) -> Path | None:

@@ -23,6 +23,13 @@ from projections.traffic.listings import EventRow, FeedReader, HitRow
 from projections.traffic.reads import TrafficReads
 from projections.traffic.series import Counts, Point
 from projections.traffic.totals import NO_TRAFFIC, PathTotals, SiteTotals
+from projections.uptime import (
+    DowntimeRow,
+    MonitorView,
+    ResponsePoint,
+    UptimeReads,
+    UptimeSummary,
+)
 from projections.webhooks import DeliveryListing, WebhookListing, WebhookReads
 
 # What the readers answer with, named here so that a caller needs this module only.
@@ -31,6 +38,7 @@ __all__ = [
     "AccountRow",
     "Counts",
     "DeliveryListing",
+    "DowntimeRow",
     "EventCount",
     "EventRow",
     "FeedReader",
@@ -40,13 +48,16 @@ __all__ = [
     "Journey",
     "Journeys",
     "KudoRow",
+    "MonitorView",
     "PathKudos",
     "PathTotals",
     "Point",
     "ReadModels",
+    "ResponsePoint",
     "SiteRow",
     "SiteSummary",
     "SiteTotals",
+    "UptimeSummary",
     "WebhookListing",
 ]
 
@@ -71,7 +82,12 @@ class SiteSummary:
 
 
 class ReadModels:
-    def __init__(self, projections: ProjectionRunner, webhooks: WebhookReads) -> None:
+    def __init__(
+        self,
+        projections: ProjectionRunner,
+        webhooks: WebhookReads,
+        uptime: UptimeReads | None = None,
+    ) -> None:
         engine, tables = projections.engine, projections.tables
         self._projections = projections
         self.webhooks = webhooks  # made first: the webhook dispatcher reads through it too
@@ -80,6 +96,8 @@ class ReadModels:
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
+        # Made first, like the webhook reads: the monitor webhooks' trigger reads it too.
+        self.uptime = uptime or UptimeReads(engine, tables["uptime"])
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

@@ -9,7 +9,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from application.premium import FeatureNotEnabled, SubscriptionRequired
+from application.premium import UPTIME_NOT_ENABLED, FeatureNotEnabled, SubscriptionRequired
 from interfaces.api.analytics import READ_ERRORS
 from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
@@ -272,12 +272,20 @@ def read_insights(site_id: int) -> Any:
 def read_uptime(site_id: int) -> Any:
     c = container()
     site = _premium_site(site_id)
-    parse(UptimeQuerySchema())
-    try:
-        monitor = c.premium.uptime_monitor(site.id)
-    except FeatureNotEnabled as error:
-        raise ApiError(404, error.message) from None
-    return UptimeSchema().dump(monitor)
+    query = parse(UptimeQuerySchema())
+    page, per_page = query["page"], query["per_page"]
+    monitor = c.reads.uptime.monitor(site.id)
+    if monitor is None:
+        raise ApiError(404, UPTIME_NOT_ENABLED)
+    total, downtimes = c.reads.uptime.downtimes_of(site.id, (page - 1) * per_page, per_page)
+    return UptimeSchema().dump(
+        {
+            "monitor": monitor,
+            "downtimes": downtimes,
+            "pagination": pagination(page, per_page, total),
+            "summary": c.reads.uptime.summary(site.id),
+        }
+    )
 
 
 @api.get("/sites/<int:site_id>/content")

@@ -61,7 +61,10 @@ def widget_data(uid: str) -> Response:
     if "countries" in asked:
         payload["countries"] = reads.traffic.countries_visited(site.id)
     if "uptime" in asked:
-        payload["uptime"] = None  # filled in when uptime monitoring exists
+        # The 30-day uptime of the site's monitor; null while monitoring is off (or the
+        # owner is no longer on a paid plan): the widget then leaves its element alone.
+        owner = c.configuration.get_account(site.owner_id)
+        payload["uptime"] = reads.uptime.site_uptime(site.id) if owner.is_subscribed else None
     if "webring" in asked:
         payload["webring"] = _webring_member(site.url, asked.get("webring") == "avatars")
     return _json(payload)

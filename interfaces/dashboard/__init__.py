@@ -16,6 +16,7 @@ from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     public,
     reports,
     sites,
+    uptime,
     webhooks,
 )
 from interfaces.dashboard.blueprint import KEY, State, csrf

@@ -1,0 +1,264 @@
+"""Uptime benchmark: monitors checked every minute against a fleet of loopback sites, and
+the Uptime reads with a year of history.
+
+    flock /tmp/tinylytics-bench.lock .venv/bin/python benchmarks/uptime.py \\
+        [--backend sqlite|postgres] [--monitors 500] [--seconds 120] [--threads 4] \\
+        [--fleet 8] [--reads 200]
+
+Checks: `--monitors` sites, each on one of `--fleet` HTTP servers on 127.0.0.1 (run
+in a separate process, so their CPU is not counted), are enabled as owners enable
+them, then checked every **60 s** (the product checks every 300 s; the benchmark
+sets the up interval to 60 to load the clock as 10,000 monitors a minute would, at
+`--monitors 10000`) by one clock in this process with `--threads` handler threads,
+for `--seconds`. Figures: checks made per second, lateness p50/p99/max of the check
+firings (fired minus due, from the schedule's own record), CPU ms per check of this
+process (user + system; the database server's own CPU is not counted), resident
+memory at the end.
+
+Reads: one monitor given a year of history (rollup rows at every grain, 120
+downtimes), then `GET /api/v1/sites/:id/uptime` through the Flask app and the Uptime
+tab's reads, `--reads` times each: p50/p95.
+"""
+
+import argparse
+import json
+import multiprocessing
+import resource
+import statistics
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import domain.uptime_rules as rules  # noqa: E402
+from application.clock import Job, Recurrence  # noqa: E402
+from application.monitoring import CHECK_KIND, DOMAIN_KIND  # noqa: E402
+from benchmarks.readmodels import drop_schema, stores  # noqa: E402
+from domain.monitors import monitor_id_for  # noqa: E402
+from infrastructure.bootstrap import bootstrap  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from projections.uptime import DAY, HOUR, MINUTE, bucket_of, rollups  # noqa: E402
+
+EVERY = 60
+
+
+def say(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def fleet_process(count: int, ports: Any, stop: Any) -> None:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    servers = []
+    for _ in range(count):
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        ports.append(server.server_address[1])
+    stop.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--monitors", type=int, default=500)
+    parser.add_argument("--seconds", type=int, default=120)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--fleet", type=int, default=8)
+    parser.add_argument("--reads", type=int, default=200)
+    args = parser.parse_args()
+
+    manager = multiprocessing.Manager()
+    ports = manager.list()
+    stop = multiprocessing.Event()
+    fleet = multiprocessing.Process(target=fleet_process, args=(args.fleet, ports, stop))
+    fleet.start()
+    while len(ports) < args.fleet:
+        time.sleep(0.05)
+
+    env, schema = stores(args.backend)
+    env.update(
+        TINYLYTICS_GEOIP_REFRESH="off",
+        TINYLYTICS_UPTIME_ALLOWED_NETWORKS="127.0.0.1/32",
+        TINYLYTICS_RDAP_URL="http://127.0.0.1:9",  # no domain lookups in this benchmark
+        TINYLYTICS_CLOCK_THREADS=str(args.threads),
+    )
+    rules.UP_EVERY = EVERY  # checked every minute, not every five
+    c = bootstrap(Settings.from_env(env), fast_passwords=True)
+    try:
+        say(f"{args.backend}: {args.monitors} monitors on {args.fleet} loopback servers")
+        owner = c.configuration.register_account(
+            "bench@example.com", "correct horse", is_subscribed=True
+        )
+        c.configuration.confirm_email(owner.uuid)
+        sites = []
+        for i in range(args.monitors):
+            port = ports[i % args.fleet]
+            sites.append(c.configuration.register_site(owner.uuid, f"http://127.0.0.1:{port}/s{i}"))
+        c.projections.catch_up()
+        for site in sites:
+            c.monitoring.enable(site.uuid, owner.uuid)
+        # Spread the first checks over a minute, as monitors enabled over time are.
+        start = datetime.now(UTC) + timedelta(seconds=2)
+        c.schedule.put(
+            [
+                Job(
+                    CHECK_KIND,
+                    str(monitor_id_for(s.uuid)),
+                    start + timedelta(seconds=EVERY * i / len(sites)),
+                    Recurrence(every=EVERY),
+                )
+                for i, s in enumerate(sites)
+            ]
+        )
+        c.schedule.remove(DOMAIN_KIND, [str(monitor_id_for(s.uuid)) for s in sites])
+        c.projections.catch_up()
+        say(f"monitors enabled; checking for {args.seconds} s")
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        counted = c.schedule.status(datetime.now(UTC))
+        stop_clock = threading.Event()
+        thread = threading.Thread(target=c.clock.run, args=(stop_clock,), daemon=True)
+        began = time.monotonic()
+        thread.start()
+        time.sleep(args.seconds)
+        stop_clock.set()
+        c.clock.wake.set()
+        thread.join(timeout=60)
+        elapsed = time.monotonic() - began
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        from sqlalchemy import func, select
+
+        with c.engine.connect() as conn:
+            checks = int(
+                conn.execute(
+                    select(func.coalesce(func.sum(rollups.c.up + rollups.c.down), 0)).where(
+                        rollups.c.grain == DAY
+                    )
+                ).scalar()
+                or 0
+            )
+            from infrastructure.schedule import clock_jobs
+
+            late = [
+                int(x)
+                for x in conn.execute(
+                    select(clock_jobs.c.last_lateness_ms).where(
+                        clock_jobs.c.kind == CHECK_KIND, clock_jobs.c.last_fired_at.is_not(None)
+                    )
+                ).scalars()
+                if x is not None
+            ]
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        del counted
+        result: dict[str, Any] = {
+            "backend": args.backend,
+            "monitors": args.monitors,
+            "interval_s": EVERY,
+            "threads": args.threads,
+            "seconds": round(elapsed, 1),
+            "checks": checks,
+            "checks_per_s": round(checks / elapsed, 1),
+            "wanted_per_s": round(args.monitors / EVERY, 1),
+            "lateness_p50_ms": percentile(late, 0.5),
+            "lateness_p99_ms": percentile(late, 0.99),
+            "lateness_max_ms": max(late) if late else None,
+            "cpu_ms_per_check": round(1000 * cpu / checks, 2) if checks else None,
+            "rss_mb": round(after.ru_maxrss / 1024, 1),
+        }
+        result.update(reads(c, sites[0], owner, args.reads))
+        print(json.dumps(result, indent=2))
+    finally:
+        c.close()
+        stop.set()
+        fleet.join(timeout=10)
+        drop_schema(env, schema)
+
+
+def reads(c: Any, site: Any, owner: Any, times: int) -> dict[str, Any]:
+    """A year of history for one monitor, then the API and the Uptime tab's reads."""
+    from interfaces.app import create_app
+
+    monitor_id = monitor_id_for(site.uuid)
+    now = datetime.now(UTC)
+    rows = []
+    for grain, count, step in ((MINUTE, 1440, 60), (HOUR, 2160, 3600), (DAY, 366, 86400)):
+        for i in range(count):
+            at = bucket_of(now - timedelta(seconds=step * (i + 1)), grain)
+            rows.append(
+                {
+                    "monitor_uuid": monitor_id,
+                    "grain": grain,
+                    "bucket": at,
+                    "up": 1,
+                    "down": 0,
+                    "ms_sum": 120,
+                    "ms_count": 1,
+                }
+            )
+    downtimes = c.projections.tables["uptime"]["downtimes"]
+    with c.engine.begin() as conn:
+        conn.execute(rollups.delete().where(rollups.c.monitor_uuid == monitor_id))
+        conn.execute(rollups.insert(), rows)
+        conn.execute(
+            downtimes.insert(),
+            [
+                {
+                    "id": 10**12 + i,
+                    "monitor_uuid": monitor_id,
+                    "site_uuid": site.uuid,
+                    "error": "Connection refused",
+                    "started_at": now - timedelta(days=3 * i + 1),
+                    "ended_at": now - timedelta(days=3 * i + 1) + timedelta(minutes=15),
+                }
+                for i in range(120)
+            ],
+        )
+    key = c.configuration.issue_key(owner.uuid, "bench", "read_only").secret
+    c.projections.catch_up()
+    app = create_app(c)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    api, tab = [], []
+    for _ in range(times):
+        t = time.perf_counter()
+        response = client.get(f"/api/v1/sites/{site.id}/uptime", headers=headers)
+        api.append((time.perf_counter() - t) * 1000)
+        assert response.status_code == 200, response.json
+        t = time.perf_counter()
+        c.reads.uptime.monitor(site.uuid)
+        c.reads.uptime.downtimes_of(site.uuid, 0, 20)
+        c.reads.uptime.summary(site.uuid)
+        c.reads.uptime.response_times(monitor_id, HOUR, now - timedelta(hours=24))
+        tab.append((time.perf_counter() - t) * 1000)
+    return {
+        "api_uptime_p50_ms": round(statistics.median(api), 2),
+        "api_uptime_p95_ms": round(percentile(api, 0.95), 2),
+        "tab_reads_p50_ms": round(statistics.median(tab), 2),
+        "tab_reads_p95_ms": round(percentile(tab, 0.95), 2),
+    }
+
+
+if __name__ == "__main__":
+    main()
