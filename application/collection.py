@@ -34,7 +34,7 @@ from domain.kudos import visitor_kudo_uid
 from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
-from domain.sources import classify_source
+from domain.sources import DIRECT, classify_source
 from domain.text import clean
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
@@ -291,8 +291,9 @@ class Collection:
         source = info.source
         if reader is not None:
             source = reader.source
-        elif s.channel == "api" and not referrer and not s.source and source == "direct":
-            # The API documents `source: null` when nothing tells where a hit came from.
+        elif not referrer and not s.source and source == DIRECT and not info.utm_campaign:
+            # api.md shows `source: null` when nothing tells where a hit came from (no
+            # referrer, no campaign); the dashboard labels it Direct.
             source = None
         return Visit(
             path=path,
