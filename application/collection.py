@@ -275,7 +275,12 @@ class Collection:
 
     # -- building ------------------------------------------------------------------------
     def _visit(
-        self, site: SiteSnapshot, s: Sighting, path: str, default_url: bool = True
+        self,
+        site: SiteSnapshot,
+        s: Sighting,
+        path: str,
+        default_url: bool = True,
+        remote_lookup: bool = False,
     ) -> Visit | Skipped:
         agent = self.user_agents.parse(s.user_agent)
         reader = detect_feed_reader(s.user_agent) if s.channel == "pixel" else None
@@ -299,7 +304,7 @@ class Collection:
             path=path,
             url=url,
             referrer=referrer,
-            country=self.countries.resolve(s.country, s.ip, s.cdn_country),
+            country=self.countries.resolve(s.country, s.ip, s.cdn_country, remote=remote_lookup),
             browser=agent.browser,
             platform=agent.platform,
             is_mobile=agent.is_mobile,
@@ -340,7 +345,9 @@ class Collection:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
-        visit = self._visit(site, sighting, path)
+        # privacy.md: only an API hit's `ip_address` may go to the remote fallback, and
+        # only when the local database cannot resolve it; a browser's address never does.
+        visit = self._visit(site, sighting, path, remote_lookup=sighting.channel == "api")
         if isinstance(visit, Skipped):
             return visit
         return self._draft(site, sighting, visit, path.split("?", 1)[0], limited)
