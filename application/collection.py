@@ -36,6 +36,7 @@ from domain.privacy import visitor_key
 from domain.sites import Site
 from domain.sources import DIRECT, classify_source
 from domain.text import clean
+from domain.page_address import kept_query, page_path
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
 
@@ -60,6 +61,7 @@ class SiteSnapshot:
     tracks_uniques: bool
     allows_any_domain: bool
     active: bool
+    allowed_query_params: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, site: Site) -> "SiteSnapshot":
@@ -73,6 +75,7 @@ class SiteSnapshot:
             tracks_uniques=site.tracks_uniques,
             allows_any_domain=site.allows_any_domain,
             active=not site.is_archived,
+            allowed_query_params=frozenset(getattr(site, "allowed_query_params", ())),
         )
 
 
@@ -183,8 +186,9 @@ def _clip(text: str | None, limit: int) -> str | None:
 # Pages repeat (a site has far fewer pages than views): clean each URL once in a while.
 # Bounded by bytes: a URL is up to 2 kB.
 @memoized("collector clean URLs", 0.125)
-def _clean_url(url: str | None) -> str | None:
-    """An http(s) URL without tracking parameters or fragment; None if it is not one."""
+def _clean_url(url: str | None, allowed: frozenset[str] = frozenset()) -> str | None:
+    """An http(s) URL with only the allowed query parameters (never a tracking one) and
+    no fragment; None if it is not one."""
     url = _clip(url, MAX_URL_LENGTH)
     if not url:
         return None
@@ -194,7 +198,8 @@ def _clean_url(url: str | None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    tail = strip_tracking_params(urlunsplit(("", "", parts.path or "/", parts.query, "")))
+    query = kept_query(parts.query, allowed)
+    tail = urlunsplit(("", "", parts.path or "/", query, ""))
     return f"{parts.scheme}://{parts.netloc}{tail}"
 
 
@@ -281,7 +286,10 @@ class Collection:
         path: str,
         default_url: bool = True,
         remote_lookup: bool = False,
+        address: str | None = None,
     ) -> Visit | Skipped:
+        """`path` is what is kept (no query); `address` the path as given, whose query
+        may name a campaign and keep allowed parameters in the URL."""
         agent = self.user_agents.parse(s.user_agent)
         reader = detect_feed_reader(s.user_agent) if s.channel == "pixel" else None
         # An API client need not send a user agent; a browser always does.
@@ -289,8 +297,12 @@ class Collection:
         if agent.is_bot and reader is None and not silent_api_client:
             self.drops.count(site.id, "bot")
             return Skipped(BOT, dropped=True)
-        url = _clean_url(s.url) or (_clean_url(site.url + path) if default_url else None)
-        query = query_params(s.url or path)
+        allowed = site.allowed_query_params
+        address = address or path
+        url = _clean_url(s.url, allowed) or (
+            _clean_url(site.url + address, allowed) if default_url else None
+        )
+        query = query_params(s.url or address)
         referrer = _clip(s.referrer, MAX_URL_LENGTH)
         info = classify_source(referrer, query, site.host, override=_clip(s.source, 100))
         source = info.source
@@ -340,17 +352,20 @@ class Collection:
         """
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
-        path = strip_tracking_params(normalize_path(sighting.path or ""))
-        if len(path) > MAX_PATH_LENGTH:
+        address = strip_tracking_params(normalize_path(sighting.path or ""))
+        if len(address) > MAX_PATH_LENGTH:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        path = page_path(address)  # the page, never its query (decision 16)
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
         # privacy.md: only an API hit's `ip_address` may go to the remote fallback, and
         # only when the local database cannot resolve it; a browser's address never does.
-        visit = self._visit(site, sighting, path, remote_lookup=sighting.channel == "api")
+        visit = self._visit(
+            site, sighting, path, remote_lookup=sighting.channel == "api", address=address
+        )
         if isinstance(visit, Skipped):
             return visit
-        return self._draft(site, sighting, visit, path.split("?", 1)[0], limited)
+        return self._draft(site, sighting, visit, path, limited)
 
     def event(
         self,
@@ -364,12 +379,13 @@ class Collection:
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
         has_path = bool(sighting.path and sighting.path.strip())
-        path = strip_tracking_params(normalize_path(sighting.path or "/"))
-        if len(path) > MAX_PATH_LENGTH:
+        address = strip_tracking_params(normalize_path(sighting.path or "/"))
+        if len(address) > MAX_PATH_LENGTH:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        path = page_path(address)
         if has_path and is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_EVENT, dropped=False)
-        visit = self._visit(site, sighting, path, default_url=has_path)
+        visit = self._visit(site, sighting, path, default_url=has_path, address=address)
         if isinstance(visit, Skipped):
             return visit
         return self._draft(

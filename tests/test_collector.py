@@ -47,8 +47,8 @@ def test_a_page_view_is_committed_before_the_204(
     assert response.headers["Access-Control-Allow-Origin"] == "https://example.com"
     assert "Set-Cookie" not in response.headers
     [stored] = recorded(container)
-    assert stored.path == "/post?id=3"
-    assert stored.url == "https://example.com/post?id=3"
+    assert stored.path == "/post"  # the page, never its query (decision 16)
+    assert stored.url == "https://example.com/post"  # no query parameter allowed
     assert stored.source == "newsletter"  # utm_source wins over the referrer
     assert stored.utm_campaign == "launch"
     assert stored.browser == "Chrome" and stored.channel == "script"
