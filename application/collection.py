@@ -31,12 +31,12 @@ from domain.errors import Conflict, DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
 from domain.hits import MAX_PATH_LENGTH, MAX_URL_LENGTH, Hit, Visit
 from domain.kudos import visitor_kudo_uid
+from domain.page_address import kept_query, page_path
 from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
 from domain.sources import DIRECT, classify_source
 from domain.text import clean
-from domain.page_address import kept_query, page_path
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
 

@@ -6,9 +6,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.page_address import normalize_query_params
 from domain.emails import normalize_email
 from domain.errors import DomainError
+from domain.page_address import normalize_query_params
 from domain.paths import validate_ignore_patterns
 from domain.text import refuse
 from domain.timezones import validate_timezone

@@ -199,7 +199,10 @@ def test_hit_payload_is_the_create_hit_shape() -> None:
         platform="macOS", is_mobile=True, source="newsletter", unique_hash="u",
         visitor_hash=None, timestamp=datetime(2026, 5, 14, 12, 15, 0, 123456, tzinfo=UTC),
     )  # fmt: skip
-    assert hit_payload(hit, 789) == {**hit_shape(hit, 789), "created_at": "2026-05-14T12:15:00.123Z"}
+    assert hit_payload(hit, 789) == {
+        **hit_shape(hit, 789),
+        "created_at": "2026-05-14T12:15:00.123Z",
+    }
     assert hit_shape(hit, 789)["created_at"] == "2026-05-14T12:15:00Z"
 
 

@@ -10,10 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.deliveries import DELIVERED, FAILED, PENDING, RETRY_DELAYS
-from tests.test_webhooks import BASE_URL, Hooks, env, hooks  # noqa: F401 (fixtures)
+from tests import test_webhooks
+from tests.test_webhooks import BASE_URL, Hooks
 from tests.tracking_helpers import CHROME
 from tests.webhook_helpers import Reply, documented_x_signature_ok, standard_signature_ok
 
+# The webhook tests' fixtures: a subscriber on 127.0.0.1, a test clock, a manual queue.
+env = test_webhooks.env
+hooks = test_webhooks.hooks
 MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SCRIPT = {"Content-Type": "text/plain", "User-Agent": CHROME, "Origin": "https://example.com"}
 

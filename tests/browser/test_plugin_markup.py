@@ -9,17 +9,14 @@ from flask.testing import FlaskClient
 
 from application.sites import SiteChanges
 from infrastructure.bootstrap import Container
+from tests.browser import test_widgets_browser
 from tests.browser.conftest import Harness
-from tests.browser.test_widgets_browser import (  # noqa: F401 (fixtures)
-    asked,
-    settle,
-    texts,
-    tiny,
-    wait_for,
-    wait_text,
-)
+from tests.browser.test_widgets_browser import settle, texts, wait_for, wait_text
 from tests.conftest import bearer
 
+# The widget tests' fixtures: the harness with a person's user agent, the data asked.
+tiny = test_widgets_browser.tiny
+asked = test_widgets_browser.asked
 CLAP_THANKS = "%F0%9F%91%8F%20Thanks"  # "👏 Thanks", as the plugins' src carries it
 PLUGIN_MARKUP = (
     '<a class="tinylytics_public_stats" href="#" target="_blank">Public stats</a>'
@@ -51,8 +48,10 @@ def filled(tiny: Harness) -> None:
     """Each post's counter its own hits; the footer's the site's (the pages' own views
     count there too, once the projections have them)."""
     wait_for(
-        lambda: texts(tiny, ".tinylytics_hits")[:2] == ["3", "2"]
-        and texts(tiny, ".tinylytics_hits")[2] in ("6", "7", "8"),
+        lambda: (
+            texts(tiny, ".tinylytics_hits")[:2] == ["3", "2"]
+            and texts(tiny, ".tinylytics_hits")[2] in ("6", "7", "8")
+        ),
         "the counters",
     )
 
