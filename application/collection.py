@@ -46,6 +46,9 @@ BOT = "Bot user agent"
 RATE_LIMITED = "Too many hits from this visitor"
 INACTIVE = "Site is archived"
 SITE_CACHE_SECONDS = 5.0
+# How often, at most, a process asks the configuration log whether it moved (issue 19):
+# a settings change made anywhere (the CLI, another web process) applies within this.
+SETTINGS_CHECK_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -217,8 +220,14 @@ class Collection:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committers: int = 1,
         is_outage: Callable[[BaseException], bool] = lambda _error: False,
+        settings_head: Callable[[], int | None] | None = None,
     ) -> None:
+        """`settings_head` is the configuration store's last notification id: when it
+        has moved, some setting changed somewhere and the cached sites are dropped."""
         self.sites = sites
+        self._settings_head = settings_head
+        self._seen_head: int | None = None
+        self._next_head_check = 0.0
         self.kudos = kudos
         self.user_agents = user_agents
         self.countries = countries
@@ -239,8 +248,9 @@ class Collection:
     def site(self, uid: str) -> SiteSnapshot:
         """The site for a public uid, cached for a few seconds (the hot path reads it per hit).
 
-        Raises NotFound for an unknown uid. A settings change reaches collection
-        within SITE_CACHE_SECONDS.
+        Raises NotFound for an unknown uid. A settings change made in any process
+        reaches collection within SETTINGS_CHECK_SECONDS (the configuration log is
+        followed), or SITE_CACHE_SECONDS where no log is given.
         """
         return self._cached(uid, lambda: self.sites.site_by_uid(uid))
 
@@ -251,8 +261,23 @@ class Collection:
             raise NotFound("Site not found")
         return site
 
+    def _follow_settings(self, now: float) -> None:
+        """Drop every cached site once the configuration log has moved past what was seen."""
+        if self._settings_head is None or now < self._next_head_check:
+            return
+        self._next_head_check = now + SETTINGS_CHECK_SECONDS
+        try:
+            head = self._settings_head()
+        except Exception:
+            return  # the store is unreachable: the cache's own timeout still applies
+        if head != self._seen_head:
+            with self._cache_lock:
+                self._cache.clear()
+            self._seen_head = head
+
     def _cached(self, key: str, load: Callable[[], Site]) -> SiteSnapshot:
         now = time.monotonic()
+        self._follow_settings(now)
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached and now - cached[0] < SITE_CACHE_SECONDS:
