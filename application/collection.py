@@ -31,10 +31,11 @@ from domain.errors import Conflict, DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
 from domain.hits import MAX_PATH_LENGTH, MAX_URL_LENGTH, Hit, Visit
 from domain.kudos import visitor_kudo_uid
+from domain.page_address import kept_query, page_path
 from domain.paths import is_ignored, normalize_path
 from domain.privacy import visitor_key
 from domain.sites import Site
-from domain.sources import classify_source
+from domain.sources import DIRECT, classify_source
 from domain.text import clean
 from domain.tracking_params import query_params, strip_tracking_params
 from domain.urls import host_of
@@ -45,6 +46,9 @@ BOT = "Bot user agent"
 RATE_LIMITED = "Too many hits from this visitor"
 INACTIVE = "Site is archived"
 SITE_CACHE_SECONDS = 5.0
+# How often, at most, a process asks the configuration log whether it moved (issue 19):
+# a settings change made anywhere (the CLI, another web process) applies within this.
+SETTINGS_CHECK_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class SiteSnapshot:
     tracks_uniques: bool
     allows_any_domain: bool
     active: bool
+    allowed_query_params: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, site: Site) -> "SiteSnapshot":
@@ -73,6 +78,7 @@ class SiteSnapshot:
             tracks_uniques=site.tracks_uniques,
             allows_any_domain=site.allows_any_domain,
             active=not site.is_archived,
+            allowed_query_params=frozenset(getattr(site, "allowed_query_params", ())),
         )
 
 
@@ -183,8 +189,9 @@ def _clip(text: str | None, limit: int) -> str | None:
 # Pages repeat (a site has far fewer pages than views): clean each URL once in a while.
 # Bounded by bytes: a URL is up to 2 kB.
 @memoized("collector clean URLs", 0.125)
-def _clean_url(url: str | None) -> str | None:
-    """An http(s) URL without tracking parameters or fragment; None if it is not one."""
+def _clean_url(url: str | None, allowed: frozenset[str] = frozenset()) -> str | None:
+    """An http(s) URL with only the allowed query parameters (never a tracking one) and
+    no fragment; None if it is not one."""
     url = _clip(url, MAX_URL_LENGTH)
     if not url:
         return None
@@ -194,7 +201,8 @@ def _clean_url(url: str | None) -> str | None:
         return None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    tail = strip_tracking_params(urlunsplit(("", "", parts.path or "/", parts.query, "")))
+    query = kept_query(parts.query, allowed)
+    tail = urlunsplit(("", "", parts.path or "/", query, ""))
     return f"{parts.scheme}://{parts.netloc}{tail}"
 
 
@@ -212,8 +220,14 @@ class Collection:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         committers: int = 1,
         is_outage: Callable[[BaseException], bool] = lambda _error: False,
+        settings_head: Callable[[], int | None] | None = None,
     ) -> None:
+        """`settings_head` is the configuration store's last notification id: when it
+        has moved, some setting changed somewhere and the cached sites are dropped."""
         self.sites = sites
+        self._settings_head = settings_head
+        self._seen_head: int | None = None
+        self._next_head_check = 0.0
         self.kudos = kudos
         self.user_agents = user_agents
         self.countries = countries
@@ -234,8 +248,9 @@ class Collection:
     def site(self, uid: str) -> SiteSnapshot:
         """The site for a public uid, cached for a few seconds (the hot path reads it per hit).
 
-        Raises NotFound for an unknown uid. A settings change reaches collection
-        within SITE_CACHE_SECONDS.
+        Raises NotFound for an unknown uid. A settings change made in any process
+        reaches collection within SETTINGS_CHECK_SECONDS (the configuration log is
+        followed), or SITE_CACHE_SECONDS where no log is given.
         """
         return self._cached(uid, lambda: self.sites.site_by_uid(uid))
 
@@ -246,8 +261,23 @@ class Collection:
             raise NotFound("Site not found")
         return site
 
+    def _follow_settings(self, now: float) -> None:
+        """Drop every cached site once the configuration log has moved past what was seen."""
+        if self._settings_head is None or now < self._next_head_check:
+            return
+        self._next_head_check = now + SETTINGS_CHECK_SECONDS
+        try:
+            head = self._settings_head()
+        except Exception:
+            return  # the store is unreachable: the cache's own timeout still applies
+        if head != self._seen_head:
+            with self._cache_lock:
+                self._cache.clear()
+            self._seen_head = head
+
     def _cached(self, key: str, load: Callable[[], Site]) -> SiteSnapshot:
         now = time.monotonic()
+        self._follow_settings(now)
         with self._cache_lock:
             cached = self._cache.get(key)
         if cached and now - cached[0] < SITE_CACHE_SECONDS:
@@ -275,8 +305,16 @@ class Collection:
 
     # -- building ------------------------------------------------------------------------
     def _visit(
-        self, site: SiteSnapshot, s: Sighting, path: str, default_url: bool = True
+        self,
+        site: SiteSnapshot,
+        s: Sighting,
+        path: str,
+        default_url: bool = True,
+        remote_lookup: bool = False,
+        address: str | None = None,
     ) -> Visit | Skipped:
+        """`path` is what is kept (no query); `address` the path as given, whose query
+        may name a campaign and keep allowed parameters in the URL."""
         agent = self.user_agents.parse(s.user_agent)
         reader = detect_feed_reader(s.user_agent) if s.channel == "pixel" else None
         # An API client need not send a user agent; a browser always does.
@@ -284,21 +322,26 @@ class Collection:
         if agent.is_bot and reader is None and not silent_api_client:
             self.drops.count(site.id, "bot")
             return Skipped(BOT, dropped=True)
-        url = _clean_url(s.url) or (_clean_url(site.url + path) if default_url else None)
-        query = query_params(s.url or path)
+        allowed = site.allowed_query_params
+        address = address or path
+        url = _clean_url(s.url, allowed) or (
+            _clean_url(site.url + address, allowed) if default_url else None
+        )
+        query = query_params(s.url or address)
         referrer = _clip(s.referrer, MAX_URL_LENGTH)
         info = classify_source(referrer, query, site.host, override=_clip(s.source, 100))
         source = info.source
         if reader is not None:
             source = reader.source
-        elif s.channel == "api" and not referrer and not s.source and source == "direct":
-            # The API documents `source: null` when nothing tells where a hit came from.
+        elif not referrer and not s.source and source == DIRECT and not info.utm_campaign:
+            # api.md shows `source: null` when nothing tells where a hit came from (no
+            # referrer, no campaign); the dashboard labels it Direct.
             source = None
         return Visit(
             path=path,
             url=url,
             referrer=referrer,
-            country=self.countries.resolve(s.country, s.ip, s.cdn_country),
+            country=self.countries.resolve(s.country, s.ip, s.cdn_country, remote=remote_lookup),
             browser=agent.browser,
             platform=agent.platform,
             is_mobile=agent.is_mobile,
@@ -334,15 +377,20 @@ class Collection:
         """
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
-        path = strip_tracking_params(normalize_path(sighting.path or ""))
-        if len(path) > MAX_PATH_LENGTH:
+        address = strip_tracking_params(normalize_path(sighting.path or ""))
+        if len(address) > MAX_PATH_LENGTH:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        path = page_path(address)  # the page, never its query (decision 16)
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)
-        visit = self._visit(site, sighting, path)
+        # privacy.md: only an API hit's `ip_address` may go to the remote fallback, and
+        # only when the local database cannot resolve it; a browser's address never does.
+        visit = self._visit(
+            site, sighting, path, remote_lookup=sighting.channel == "api", address=address
+        )
         if isinstance(visit, Skipped):
             return visit
-        return self._draft(site, sighting, visit, path.split("?", 1)[0], limited)
+        return self._draft(site, sighting, visit, path, limited)
 
     def event(
         self,
@@ -356,12 +404,13 @@ class Collection:
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
         has_path = bool(sighting.path and sighting.path.strip())
-        path = strip_tracking_params(normalize_path(sighting.path or "/"))
-        if len(path) > MAX_PATH_LENGTH:
+        address = strip_tracking_params(normalize_path(sighting.path or "/"))
+        if len(address) > MAX_PATH_LENGTH:
             raise DomainError(f"Path is too long (at most {MAX_PATH_LENGTH} characters)")
+        path = page_path(address)
         if has_path and is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_EVENT, dropped=False)
-        visit = self._visit(site, sighting, path, default_url=has_path)
+        visit = self._visit(site, sighting, path, default_url=has_path, address=address)
         if isinstance(visit, Skipped):
             return visit
         return self._draft(

@@ -78,13 +78,23 @@ def public_ip(ip: str | None) -> str | None:
 
 
 class CountryResolver:
-    """The country of a hit: given → CDN header → local database → remote fallback → `XX`."""
+    """The country of a hit: given → CDN header → local database → remote fallback → `XX`.
+
+    The remote fallback (IPinfo) is asked only when the caller says so (`remote=True`):
+    the collection does for an API hit's `ip_address` alone (privacy.md).
+    """
 
     def __init__(self, local: GeoLookup | None, fallback: CountryFallback | None) -> None:
         self._local = local
         self._fallback = fallback
 
-    def resolve(self, given: str | None, ip: str | None, cdn_country: str | None = None) -> str:
+    def resolve(
+        self,
+        given: str | None,
+        ip: str | None,
+        cdn_country: str | None = None,
+        remote: bool = False,
+    ) -> str:
         """Never raises: a failing lookup counts as no answer."""
         if given and _TWO_LETTERS.match(given) and given.isupper():
             # The client's own answer stands, including an explicit "XX".
@@ -92,12 +102,13 @@ class CountryResolver:
         from_cdn = known_country(cdn_country)
         if from_cdn:
             return from_cdn
-        if self._local is None and self._fallback is None:
+        fallback = self._fallback if remote else None
+        if self._local is None and fallback is None:
             return UNKNOWN_COUNTRY
         address = public_ip(ip)
         if address is None:
             return UNKNOWN_COUNTRY
-        for source in (self._local, self._fallback):
+        for source in (self._local, fallback):
             if source is None:
                 continue
             found = _ask(source, address)

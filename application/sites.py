@@ -32,6 +32,7 @@ class SiteChanges:
     unique_tracking: bool | None = None
     any_domain: bool | None = None
     ignored_paths: list[str] | None = None
+    allowed_query_params: list[str] | None = None
     archived: bool | None = None
     report_recipients: list[str] | None = None
     reports_to_owner: bool | None = None
@@ -104,6 +105,8 @@ class SiteCommands(EventSourcedApplication):
             site.set_any_domain(changes.any_domain)
         if changes.ignored_paths is not None:
             site.set_ignored_paths(changes.ignored_paths)
+        if changes.allowed_query_params is not None:
+            site.set_allowed_query_params(changes.allowed_query_params)
         if changes.report_recipients is not None:
             site.set_report_recipients(changes.report_recipients)
         if changes.reports_to_owner is not None:

@@ -22,8 +22,6 @@ from domain.webhooks import Webhook
 
 log = logging.getLogger("tinylytics.webhooks")
 
-GONE = "The endpoint answered 410 Gone; the webhook was disabled"
-
 
 @dataclass(frozen=True)
 class HttpOutcome:
@@ -166,14 +164,8 @@ class WebhookSender:
                 assert outcome.status is not None
                 delivery.succeed(started, outcome.status, outcome.body, outcome.duration_ms)
             else:
+                # Every failure is retried on the schedule, a 410 like any 4xx (webhooks.md).
                 error = failure_message(outcome)
-                final = None
-                if outcome.status == 410:
-                    final = GONE
-                    webhook = app.get_webhook(delivery.webhook_id, deleted=True)
-                    if not webhook.is_deleted:
-                        webhook.disable("The endpoint answered 410 Gone")
-                        changed.append(webhook)
                 ended = app.clock()
                 wait = (
                     retry_after_delay(outcome.retry_after, ended)
@@ -187,7 +179,6 @@ class WebhookSender:
                     error,
                     outcome.duration_ms,
                     retry_after=wait,
-                    final=final,
                     ended_at=ended,
                 )
             try:

@@ -54,12 +54,19 @@ from application.webhooks import Webhooks
 from domain.deliveries import Delivery, delivery_id
 from domain.errors import NotFound
 from domain.text import clean_event
-from domain.webhook_messages import event_payload, hit_payload, kudo_payload, site_payload
-from domain.webhooks import NEW_HIT, NEW_KUDO, Webhook
+from domain.webhook_messages import (
+    analytics_event_payload,
+    event_payload,
+    hit_payload,
+    kudo_payload,
+    site_payload,
+)
+from domain.webhooks import NEW_EVENT, NEW_HIT, NEW_KUDO, Webhook
 
 log = logging.getLogger("tinylytics.webhooks")
 
 HIT_TOPIC = "domain.hits:Hit.Recorded"
+CUSTOM_EVENT_TOPIC = "domain.custom_events:CustomEvent.Recorded"
 KUDO_GIVEN_TOPIC = "domain.kudos:Kudo.Given"
 KUDO_GIVEN_AGAIN_TOPIC = "domain.kudos:Kudo.GivenAgain"
 # What is accepted live sends webhooks; anything recorded another way (an import, a
@@ -120,8 +127,23 @@ def kudo_trigger(notification: Notification, app: Application[Any]) -> Occurrenc
     return Occurrence(NEW_KUDO, kudo.site_id, at, notification.id, {"kudo": payload})
 
 
+def custom_event_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
+    """`new_event` for each accepted live custom event: collector, API, each batch row."""
+    item: Any = clean_event(app.mapper.to_domain_event(notification))
+    if getattr(item, "channel", None) not in LIVE_CHANNELS:
+        return None
+    return Occurrence(
+        NEW_EVENT,
+        item.site_id,
+        _utc(item.timestamp),
+        notification.id,
+        {"analytics_event": analytics_event_payload(item, notification.id)},
+    )
+
+
 TRACKING_TRIGGERS: Mapping[str, Trigger] = {
     HIT_TOPIC: hit_trigger,
+    CUSTOM_EVENT_TOPIC: custom_event_trigger,
     KUDO_GIVEN_TOPIC: kudo_trigger,
     KUDO_GIVEN_AGAIN_TOPIC: kudo_trigger,
 }
@@ -147,6 +169,7 @@ class SiteCard:
     owner_id: UUID
     name: str
     url: str
+    uid: str  # the dashboard's address for the site (`/sites/<uid>`)
 
 
 @dataclass(frozen=True)
@@ -306,7 +329,7 @@ class WebhookDispatch:
                 payload = event_payload(
                     o.event_type,
                     now,
-                    site_payload(site.number, site.name, site.url, base_url),
+                    site_payload(site.number, site.uid, site.name, site.url, base_url),
                     **o.parts,
                 )
                 deliveries.append(

@@ -1,11 +1,12 @@
 """The Delivery aggregate: one event sent (and, when refused, sent again) to one webhook.
 
 A delivery is scheduled once, then attempted until an attempt succeeds (any 2xx),
-ten attempts have failed, or the webhook is gone. webhooks.md's schedule, read in
+its retries are used up, or the webhook is gone. webhooks.md's schedule, read in
 docs/decisions/0004-webhook-deliveries.md: the first attempt goes at once; after the
-n-th failed attempt the next one waits `RETRY_DELAYS[n - 1]`; the 10th failed attempt
-ends the delivery ("up to 10 failed attempts"), so at most ten requests are made and
-the last wait used is 8 hours. A manual retry starts a new round of ten.
+n-th failed attempt the next one waits `RETRY_DELAYS[n - 1]`; the schedule lists ten
+waits, so ten retries follow the first attempt (eleven requests at most, the last
+after the 12-hour wait) and the 11th failed attempt ends the delivery. A manual retry
+starts a new round.
 
 A live delivery's id is derived from its webhook and the notification that caused it,
 so that processing the same notification twice can only ever make the same delivery.
@@ -36,7 +37,8 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(hours=8),
     timedelta(hours=12),
 )
-MAX_FAILED_ATTEMPTS = 10
+RETRIES = len(RETRY_DELAYS)
+MAX_FAILED_ATTEMPTS = RETRIES + 1  # the first attempt, then one retry per wait
 # A receiver's Retry-After is honoured when it asks for more than the schedule, up to this.
 MAX_RETRY_AFTER = timedelta(hours=24)
 MAX_RESPONSE_BODY = 4096  # characters of a response body kept per attempt
@@ -197,14 +199,14 @@ class Delivery(Aggregate):
         """Record a failed attempt; when the next one is due, or None when this was the last.
 
         The wait counts from the attempt's end (`ended_at`, else its start `at`).
-        `final` names a reason to stop at once (the endpoint answered 410 Gone).
+        `final` names a reason to stop at once.
         """
         self._require_pending()
         delay = None if final else retry_delay(self.failures + 1, retry_after)
         retry_at = (ended_at or at) + delay if delay is not None else None
         self._attempt_failed(self._attempt(at, status_code, body, error, duration_ms), retry_at)
         if retry_at is None:
-            reason = final or f"Gave up after {MAX_FAILED_ATTEMPTS} failed attempts"
+            reason = final or f"Gave up after {RETRIES} retries"
             self._gave_up(reason, at)
         return retry_at
 

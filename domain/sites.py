@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.emails import normalize_email
 from domain.errors import DomainError
+from domain.page_address import normalize_query_params
 from domain.paths import validate_ignore_patterns
 from domain.text import refuse
 from domain.timezones import validate_timezone
@@ -72,6 +73,8 @@ class Site(Aggregate):
         self.tracks_uniques = True
         self.allows_any_domain = False
         self.ignored_paths: list[str] = []
+        # Query parameters a hit's URL keeps (decision 16); the path never keeps any.
+        self.allowed_query_params: list[str] = []
         self.is_archived = False
         self.past_urls: list[str] = []
         self.report_recipients: list[str] = []
@@ -150,6 +153,16 @@ class Site(Aggregate):
     @event("IgnoredPathsSet")
     def _ignored_paths_set(self, patterns: list[str]) -> None:
         self.ignored_paths = list(patterns)
+
+    def set_allowed_query_params(self, names: list[str]) -> None:
+        self._require_active()
+        names = normalize_query_params(names)
+        if names != self.allowed_query_params:
+            self._query_params_allowed(names)
+
+    @event("QueryParamsAllowed")
+    def _query_params_allowed(self, names: list[str]) -> None:
+        self.allowed_query_params = list(names)
 
     def set_report_recipients(self, emails: list[str]) -> None:
         """Who gets the site's email reports (besides the owner's own choice)."""

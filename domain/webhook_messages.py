@@ -8,8 +8,11 @@ The shapes are webhooks.md's. Two signatures are sent, both over the exact body:
   `"<webhook-id>.<webhook-timestamp>.<body>"`, keyed with the bytes the secret's part
   after `whsec_` decodes to from base64, as that specification says.
 
-During a secret rotation both secrets sign: `X-Signature` lists both signatures
-separated by `, ` and `webhook-signature` by a space, the newest secret's first.
+`X-Signature` is always exactly one `sha256=<hex>`, with the current secret: the
+documented receivers (webhooks.md's Rails and Node examples) compare the whole header
+to one expected value. During a secret rotation the old secret signs too, but only in
+`webhook-signature`, whose format lists several signatures separated by a space (the
+newest secret's first).
 """
 
 import base64
@@ -25,6 +28,7 @@ from domain.webhooks import (
     MONITOR_DOWN,
     MONITOR_EVENTS,
     MONITOR_UP,
+    NEW_EVENT,
     NEW_HIT,
     NEW_KUDO,
     SECRET_PREFIX,
@@ -41,28 +45,56 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def dashboard_url(base_url: str | None, site_number: int) -> str:
-    """The site's dashboard on this server; a path alone when no base URL is configured."""
-    return f"{(base_url or '').rstrip('/')}/sites/{site_number}"
+def iso_ms(moment: datetime) -> str:
+    """`2026-05-14T12:15:00.123Z`: a hit's or kudo's time in a payload, as webhooks.md shows."""
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def site_payload(number: int, name: str, url: str, base_url: str | None) -> dict[str, Any]:
+def dashboard_url(base_url: str | None, site_uid: str) -> str:
+    """The site's dashboard page on this server (`/sites/<uid>`, the page the dashboard
+    serves); a path alone when no base URL is configured."""
+    return f"{(base_url or '').rstrip('/')}/sites/{site_uid}"
+
+
+def site_payload(
+    number: int, uid: str, name: str, url: str, base_url: str | None
+) -> dict[str, Any]:
     return {
         "id": number,
         "name": name,
         "url": url,
-        "dashboard_url": dashboard_url(base_url, number),
+        "dashboard_url": dashboard_url(base_url, uid),
     }
 
 
 def hit_payload(hit: Any, hit_id: int) -> dict[str, Any]:
-    """A `Hit.Recorded` event in the create-hit API response shape (domain/hits.py)."""
-    return public_hit(hit, id=hit_id, created_at=iso(hit.timestamp))
+    """A `Hit.Recorded` event in the create-hit API response shape (domain/hits.py),
+    its time with milliseconds as webhooks.md shows it."""
+    return public_hit(hit, id=hit_id, created_at=iso_ms(hit.timestamp))
 
 
 def kudo_payload(kudo_id: int, uid: str, path: str, created_at: datetime) -> dict[str, Any]:
-    """A kudo in the API kudo shape."""
-    return {"id": kudo_id, "uid": uid, "path": path, "created_at": iso(created_at)}
+    """A kudo in the API kudo shape, its time with milliseconds."""
+    return {"id": kudo_id, "uid": uid, "path": path, "created_at": iso_ms(created_at)}
+
+
+def analytics_event_payload(item: Any, event_id: int) -> dict[str, Any]:
+    """A `CustomEvent.Recorded` event in the create-event API response shape (api.md),
+    its time with milliseconds."""
+    return {
+        "id": event_id,
+        "event": item.name,
+        "value": item.value,
+        "url": item.url,
+        "path": item.path,
+        "referrer": item.referrer,
+        "country": item.country,
+        "source": item.source,
+        "unique_hash": item.unique_hash,
+        "visitor_hash": item.visitor_hash,
+        "created_at": iso_ms(item.timestamp),
+    }
 
 
 def event_payload(
@@ -74,7 +106,7 @@ def event_payload(
 
 def sample_payload(event_type: str, at: datetime, base_url: str | None) -> dict[str, Any]:
     """What "Send test" sends: sample data, flagged `"test": true`."""
-    site = site_payload(123, "Example Blog", "https://example.com", base_url)
+    site = site_payload(123, "abc123", "Example Blog", "https://example.com", base_url)
     started = at.replace(microsecond=0)
     parts: dict[str, Any]
     if event_type == NEW_HIT:
@@ -91,11 +123,27 @@ def sample_payload(event_type: str, at: datetime, base_url: str | None) -> dict[
                 "source": "newsletter",
                 "unique_hash": "4cc1ed6d2f0d",
                 "visitor_hash": "9e89d84f3e47",
-                "created_at": iso(started),
+                "created_at": iso_ms(started),
             }
         }
     elif event_type == NEW_KUDO:
         parts = {"kudo": kudo_payload(987, "kudo_d4f96c", "/articles/webhooks", started)}
+    elif event_type == NEW_EVENT:
+        parts = {
+            "analytics_event": {
+                "id": 790,
+                "event": "signup.started",
+                "value": "pricing",
+                "url": "https://example.com/pricing",
+                "path": "/pricing",
+                "referrer": "https://example.org",
+                "country": "US",
+                "source": "newsletter",
+                "unique_hash": "4cc1ed6d2f0d",
+                "visitor_hash": "9e89d84f3e47",
+                "created_at": iso_ms(started),
+            }
+        }
     elif event_type in MONITOR_EVENTS:
         down = event_type == MONITOR_DOWN
         parts = {
@@ -153,11 +201,68 @@ def discord_monitor_body(payload: dict[str, Any]) -> dict[str, Any]:
     return {"username": "Tinylytics", "embeds": [embed]}
 
 
+def _field(name: str, value: object) -> dict[str, Any] | None:
+    if value in (None, ""):
+        return None
+    return {"name": name, "value": str(value)[:1024], "inline": True}
+
+
+def discord_fallback_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """webhooks.md's "generic Discord fallback": a Discord message (a line of content and
+    an embed) summarising any event that has no embed of its own (`new_hit`,
+    `new_kudo`, `new_event`). Discord refuses a body that is not a message."""
+    site = payload.get("site") or {}
+    name = str(site.get("name") or site.get("url") or "Your site")
+    event_type = str(payload.get("event") or "event")
+    hit, kudo, custom = (payload.get(k) or {} for k in ("hit", "kudo", "analytics_event"))
+    if event_type == NEW_HIT:
+        summary = f"New hit on {name}: {hit.get('path') or '/'}"
+        facts = [
+            ("Path", hit.get("path")),
+            ("Referrer", hit.get("referrer")),
+            ("Source", hit.get("source")),
+            ("Country", hit.get("country")),
+            ("Browser", hit.get("browser_name")),
+            ("Platform", hit.get("platform_name")),
+        ]
+    elif event_type == NEW_KUDO:
+        summary = f"New kudo on {name}: {kudo.get('path') or '/'}"
+        facts = [("Path", kudo.get("path"))]
+    elif event_type == NEW_EVENT:
+        summary = f"New event on {name}: {custom.get('event') or ''}"
+        facts = [
+            ("Event", custom.get("event")),
+            ("Value", custom.get("value")),
+            ("Path", custom.get("path")),
+            ("Source", custom.get("source")),
+            ("Country", custom.get("country")),
+        ]
+    else:
+        summary = f"{event_type} on {name}"
+        facts = []
+    if payload.get("test"):
+        summary = f"[Test] {summary}"
+    embed: dict[str, Any] = {
+        "title": summary[:256],
+        "fields": [f for f in (_field(n, v) for n, v in facts) if f is not None],
+        "timestamp": payload.get("timestamp"),
+        "footer": {"text": f"Tinylytics · {event_type}"},
+    }
+    link = site.get("dashboard_url")
+    if isinstance(link, str) and link.startswith(("http://", "https://")):
+        embed["url"] = link
+    return {"username": "Tinylytics", "content": summary[:2000], "embeds": [embed]}
+
+
 def body_document(payload: dict[str, Any], platform: str, wrap: bool) -> dict[str, Any]:
-    """The JSON document sent: Discord embeds for monitor events, else the payload
-    (inside `{"content": …}` when the webhook wraps content)."""
-    if platform == DISCORD and payload.get("event") in (MONITOR_DOWN, MONITOR_UP):
-        return discord_monitor_body(payload)
+    """The JSON document sent: to Discord always a Discord message (embeds for monitor
+    events, the generic fallback otherwise; "wrap content" does not apply, as Discord's
+    `content` is text), else the payload (inside `{"content": …}` when the webhook wraps
+    content)."""
+    if platform == DISCORD:
+        if payload.get("event") in (MONITOR_DOWN, MONITOR_UP):
+            return discord_monitor_body(payload)
+        return discord_fallback_body(payload)
     return {"content": payload} if wrap else payload
 
 
@@ -183,7 +288,10 @@ def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes
 def delivery_headers(
     event_type: str, delivery_ref: str, timestamp: int, body: bytes, secrets: list[str]
 ) -> dict[str, str]:
-    """Every header of one attempt; `delivery_ref` is stable across the attempts."""
+    """Every header of one attempt; `delivery_ref` is stable across the attempts.
+
+    `secrets` are the webhook's signing secrets, the current one first.
+    """
     if not secrets:
         raise ValueError("a delivery is signed with at least one secret")
     return {
@@ -192,7 +300,7 @@ def delivery_headers(
         "X-Tinylytics-Event": event_type,
         "X-Tinylytics-Delivery": delivery_ref,
         "X-Tinylytics-Timestamp": str(timestamp),
-        "X-Signature": ", ".join(x_signature(s, body) for s in secrets),
+        "X-Signature": x_signature(secrets[0], body),
         "webhook-id": delivery_ref,
         "webhook-timestamp": str(timestamp),
         "webhook-signature": " ".join(

@@ -22,9 +22,10 @@ from domain.text import is_clean
 
 NEW_HIT = "new_hit"
 NEW_KUDO = "new_kudo"
+NEW_EVENT = "new_event"  # a custom event (payload key `analytics_event`)
 MONITOR_DOWN = "monitor_down"
 MONITOR_UP = "monitor_up"
-EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP)
+EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_EVENT)
 MONITOR_EVENTS = (MONITOR_DOWN, MONITOR_UP)
 
 GENERIC = "generic"

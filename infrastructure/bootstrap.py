@@ -358,6 +358,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         save=tracking.record,
         is_outage=store_unavailable,
         kudos=tracking,
+        settings_head=configuration.recorder.max_notification_id,
     )
     avatars = AvatarStore(engine)
     avatars.setup()

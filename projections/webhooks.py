@@ -321,12 +321,12 @@ class WebhookReads:
         if not site_ids:
             return {}
         t = self.sites
-        query = select(t.c.uuid, t.c.id, t.c.owner_uuid, t.c.label, t.c.url).where(
+        query = select(t.c.uuid, t.c.id, t.c.uid, t.c.owner_uuid, t.c.label, t.c.url).where(
             t.c.uuid.in_(list(site_ids))
         )
         with self.engine.connect() as conn:
             rows = list(conn.execute(query))
-        return {r.uuid: SiteCard(int(r.id), r.owner_uuid, r.label, r.url) for r in rows}
+        return {r.uuid: SiteCard(int(r.id), r.owner_uuid, r.label, r.url, r.uid) for r in rows}
 
     def overdue(self, cutoff: datetime, limit: int = 500) -> list[DueDelivery]:
         """Pending deliveries whose next attempt was due before `cutoff`, oldest first."""

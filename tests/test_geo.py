@@ -304,17 +304,21 @@ def test_local_lookup_before_fallback() -> None:
     local = FakeLookup({"8.8.8.8": "US"})
     fallback = FakeLookup({"8.8.8.8": "CA", "1.1.1.1": "AU"})
     resolver = CountryResolver(local, fallback)
-    assert resolver.resolve(None, "8.8.8.8") == "US"
+    assert resolver.resolve(None, "8.8.8.8", remote=True) == "US"
     assert fallback.asked == []
-    assert resolver.resolve(None, "1.1.1.1") == "AU"
-    assert local.asked == ["8.8.8.8", "1.1.1.1"]
+    assert resolver.resolve(None, "1.1.1.1") == "XX"  # the fallback only when asked for
+    assert fallback.asked == []
+    assert resolver.resolve(None, "1.1.1.1", remote=True) == "AU"
+    assert local.asked == ["8.8.8.8", "1.1.1.1", "1.1.1.1"]
     assert fallback.asked == ["1.1.1.1"]
 
 
 def test_nothing_known_is_xx() -> None:
-    assert CountryResolver(FakeLookup(), FakeLookup()).resolve(None, "8.8.8.8") == "XX"
+    assert CountryResolver(FakeLookup(), FakeLookup()).resolve(None, "8.8.8.8", remote=True) == "XX"
     assert CountryResolver(None, None).resolve(None, "8.8.8.8") == "XX"
-    assert CountryResolver(None, FakeLookup({"8.8.8.8": "US"})).resolve(None, "8.8.8.8") == "US"
+    remote_only = CountryResolver(None, FakeLookup({"8.8.8.8": "US"}))
+    assert remote_only.resolve(None, "8.8.8.8", remote=True) == "US"
+    assert remote_only.resolve(None, "8.8.8.8") == "XX"
 
 
 def test_junk_answers_count_as_no_answer() -> None:
@@ -379,11 +383,9 @@ def test_a_failing_lookup_never_raises_and_never_logs_the_address(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     resolver = CountryResolver(FakeLookup(fail=True), FakeLookup({"81.2.69.142": "GB"}))
-    assert resolver.resolve(None, "81.2.69.142") == "GB"
-    assert (
-        CountryResolver(FakeLookup(fail=True), FakeLookup(fail=True)).resolve(None, "81.2.69.142")
-        == "XX"
-    )
+    assert resolver.resolve(None, "81.2.69.142", remote=True) == "GB"
+    both_fail = CountryResolver(FakeLookup(fail=True), FakeLookup(fail=True))
+    assert both_fail.resolve(None, "81.2.69.142", remote=True) == "XX"
     assert "RuntimeError" in caplog.text
     assert "81.2.69.142" not in caplog.text
 

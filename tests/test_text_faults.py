@@ -50,6 +50,8 @@ class Ctx:
 def ctx(client: FlaskClient, container: Container, world: World) -> Ctx:
     owner = world.account()
     site = world.site(owner, "https://example.com")
+    # A URL keeps only the query parameters its owner allows (decision 16): `q` is.
+    container.configuration.change_site(site.uuid, SiteChanges(allowed_query_params=["q"]))
     key = bearer(world.key(owner, "writer", "full_access"))
     return Ctx(client, container, world, owner, site, key)
 

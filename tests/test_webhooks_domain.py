@@ -30,7 +30,11 @@ from domain.webhook_messages import (
 )
 from domain.webhooks import EVENTS, Webhook, WebhookBook, new_secret, normalize_events
 from infrastructure.settings import Settings, SettingsError
-from tests.webhook_helpers import standard_signature_ok, x_signature_ok
+from tests.webhook_helpers import (
+    documented_x_signature_ok,
+    standard_signature_ok,
+    x_signature_ok,
+)
 
 NOW = datetime(2026, 5, 14, 12, 0, tzinfo=UTC)
 OPEN = AddressPolicy()
@@ -42,7 +46,7 @@ def webhook(events: object = "new_hit", **kwargs: object) -> Webhook:
 
 # -- the schedule ---------------------------------------------------------------------------
 def test_the_retry_schedule_as_read_in_the_decision() -> None:
-    """First attempt at once; after failure n the wait is RETRY_DELAYS[n-1]; the 10th ends it."""
+    """First attempt at once; after failure n the wait is RETRY_DELAYS[n-1]; the 11th ends it."""
     waits = [retry_delay(n) for n in range(1, MAX_FAILED_ATTEMPTS + 1)]
     assert waits == [
         timedelta(seconds=30),
@@ -54,9 +58,10 @@ def test_the_retry_schedule_as_read_in_the_decision() -> None:
         timedelta(hours=2),
         timedelta(hours=4),
         timedelta(hours=8),
+        timedelta(hours=12),
         None,
     ]
-    assert list(RETRY_DELAYS[:9]) == waits[:9] and RETRY_DELAYS[9] == timedelta(hours=12)
+    assert list(RETRY_DELAYS) == waits[:10] and RETRY_DELAYS[9] == timedelta(hours=12)
     with pytest.raises(ValueError):
         retry_delay(0)
 
@@ -92,17 +97,17 @@ def test_a_delivery_records_attempts_and_gives_up_after_ten() -> None:
             assert retry_at == at + RETRY_DELAYS[n - 1] and d.status == PENDING
             at = retry_at
     assert retry_at is None and d.status == FAILED and d.next_attempt_at is None
-    assert d.gave_up_reason == "Gave up after 10 failed attempts"
+    assert d.gave_up_reason == "Gave up after 10 retries"
     with pytest.raises(DomainError):
         d.fail(at, 500, None, "again", 1)
     d.request_retry(at)
-    assert (d.status, d.failures, d.attempts, d.next_attempt_at) == (PENDING, 0, 10, at)
+    assert (d.status, d.failures, d.attempts, d.next_attempt_at) == (PENDING, 0, 11, at)
     d.succeed(at, 204, "", 3)
     with pytest.raises(DomainError, match="Only a failed delivery"):
         d.request_retry(at)
 
 
-def test_a_410_ends_a_delivery_at_once() -> None:
+def test_a_final_reason_ends_a_delivery_at_once() -> None:
     hook_id = uuid4()
     d = Delivery.schedule(
         id=random_delivery_id(hook_id),
@@ -194,8 +199,11 @@ def test_hit_payload_is_the_create_hit_shape() -> None:
         platform="macOS", is_mobile=True, source="newsletter", unique_hash="u",
         visitor_hash=None, timestamp=datetime(2026, 5, 14, 12, 15, 0, 123456, tzinfo=UTC),
     )  # fmt: skip
-    assert hit_payload(hit, 789) == hit_shape(hit, 789)
-    assert hit_payload(hit, 789)["created_at"] == "2026-05-14T12:15:00Z"
+    assert hit_payload(hit, 789) == {
+        **hit_shape(hit, 789),
+        "created_at": "2026-05-14T12:15:00.123Z",
+    }
+    assert hit_shape(hit, 789)["created_at"] == "2026-05-14T12:15:00Z"
 
 
 @pytest.mark.parametrize("event_type", EVENTS)
@@ -208,13 +216,14 @@ def test_sample_payloads_have_the_documented_keys(event_type: str) -> None:
         "id": 123,
         "name": "Example Blog",
         "url": "https://example.com",
-        "dashboard_url": "https://stats.example.org/sites/123",
+        "dashboard_url": "https://stats.example.org/sites/abc123",
     }
     keys = {
         "new_hit": {"hit"},
         "new_kudo": {"kudo"},
         "monitor_down": {"monitor", "downtime"},
         "monitor_up": {"monitor", "downtime"},
+        "new_event": {"analytics_event"},
     }[event_type]
     assert set(payload) - {"event", "timestamp", "test", "site"} == keys
     if event_type == "new_kudo":
@@ -226,11 +235,13 @@ def test_bodies_per_platform() -> None:
     down = sample_payload("monitor_down", NOW, "https://stats.example.org")
     assert json.loads(render_body(hit, "generic", False)) == hit
     assert json.loads(render_body(hit, "generic", True)) == {"content": hit}
-    assert json.loads(render_body(hit, "discord", False)) == hit  # the generic fallback
+    fallback = json.loads(render_body(hit, "discord", True))  # a Discord message, never raw
+    assert set(fallback) == {"username", "content", "embeds"}
+    assert fallback["content"] == "[Test] New hit on Example Blog: /articles/webhooks"
     embed = json.loads(render_body(down, "discord", True))
     (card,) = embed["embeds"]
     assert card["title"] == "[Test] Example Blog is down"
-    assert card["url"] == "https://stats.example.org/sites/123"
+    assert card["url"] == "https://stats.example.org/sites/abc123"
     assert {f["name"] for f in card["fields"]} == {"Site", "Down since", "Duration", "Error"}
     up = json.loads(render_body(sample_payload("monitor_up", NOW, None), "discord", False))
     assert "url" not in up["embeds"][0]  # a relative dashboard path is no link for Discord
@@ -245,8 +256,10 @@ def test_headers_carry_both_signatures_over_the_exact_body() -> None:
     assert headers["X-Tinylytics-Event"] == "new_hit"
     assert headers["X-Tinylytics-Delivery"] == headers["webhook-id"] == "42"
     assert headers["X-Tinylytics-Timestamp"] == headers["webhook-timestamp"] == "1778760000"
+    # X-Signature: exactly one, the current secret's; the old one only in webhook-signature.
+    assert documented_x_signature_ok(secret, body, headers["X-Signature"])
+    assert not x_signature_ok(old, body, headers["X-Signature"])
     for key in (secret, old):
-        assert x_signature_ok(key, body, headers["X-Signature"])
         assert standard_signature_ok(key, "42", "1778760000", body, headers["webhook-signature"])
     assert not x_signature_ok(new_secret(), body, headers["X-Signature"])
     assert not x_signature_ok(secret, body + b" ", headers["X-Signature"])

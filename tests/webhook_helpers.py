@@ -75,6 +75,8 @@ class Subscriber:
 
     def __init__(self) -> None:
         self.secrets: list[str] = []
+        # A receiver written from webhooks.md's examples: one secret, the whole header.
+        self.documented_secret: str | None = None
         self.received: list[Received] = []
         self.replies: list[Reply] = []  # used in order; then the default
         self.default = Reply()
@@ -95,6 +97,11 @@ class Subscriber:
                     )
                     reply = owner.replies.pop(0) if owner.replies else owner.default
                     if owner.secrets and not owner.verified(owner.received[-1]):
+                        reply = Reply(401, body=b"bad signature")
+                    documented = owner.documented_secret
+                    if documented and not documented_x_signature_ok(
+                        documented, body, self.headers.get("X-Signature", "")
+                    ):
                         reply = Reply(401, body=b"bad signature")
                     owner.arrived.notify_all()
                 if reply.delay:
@@ -222,3 +229,9 @@ class ManualQueue:
 
 
 Run = Callable[[], list[AttemptResult | None]]
+
+
+def documented_x_signature_ok(secret: str, body: bytes, header: str) -> bool:
+    """webhooks.md's Rails and Node examples: the whole header against one expected value."""
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return len(header) == len(expected) and hmac.compare_digest(header, expected)

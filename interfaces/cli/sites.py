@@ -57,6 +57,13 @@ def sites_create(owner: str, url: str, label: str | None, timezone: str, as_json
 @click.option("--any-domain", type=ON_OFF, help="Accept hits from any domain.")
 @click.option("--ignore-path", "ignore_paths", multiple=True, help="Repeat for each pattern.")
 @click.option("--clear-ignored-paths", is_flag=True, help="Remove every ignored path pattern.")
+@click.option(
+    "--allow-query-param",
+    "query_params",
+    multiple=True,
+    help="A query parameter hit URLs keep (repeat for each; paths never keep any).",
+)
+@click.option("--clear-query-params", is_flag=True, help="Hit URLs keep no query parameter.")
 @click.option("--archived", type=ON_OFF)
 @admin_command
 def sites_update(
@@ -69,6 +76,8 @@ def sites_update(
     any_domain: str | None,
     ignore_paths: tuple[str, ...],
     clear_ignored_paths: bool,
+    query_params: tuple[str, ...],
+    clear_query_params: bool,
     archived: str | None,
     as_json: bool,
 ) -> None:
@@ -76,6 +85,9 @@ def sites_update(
     if ignore_paths and clear_ignored_paths:
         raise Failure("use --ignore-path or --clear-ignored-paths, not both")
     paths = [] if clear_ignored_paths else (list(ignore_paths) if ignore_paths else None)
+    if query_params and clear_query_params:
+        raise Failure("use --allow-query-param or --clear-query-params, not both")
+    allowed = [] if clear_query_params else (list(query_params) if query_params else None)
     changes = SiteChanges(
         url=url,
         label=label,
@@ -84,6 +96,7 @@ def sites_update(
         unique_tracking=on_off(unique),
         any_domain=on_off(any_domain),
         ignored_paths=paths,
+        allowed_query_params=allowed,
         archived=on_off(archived),
     )
     with wired() as c:

@@ -2,8 +2,10 @@
 
 Public, CORS-enabled and cacheable; it answers from read models only and says no
 more than the widgets show: the lifetime hit count (unique hits only for owners on
-the paid plan), kudos counts for the paths asked about, visited countries, uptime,
-and a random webring member (with its avatar's `src`/`srcset`).
+the paid plan; per page for the `hits_path=` asked about), kudos counts for the
+paths asked about, visited countries, uptime, a random webring member (with its
+avatar's `src`/`srcset`) and, with `publicstats`, the public stats URL when the
+site's stats are public.
 """
 
 import random
@@ -33,29 +35,50 @@ def _json(payload: dict[str, Any], status: int = 200) -> Response:
     return response
 
 
+def _paths(raws: list[str]) -> list[str]:
+    """The asked paths, normalised; DomainError for one that is not a path."""
+    paths: list[str] = []
+    for raw in raws[:MAX_PATHS]:
+        if not raw.startswith("/"):
+            raise DomainError(f"Paths must start with '/': {raw[:100]!r}")
+        paths.append(normalize_path(raw[:2048]))
+    return paths
+
+
 @widgets.get("/widgets/<uid>.json")
 def widget_data(uid: str) -> Response:
     c = container()
     site = c.collection.site(uid)  # NotFound → 404
     asked = request.args
-    paths: list[str] = []
-    for raw in asked.getlist("path")[:MAX_PATHS]:
-        if not raw.startswith("/"):
-            return _json({"error": f"Paths must start with '/': {raw[:100]!r}"}, 400)
-        try:
-            paths.append(normalize_path(raw[:2048]))
-        except DomainError as error:
-            return _json({"error": error.message}, 400)
+    try:
+        paths = _paths(asked.getlist("path"))
+        # Per-page hit counters (`.tinylytics_hits[data-path]`), beside the kudos' paths.
+        hit_paths = _paths(asked.getlist("hits_path"))
+    except DomainError as error:
+        return _json({"error": error.message}, 400)
     payload: dict[str, Any] = {}
     reads = c.reads
     if "hits" in asked:
         totals = reads.traffic.lifetime_of(site.id)
         payload["hits"] = totals.hits
-        if asked.get("hits") == "unique":
-            owner = c.configuration.get_account(site.owner_id)
-            # Unique counts are a paid feature; free sites show plain hits.
-            if owner.is_subscribed:
-                payload["unique_hits"] = totals.uniques
+        # Unique counts are a paid feature; free sites show plain hits.
+        unique = (
+            asked.get("hits") == "unique"
+            and c.configuration.get_account(site.owner_id).is_subscribed
+        )
+        if unique:
+            payload["unique_hits"] = totals.uniques
+        if hit_paths:
+            found = reads.traffic.lifetime_of_paths(site.id, hit_paths)
+            payload["path_hits"] = {p: found[p].hits if p in found else 0 for p in hit_paths}
+            if unique:
+                payload["path_unique_hits"] = {
+                    p: found[p].uniques if p in found else 0 for p in hit_paths
+                }
+    if "publicstats" in asked:
+        # The plugins' `a.tinylytics_public_stats`: its href, when the stats are public.
+        public = c.configuration.get_site(site.id).is_public
+        payload["public_stats_url"] = f"{base_url()}/public/{site.uid}" if public else None
     if "kudos" in asked:
         payload["kudos"] = reads.kudos.for_paths(site.id, paths)
     if "countries" in asked:

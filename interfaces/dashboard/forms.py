@@ -35,6 +35,7 @@ from domain.webhooks import (
     GENERIC,
     MONITOR_DOWN,
     MONITOR_UP,
+    NEW_EVENT,
     NEW_HIT,
     NEW_KUDO,
     validate_webhook_url,
@@ -377,6 +378,7 @@ class WebhookForm(Form):
             NEW_KUDO: "new_kudo: a kudo is given",
             MONITOR_DOWN: "monitor_down: a site goes down",
             MONITOR_UP: "monitor_up: a site is back up",
+            NEW_EVENT: "new_event: a custom event is recorded",
         },
     )
     platform = RadioField(

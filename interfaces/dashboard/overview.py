@@ -157,9 +157,8 @@ def _rows(
 
 
 def _source_label(value: str | None) -> str:
-    if value is None:
-        return "Unknown"
-    if value == DIRECT:
+    # No source (nothing said where the hit came from) is a direct visit.
+    if value is None or value == DIRECT:
         return "Direct"
     if value == INTERNAL:
         return "Internal"

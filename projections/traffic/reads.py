@@ -154,6 +154,11 @@ class TrafficReads:
         with self.engine.connect() as conn:
             return totals.leaderboard(conn, self.tables, site)
 
+    def lifetime_of_paths(self, site: UUID, paths: list[str]) -> dict[str, PathTotals]:
+        """Each of these paths' lifetime hits and unique hits (absent: never hit)."""
+        with self.engine.connect() as conn:
+            return totals.path_totals(conn, self.tables, site, paths)
+
     def countries_visited(self, site: UUID) -> list[str]:
         with self.engine.connect() as conn:
             return totals.countries_visited(conn, self.tables, site)

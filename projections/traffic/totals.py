@@ -55,6 +55,21 @@ def leaderboard(conn: Connection, t: Tables, site: UUID) -> list[PathTotals]:
     return [PathTotals(r.path, int(r.hits), int(r.uniques)) for r in rows]
 
 
+def path_totals(
+    conn: Connection, t: Tables, site: UUID, wanted: list[str]
+) -> dict[str, PathTotals]:
+    """Lifetime hits and unique hits of these paths of a site (absent: never hit)."""
+    if not wanted:
+        return {}
+    paths = t["paths"]
+    rows = conn.execute(
+        select(paths.c.path, paths.c.hits, paths.c.uniques).where(
+            paths.c.site_uuid == site, paths.c.path.in_(wanted)
+        )
+    )
+    return {r.path: PathTotals(r.path, int(r.hits), int(r.uniques)) for r in rows}
+
+
 def countries_visited(conn: Connection, t: Tables, site: UUID) -> list[str]:
     """Country codes that sent at least one hit, A to Z; the unknown `XX` left out."""
     table = t["countries"]

@@ -187,7 +187,7 @@ def test_rotating_shows_the_new_secret_once_and_explains_both_signatures(plus: A
     webhook = plus.browser.container.webhooks.webhook_by_number(number)
     body = rotated.get_data(as_text=True)
     assert webhook.secret != first and webhook.secret in body and first not in body
-    assert "comma-separated" in text(rotated)
+    assert "in webhook-signature only" in text(rotated)
     again = plus.browser.get(f"/account/webhooks/{number}")
     assert webhook.secret not in again.get_data(as_text=True)
     assert "the previous one signs too" in text(again)

@@ -30,7 +30,7 @@
   const IGNORE_KEY = "tinylytics_ignore";
   const EVENT_ATTR = "data-tinylytics-event";
   const DEBOUNCE_MS = 500;
-  const WIDGETS = ["hits", "kudos", "countries", "uptime", "webring"];
+  const WIDGETS = ["hits", "kudos", "countries", "uptime", "webring", "publicstats"];
 
   const noop = () => {};
   const safe = (fn) => {

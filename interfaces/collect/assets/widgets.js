@@ -11,7 +11,9 @@
  *
  * A page costs at most ONE data request, GET BASE/widgets/SITE_UID.json, asking
  * only for what the parameters and the page's elements need:
- *   .tinylytics_hits          hits | hits=unique        the lifetime (unique) hits
+ *   .tinylytics_hits          hits | hits=unique        the lifetime (unique) hits;
+ *                             &hits_path=/a              with data-path, that page's
+ *   a.tinylytics_public_stats publicstats                href = the public stats URL
  *   .tinylytics_kudos         kudos&path=/a&path=/b      "👋 N" per page or data-path
  *   .tinylytics_countries     countries                  emoji flags, A–Z
  *   .tinylytics_uptime        uptime                     "💯 100%" (nothing while null)
@@ -44,8 +46,11 @@
   const MAX_PATH = 2048;
   // One short grapheme: a flag, or one character with its marks, skin tone and tag
   // modifiers, joined into a ZWJ sequence. Anything else (words, markup) is not an emoji.
-  const ONE_GRAPHEME =
-    /^(?:\p{RI}{2}|[^\s\p{M}\p{C}][\p{M}\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}]*(?:\u200D[^\s\p{M}\p{C}][\p{M}\u{1F3FB}-\u{1F3FF}]*)*)$/u;
+  // A kudos label: any short text and emoji ("👏 Thanks", "❤️❤️", "Like"), never a
+  // control character; written as text, so markup shows as itself.
+  const MAX_LABEL = 32; // code points
+  const isLabel = (text) =>
+    !!text.trim() && [...text].length <= MAX_LABEL && !/[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/u.test(text.replace(/[\u200D\uFE0F]/g, ""));
 
   const noop = () => {};
   const safe = (fn) => {
@@ -90,11 +95,41 @@
     if ("hits" in widgets) {
       const counters = all(".tinylytics_hits");
       const unique = widgets.hits === "unique";
+      // A counter with a data-path shows that page's hits; without, the site's.
+      const pathOf = (el) => {
+        const attr = el.getAttribute("data-path");
+        const path = attr === null ? null : attr.trim();
+        return path && path[0] === "/" && path.length <= MAX_PATH ? path : null;
+      };
+      const pages = [];
+      counters.forEach((el) => {
+        const path = pathOf(el);
+        if (path && pages.indexOf(path) < 0 && pages.length < MAX_PATHS) pages.push(path);
+      });
       if (counters.length)
-        ask(unique ? "hits=unique" : "hits", (data) => {
-          // Unique hits are a paid feature: the server leaves them out for free sites.
-          const n = unique && isCount(data.unique_hits) ? data.unique_hits : data.hits;
-          if (isCount(n)) counters.forEach((el) => (el.textContent = n.toLocaleString()));
+        ask(
+          (unique ? "hits=unique" : "hits") +
+            pages.map((path) => "&hits_path=" + encodeURIComponent(path)).join(""),
+          (data) => {
+            // Unique hits are a paid feature: the server leaves them out for free sites.
+            const perPage = (unique && data.path_unique_hits) || data.path_hits || {};
+            const total = unique && isCount(data.unique_hits) ? data.unique_hits : data.hits;
+            counters.forEach((el) => {
+              const path = pathOf(el);
+              const n = path ? perPage[path] : el.getAttribute("data-path") === null ? total : null;
+              if (isCount(n)) el.textContent = n.toLocaleString();
+            });
+          }
+        );
+    }
+
+    // ---- public stats link (the plugins' a.tinylytics_public_stats) ----------
+    if ("publicstats" in widgets) {
+      const links = all("a.tinylytics_public_stats");
+      if (links.length)
+        ask("publicstats", (data) => {
+          // null while the stats are not public: the links are left as they are.
+          if (isWeb(data.public_stats_url)) links.forEach((a) => (a.href = data.public_stats_url));
         });
     }
 
@@ -102,7 +137,7 @@
     if ("kudos" in widgets) {
       const choice = widgets.kudos || "";
       const custom = choice === "custom";
-      const emoji = choice.length <= 16 && ONE_GRAPHEME.test(choice) ? choice : WAVE;
+      const emoji = isLabel(choice) ? choice.trim() : WAVE;
       const groups = {}; // path → every button for it, its count and whether it is given
       const paths = [];
       all(".tinylytics_kudos,." + PRIVATE).forEach((el) => {
