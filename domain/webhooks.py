@@ -24,7 +24,8 @@ NEW_HIT = "new_hit"
 NEW_KUDO = "new_kudo"
 MONITOR_DOWN = "monitor_down"
 MONITOR_UP = "monitor_up"
-EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP)
+NEW_INSIGHT = "new_insight"  # beyond webhooks.md: docs/webhooks-new-insight.md
+EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_INSIGHT)
 MONITOR_EVENTS = (MONITOR_DOWN, MONITOR_UP)
 
 GENERIC = "generic"

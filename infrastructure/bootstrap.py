@@ -2,27 +2,37 @@
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import UUID
 
 import dramatiq
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
+from application.insights import DAILY_KIND as INSIGHT_KIND
+from application.insights import FIRST_KIND as FIRST_INSIGHT_KIND
+from application.insights import DailyInsights, DefaultWriter, Insights, InsightWriter
 from application.mail import Mailer, Postbox
 from application.premium import Premium
 from application.reports import REPORT_KIND, WeeklyReports
 from application.tracking import Tracking
 from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
-from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
+from application.webhook_dispatch import (
+    INSIGHTS_TRIGGERS,
+    TRACKING_TRIGGERS,
+    Followed,
+    WebhookDispatch,
+)
 from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
+from domain.insights import insights_id
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
 from infrastructure.database_watch import DatabaseWatch
@@ -32,6 +42,7 @@ from infrastructure.geo_refresh import FILE_NAME as GEO_FILE
 from infrastructure.geo_refresh import GeoRefresh, this_host
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.health import Health
+from infrastructure.insight_writer import ChatCompletionsWriter
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.login_throttle import LoginThrottle
@@ -67,6 +78,7 @@ from infrastructure.webhooks import (
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
+from projections.insights import InsightsProjection
 from projections.kudos import KudosProjection
 from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
@@ -78,6 +90,7 @@ log = logging.getLogger("tinylytics")
 
 CONFIGURATION_STORE = "configuration"
 TRACKING_STORE = "tracking"
+INSIGHTS_STORE = "insights"
 
 
 @dataclass
@@ -113,6 +126,8 @@ class Container:
     report_links: SignedReportLinks
     templates: JinjaMailTemplates
     premium: Premium
+    insights: Insights
+    daily_insights: DailyInsights
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
@@ -168,6 +183,7 @@ class Container:
         self.configuration.close()
         self.tracking.close()
         self.webhooks.close()
+        self.insights.close()
         if self.redis is not None:
             self.redis.close()
         self.database.close()
@@ -207,6 +223,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         TrafficProjection(),
         KudosProjection(),
         WebhooksProjection(),
+        InsightsProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -219,6 +236,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         listeners=[wake.set],
     )
     tracking = Tracking(env=event_store_env(settings, TRACKING_STORE), listeners=[wake.set])
+    insights = Insights(env=event_store_env(settings, INSIGHTS_STORE), listeners=[wake.set])
     # Position locks hold rows of the read-model database only: the fence can take the
     # webhooks projection's before the runner (which reads the Webhooks log) exists.
     fence = ErasureFence(PositionLocks(engine))
@@ -235,7 +253,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
     dispatch = WebhookDispatch(
         webhooks=webhooks,
-        followed=[Followed(tracking, TRACKING_TRIGGERS)],
+        followed=[Followed(tracking, TRACKING_TRIGGERS), Followed(insights, INSIGHTS_TRIGGERS)],
         reads=webhook_reads,
         configuration=configuration,
         fence=fence,
@@ -246,6 +264,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             CONFIGURATION_STORE: configuration,
             TRACKING_STORE: tracking,
             WEBHOOKS_STORE: webhooks,
+            INSIGHTS_STORE: insights,
         },
         projections=read_models,
         followers=[dispatch],
@@ -274,6 +293,14 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         if settings.redis_url
         else MemorySeenHashes()
     )
+    insight_rows = EventStoreRows(settings, INSIGHTS_STORE, insights.name)
+
+    def erase_insights(conn: Connection, site_ids: Sequence[UUID]) -> None:
+        """Each site's insights aggregate and its jobs."""
+        insight_rows.delete(conn, originator_ids=[insights_id(s) for s in site_ids])
+        for kind in (INSIGHT_KIND, FIRST_INSIGHT_KIND):
+            schedule.clear(conn, kind, [str(s) for s in site_ids])
+
     eraser = StoreEraser(
         projections,
         configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
@@ -284,6 +311,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
             lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
             lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
+            lambda conn, scope: erase_insights(conn, scope.site_ids),
         ],
     )
     collection = Collection(
@@ -314,6 +342,24 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         links=links,
         schedule=schedule,
     )
+    writer: InsightWriter = DefaultWriter()
+    if settings.insights_llm_url:
+        writer = ChatCompletionsWriter(
+            settings.insights_llm_url,
+            settings.insights_llm_model,
+            settings.insights_llm_key,
+            timeout=settings.insights_llm_timeout,
+        )
+    daily_insights = DailyInsights(
+        insights=insights,
+        sites=configuration,
+        reads=reads.insights,
+        writer=writer,
+        postbox=postbox,
+        templates=templates,
+        links=links,
+        schedule=schedule,
+    )
     retention = Retention(
         mail_store,
         webhooks,
@@ -321,9 +367,15 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
-    kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    kinds = [
+        postbox.job_kind(),
+        *reports.job_kinds(),
+        retention.job_kind(),
+        *daily_insights.job_kinds(),
+    ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
+        daily_insights.initial_jobs,
         lambda: [retention.initial_job()],
     ]
     host = this_host(settings.data_dir)
@@ -368,5 +420,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         report_links=links,
         templates=templates,
         premium=Premium(configuration),
+        insights=insights,
+        daily_insights=daily_insights,
         initial_jobs=initial_jobs,
     )

@@ -50,6 +50,14 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(networks)
 
 
+def _llm_url(raw: str) -> str | None:
+    """TINYLYTICS_INSIGHTS_LLM_URL: the base URL of an OpenAI-compatible API (`…/v1`)."""
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError("TINYLYTICS_INSIGHTS_LLM_URL must start with http:// or https://")
+    return url or None
+
+
 def _webhook_allowed(
     raw: str,
 ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
@@ -120,6 +128,12 @@ class Settings:
     clock_threads: int = 4
     delivery_log_days: int = 30
     geoip_refresh: bool = True
+    # Insights: an optional OpenAI-compatible chat-completions endpoint writes the words
+    # (None: the default writer, on this machine); its model, key and deadline.
+    insights_llm_url: str | None = None
+    insights_llm_model: str = "gpt-4o-mini"
+    insights_llm_key: str | None = None
+    insights_llm_timeout: int = 30
 
     @property
     def is_postgres(self) -> bool:
@@ -178,6 +192,11 @@ class Settings:
             clock_threads=_int(env, "TINYLYTICS_CLOCK_THREADS", 4),
             delivery_log_days=_int(env, "TINYLYTICS_DELIVERY_LOG_DAYS", 30),
             geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
+            insights_llm_url=_llm_url(env.get("TINYLYTICS_INSIGHTS_LLM_URL", "")),
+            insights_llm_model=env.get("TINYLYTICS_INSIGHTS_LLM_MODEL", "").strip()
+            or "gpt-4o-mini",
+            insights_llm_key=env.get("TINYLYTICS_INSIGHTS_LLM_KEY", "").strip() or None,
+            insights_llm_timeout=_int(env, "TINYLYTICS_INSIGHTS_LLM_TIMEOUT", 30),
         )
 
     def geoip_path(self) -> Path | None:

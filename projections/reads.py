@@ -13,6 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from projections.accounts import AccountReads, AccountRow
+from projections.insights import InsightReads, InsightRow, InsightSettingsRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
 from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
@@ -37,6 +38,8 @@ __all__ = [
     "Filters",
     "Group",
     "HitRow",
+    "InsightRow",
+    "InsightSettingsRow",
     "Journey",
     "Journeys",
     "KudoRow",
@@ -80,6 +83,7 @@ class ReadModels:
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
+        self.insights = InsightReads(engine, tables["insights"], self.traffic)
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

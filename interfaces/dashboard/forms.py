@@ -36,6 +36,7 @@ from domain.webhooks import (
     MONITOR_DOWN,
     MONITOR_UP,
     NEW_HIT,
+    NEW_INSIGHT,
     NEW_KUDO,
     validate_webhook_url,
 )
@@ -377,6 +378,7 @@ class WebhookForm(Form):
             NEW_KUDO: "new_kudo: a kudo is given",
             MONITOR_DOWN: "monitor_down: a site goes down",
             MONITOR_UP: "monitor_up: a site is back up",
+            NEW_INSIGHT: "new_insight: a daily insight is generated",
         },
     )
     platform = RadioField(
