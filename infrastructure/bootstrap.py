@@ -209,6 +209,15 @@ def _country_resolver(settings: Settings) -> CountryResolver:
     return CountryResolver(local=local, fallback=fallback)
 
 
+def _quiet_store_env(settings: Settings, store: str) -> dict[str, str]:
+    """A store written a few times a site a day (insights): on PostgreSQL its pool keeps
+    one connection open instead of five, and opens more only while they are needed."""
+    env = event_store_env(settings, store)
+    if settings.is_postgres:
+        env.update(POSTGRES_POOL_SIZE="1", POSTGRES_MAX_OVERFLOW="4")
+    return env
+
+
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
     """Make every part once, each given its collaborators when it is made."""
     settings = settings or Settings.from_env()
@@ -236,7 +245,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         listeners=[wake.set],
     )
     tracking = Tracking(env=event_store_env(settings, TRACKING_STORE), listeners=[wake.set])
-    insights = Insights(env=event_store_env(settings, INSIGHTS_STORE), listeners=[wake.set])
+    insights = Insights(env=_quiet_store_env(settings, INSIGHTS_STORE), listeners=[wake.set])
     # Position locks hold rows of the read-model database only: the fence can take the
     # webhooks projection's before the runner (which reads the Webhooks log) exists.
     fence = ErasureFence(PositionLocks(engine))

@@ -187,3 +187,34 @@ def test_a_new_insight_webhook_arrives_with_the_insight(hooks: Hooks) -> None:  
     # Replays and a second run of the day send nothing more.
     assert h.c.daily_insights.generate(site_id).insight_id is None
     assert len(h.deliver()) == 1
+
+
+def test_erasing_the_account_leaves_no_insight_behind(
+    container: Container, world: World, settings: Any
+) -> None:
+    from domain.insights import insights_id
+    from tests.test_erasure import traces
+
+    zone, day = "UTC", date(2026, 11, 25)
+    extra = [(3, 9 + n % 12, {"path": "/very-private-breakout"}) for n in range(70)]
+    with time_machine.travel(at(zone, day, 0, 30), tick=False) as traveller:
+        site_id = setup_site(container, world, zone)
+        Traffic(zone, day, extra=extra).record(container, site_id)
+        container.daily_insights.enable(site_id)
+        container.daily_insights.configure(site_id, "secret-instructions-xyz", daily_email=False)
+        traveller.move_to(at(zone, day, 1, 0, 1))
+        container.clock.tick()
+        assert days_of(container, site_id) == ["2026-11-24"]
+        owner = container.configuration.find_account("owner@example.com")
+        needles = [
+            "very-private-breakout",
+            "secret-instructions-xyz",
+            insights_id(site_id).hex,
+            str(insights_id(site_id)),
+        ]
+        found = traces(settings, needles)  # the needles are there to be found
+        assert any("insight" in table for table, n in found if n == "secret-instructions-xyz")
+        assert any("insight" in table for table, n in found if n == "very-private-breakout")
+        container.erasure.delete_account(owner.id)
+    assert traces(settings, needles) == []
+    assert container.schedule.get(DAILY_KIND, str(site_id)) is None
