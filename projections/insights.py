@@ -38,6 +38,7 @@ from domain.insight_signals import DayCount, HourCount, InsightNumbers, Tally, b
 from domain.insights import SiteInsights
 from projections.base import Projection, Tables, event_type, set_columns, utc
 from projections.traffic.reads import TrafficReads
+from projections.traffic.schema import hourly_horizon
 
 # Values kept per dimension and week: the signals look at the leaders only.
 TOP_VALUES = 50
@@ -192,6 +193,21 @@ def _insight(row: Any) -> InsightRow:
     )
 
 
+def _utc_midnight(moment: datetime) -> datetime:
+    """The UTC midnight nearest to a moment."""
+    floor = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    return floor + timedelta(days=1) if moment - floor >= timedelta(hours=12) else floor
+
+
+def rollup_span(span: DateRange) -> DateRange | Window:
+    """The span breakdowns read: the local days themselves while their edge hours are
+    in the hourly rollups; older, the whole UTC days nearest to them (at most 12 hours
+    off at each end), so that no edge is read from raw hits."""
+    if span.begin >= hourly_horizon():
+        return span
+    return Window(_utc_midnight(span.begin), _utc_midnight(span.finish), span.zone)
+
+
 def _tallies(groups: list[Any]) -> list[Tally]:
     return [Tally(g.value, g.hits) for g in groups if g.value]
 
@@ -216,12 +232,18 @@ class InsightReads:
         previous = self.traffic.totals(site_id, before)
 
         def top(span: DateRange, column: str, limit: int | None = TOP_VALUES) -> list[Tally]:
-            _count, groups = self.traffic.breakdown(site_id, span, column, top=limit, known=True)
+            _count, groups = self.traffic.breakdown(
+                site_id, rollup_span(span), column, top=limit, known=True
+            )
             return _tallies(groups)
 
         def referrers(span: DateRange) -> list[Tally]:
             _count, groups = self.traffic.breakdown(
-                site_id, span, "referrer", hide_sources=HIDDEN_SOURCES, top=REFERRER_VALUES
+                site_id,
+                rollup_span(span),
+                "referrer",
+                hide_sources=HIDDEN_SOURCES,
+                top=REFERRER_VALUES,
             )
             return by_host(_tallies(groups))[:TOP_VALUES]
 
