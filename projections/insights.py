@@ -200,10 +200,12 @@ def _utc_midnight(moment: datetime) -> datetime:
 
 
 def rollup_span(span: DateRange) -> DateRange | Window:
-    """The span breakdowns read: the local days themselves while their edge hours are
-    in the hourly rollups; older, the whole UTC days nearest to them (at most 12 hours
-    off at each end), so that no edge is read from raw hits."""
-    if span.begin >= hourly_horizon():
+    """The span breakdowns read: the local days themselves while their edges are whole
+    hours still in the hourly rollups; otherwise (older, or a zone whose offset is not a
+    whole hour) the whole UTC days nearest to them (at most 12 hours off at each end),
+    so that no edge is ever read from raw hits."""
+    whole_hours = span.begin.minute == 0 and span.finish.minute == 0
+    if whole_hours and span.begin >= hourly_horizon():
         return span
     return Window(_utc_midnight(span.begin), _utc_midnight(span.finish), span.zone)
 

@@ -285,3 +285,21 @@ def test_generation_reads_rollups_never_raw_hits(container: Container, world: Wo
     assert found.insight_id is not None
     reads = [s for s in statements if "traffic_" in s]
     assert reads and not [s for s in reads if "traffic_hits" in s or "traffic_events" in s]
+
+
+def test_a_zone_at_a_quarter_hour_reads_no_raw_hits_either(
+    container: Container, world: World
+) -> None:
+    from sqlalchemy import event
+
+    zone = "Asia/Kathmandu"  # UTC+5:45
+    site = Site(container, world, zone=zone)
+    with time_machine.travel(at(zone, TODAY, 0, 30), tick=False):
+        Traffic(zone, TODAY).record(container, site.id)
+    statements: list[str] = []
+    event.listen(container.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with time_machine.travel(at(zone, TODAY, 1, 0, 5), tick=False):
+        container.daily_insights.enable(site.id)
+        found = container.daily_insights.generate(site.id)
+    assert found.insight_id is not None and found.signals == ()
+    assert not [s for s in statements if "traffic_hits" in s or "traffic_events" in s]
