@@ -2,14 +2,12 @@
 their state for a site before each feature exists.
 
 api.md: the three endpoints need an active subscription (403 otherwise). With one,
-uptime answers 404 while the site has no monitor, content answers 403 with
-`content_monitoring_enabled: false` while monitoring is off, and insights answer an
-empty list with the site's insight settings (off). The features' own issues replace
+uptime answers 404 while the site has no monitor and content answers 403 with
+`content_monitoring_enabled: false` while monitoring is off (insights have landed:
+application/insights.py). The features' own issues replace
 the "not enabled" states here with their read models; the answers stay as they are.
 """
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -32,13 +30,6 @@ class Accounts(Protocol):
     def get_account(self, account_id: UUID) -> Any: ...
 
 
-@dataclass(frozen=True)
-class InsightSettings:
-    enabled: bool
-    daily_reports_active: bool
-    next_job_at: datetime | None
-
-
 class Premium:
     def __init__(self, accounts: Accounts) -> None:
         self.accounts = accounts
@@ -46,14 +37,6 @@ class Premium:
     def require_subscription(self, owner_id: UUID) -> None:
         if not self.accounts.get_account(owner_id).is_subscribed:
             raise SubscriptionRequired(SUBSCRIPTION_REQUIRED)
-
-    def insight_settings(self, site_id: UUID) -> InsightSettings:
-        """Insights are off until the insights feature lands (its issue turns them on)."""
-        return InsightSettings(enabled=False, daily_reports_active=False, next_job_at=None)
-
-    def insights(self, site_id: UUID, offset: int, limit: int) -> tuple[int, list[Any]]:
-        """Generated insights, newest first, and how many there are: none yet."""
-        return 0, []
 
     def uptime_monitor(self, site_id: UUID) -> Any:
         """The site's monitor; FeatureNotEnabled while it has none (all of them, for now)."""

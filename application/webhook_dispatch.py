@@ -58,10 +58,11 @@ from domain.webhook_messages import (
     analytics_event_payload,
     event_payload,
     hit_payload,
+    insight_payload,
     kudo_payload,
     site_payload,
 )
-from domain.webhooks import NEW_EVENT, NEW_HIT, NEW_KUDO, Webhook
+from domain.webhooks import NEW_EVENT, NEW_HIT, NEW_INSIGHT, NEW_KUDO, Webhook
 
 log = logging.getLogger("tinylytics.webhooks")
 
@@ -147,6 +148,34 @@ TRACKING_TRIGGERS: Mapping[str, Trigger] = {
     KUDO_GIVEN_TOPIC: kudo_trigger,
     KUDO_GIVEN_AGAIN_TOPIC: kudo_trigger,
 }
+
+
+INSIGHT_TOPIC = "domain.insights:SiteInsights.Generated"
+
+
+def insight_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
+    """`new_insight` for each insight generated (docs/webhooks-new-insight.md); its id is
+    the notification id of its event, as the insights API shows it."""
+    generated: Any = app.mapper.to_domain_event(notification)
+    insights: Any = app.repository.get(
+        generated.originator_id, version=generated.originator_version
+    )
+    at = _utc(generated.generated_at)
+    stored = {
+        "insights_for_date": generated.for_day,
+        "generated_at": at,
+        "summary": generated.summary,
+        "traffic_patterns": generated.traffic_patterns,
+        "best_content": generated.best_content,
+        "recommendations": generated.recommendations,
+        "signals": list(generated.signals),
+    }
+    payload = insight_payload(notification.id, stored)
+    return Occurrence(NEW_INSIGHT, insights.site_id, at, notification.id, {"insight": payload})
+
+
+# The insights store's log (application/insights.py).
+INSIGHTS_TRIGGERS: Mapping[str, Trigger] = {INSIGHT_TOPIC: insight_trigger}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from domain.webhooks import (
     MONITOR_UP,
     NEW_EVENT,
     NEW_HIT,
+    NEW_INSIGHT,
     NEW_KUDO,
     SECRET_PREFIX,
 )
@@ -97,6 +98,26 @@ def analytics_event_payload(item: Any, event_id: int) -> dict[str, Any]:
     }
 
 
+def insight_payload(insight_id: int, stored: dict[str, Any]) -> dict[str, Any]:
+    """An insight as `new_insight` sends it (docs/webhooks-new-insight.md): what
+    subscribers read (`summary`, `traffic_patterns`, `best_content`, `recommendations`,
+    `formatted_insights_date`, `generated_at`), its id and day, and its signals."""
+    day = stored["insights_for_date"]
+    year, month, number = (int(part) for part in day.split("-"))
+    formatted = datetime(year, month, number).strftime("%B ") + f"{number}, {year}"
+    return {
+        "id": insight_id,
+        "insights_for_date": day,
+        "formatted_insights_date": formatted,
+        "generated_at": iso(stored["generated_at"]),
+        "summary": stored["summary"],
+        "traffic_patterns": stored["traffic_patterns"],
+        "best_content": stored["best_content"],
+        "recommendations": stored["recommendations"],
+        "signals": list(stored["signals"]),
+    }
+
+
 def event_payload(
     event_type: str, at: datetime, site: dict[str, Any], **parts: Any
 ) -> dict[str, Any]:
@@ -157,6 +178,21 @@ def sample_payload(event_type: str, at: datetime, base_url: str | None) -> dict[
                 "duration_formatted": "2 minutes",
                 "error": "Connection timeout",
             },
+        }
+    elif event_type == NEW_INSIGHT:
+        parts = {
+            "insight": insight_payload(
+                42,
+                {
+                    "insights_for_date": (started.date()).isoformat(),
+                    "generated_at": started,
+                    "summary": "Traffic is up 28% this week, led by one blog post.",
+                    "traffic_patterns": "Wednesday and Thursday were the busiest days.",
+                    "best_content": "/articles/webhooks drew a third of the week's hits.",
+                    "recommendations": "Write a follow-up to /articles/webhooks.",
+                    "signals": [],
+                },
+            )
         }
     else:
         raise ValueError(f"unknown event {event_type!r}")

@@ -25,7 +25,8 @@ NEW_KUDO = "new_kudo"
 NEW_EVENT = "new_event"  # a custom event (payload key `analytics_event`)
 MONITOR_DOWN = "monitor_down"
 MONITOR_UP = "monitor_up"
-EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_EVENT)
+NEW_INSIGHT = "new_insight"  # beyond webhooks.md: docs/webhooks-new-insight.md
+EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_EVENT, NEW_INSIGHT)
 MONITOR_EVENTS = (MONITOR_DOWN, MONITOR_UP)
 
 GENERIC = "generic"

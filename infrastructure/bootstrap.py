@@ -9,13 +9,16 @@ from typing import Any
 from uuid import UUID
 
 import dramatiq
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
+from application.insights import DAILY_KIND as INSIGHT_KIND
+from application.insights import FIRST_KIND as FIRST_INSIGHT_KIND
+from application.insights import DailyInsights, DefaultWriter, Insights, InsightWriter
 from application.mail import Mailer, Postbox
 from application.monitor_webhooks import monitor_triggers
 from application.monitoring import CHECK_KIND, DOMAIN_KIND, Monitoring
@@ -25,9 +28,15 @@ from application.tracking import Tracking
 from application.uptime_alerts import UptimeAlerts
 from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
-from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
+from application.webhook_dispatch import (
+    INSIGHTS_TRIGGERS,
+    TRACKING_TRIGGERS,
+    Followed,
+    WebhookDispatch,
+)
 from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
+from domain.insights import insights_id
 from domain.monitors import monitor_id_for
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
@@ -38,6 +47,7 @@ from infrastructure.geo_refresh import FILE_NAME as GEO_FILE
 from infrastructure.geo_refresh import GeoRefresh, this_host
 from infrastructure.geoip import IpinfoLiteFallback, MmdbCountryLookup
 from infrastructure.health import Health
+from infrastructure.insight_writer import ChatCompletionsWriter
 from infrastructure.jobs import make_broker, start_worker
 from infrastructure.key_usage import KeyUsage
 from infrastructure.login_throttle import LoginThrottle
@@ -77,6 +87,7 @@ from infrastructure.webhooks import (
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
+from projections.insights import InsightsProjection
 from projections.kudos import KudosProjection
 from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
@@ -90,6 +101,7 @@ log = logging.getLogger("tinylytics")
 CONFIGURATION_STORE = "configuration"
 TRACKING_STORE = "tracking"
 MONITORING_STORE = "monitoring"
+INSIGHTS_STORE = "insights"
 
 
 @dataclass
@@ -127,6 +139,8 @@ class Container:
     premium: Premium
     monitoring: Monitoring
     uptime_alerts: UptimeAlerts
+    insights: Insights
+    daily_insights: DailyInsights
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
@@ -183,6 +197,7 @@ class Container:
         self.tracking.close()
         self.webhooks.close()
         self.monitoring.close()
+        self.insights.close()
         if self.redis is not None:
             self.redis.close()
         self.database.close()
@@ -223,6 +238,15 @@ def _country_resolver(settings: Settings) -> CountryResolver:
     return CountryResolver(local=local, fallback=fallback)
 
 
+def _quiet_store_env(settings: Settings, store: str) -> dict[str, str]:
+    """A store written a few times a site a day (insights): on PostgreSQL its pool keeps
+    one connection open instead of five, and opens more only while they are needed."""
+    env = event_store_env(settings, store)
+    if settings.is_postgres:
+        env.update(POSTGRES_POOL_SIZE="1", POSTGRES_MAX_OVERFLOW="4")
+    return env
+
+
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
     """Make every part once, each given its collaborators when it is made."""
     settings = settings or Settings.from_env()
@@ -238,6 +262,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         KudosProjection(),
         WebhooksProjection(),
         UptimeProjection(),
+        InsightsProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -250,6 +275,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         listeners=[wake.set],
     )
     tracking = Tracking(env=event_store_env(settings, TRACKING_STORE), listeners=[wake.set])
+    insights = Insights(env=_quiet_store_env(settings, INSIGHTS_STORE), listeners=[wake.set])
     # Position locks hold rows of the read-model database only: the fence can take the
     # webhooks projection's before the runner (which reads the Webhooks log) exists.
     fence = ErasureFence(PositionLocks(engine))
@@ -295,6 +321,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         followed=[
             Followed(tracking, TRACKING_TRIGGERS),
             Followed(monitoring, monitor_triggers(uptime_reads.number_of)),
+            Followed(insights, INSIGHTS_TRIGGERS),
         ],
         reads=webhook_reads,
         configuration=configuration,
@@ -307,6 +334,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             TRACKING_STORE: tracking,
             WEBHOOKS_STORE: webhooks,
             MONITORING_STORE: monitoring,
+            INSIGHTS_STORE: insights,
         },
         projections=read_models,
         followers=[dispatch, uptime_alerts],
@@ -333,6 +361,14 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         else MemorySeenHashes()
     )
     monitor_rows = EventStoreRows(settings, MONITORING_STORE, monitoring.name)
+    insight_rows = EventStoreRows(settings, INSIGHTS_STORE, insights.name)
+
+    def erase_insights(conn: Connection, site_ids: Sequence[UUID]) -> None:
+        """Each site's insights aggregate and its jobs."""
+        insight_rows.delete(conn, originator_ids=[insights_id(s) for s in site_ids])
+        for kind in (INSIGHT_KIND, FIRST_INSIGHT_KIND):
+            schedule.clear(conn, kind, [str(s) for s in site_ids])
+
     eraser = StoreEraser(
         projections,
         configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
@@ -346,6 +382,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             lambda conn, scope: _forget_monitors(
                 conn, scope.site_ids, probes, schedule, monitor_rows
             ),
+            lambda conn, scope: erase_insights(conn, scope.site_ids),
         ],
     )
     collection = Collection(
@@ -372,6 +409,24 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         links=links,
         schedule=schedule,
     )
+    writer: InsightWriter = DefaultWriter()
+    if settings.insights_llm_url:
+        writer = ChatCompletionsWriter(
+            settings.insights_llm_url,
+            settings.insights_llm_model,
+            settings.insights_llm_key,
+            timeout=settings.insights_llm_timeout,
+        )
+    daily_insights = DailyInsights(
+        insights=insights,
+        sites=configuration,
+        reads=reads.insights,
+        writer=writer,
+        postbox=postbox,
+        templates=templates,
+        links=links,
+        schedule=schedule,
+    )
     retention = Retention(
         mail_store,
         webhooks,
@@ -384,9 +439,11 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         *reports.job_kinds(),
         retention.job_kind(),
         *monitoring.job_kinds(),
+        *daily_insights.job_kinds(),
     ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
+        daily_insights.initial_jobs,
         lambda: [retention.initial_job()],
     ]
     host = this_host(settings.data_dir)
@@ -433,5 +490,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         premium=Premium(configuration),
         monitoring=monitoring,
         uptime_alerts=uptime_alerts,
+        insights=insights,
+        daily_insights=daily_insights,
         initial_jobs=initial_jobs,
     )

@@ -50,6 +50,14 @@ def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, 
     return tuple(networks)
 
 
+def _llm_url(raw: str) -> str | None:
+    """TINYLYTICS_INSIGHTS_LLM_URL: the base URL of an OpenAI-compatible API (`…/v1`)."""
+    url = raw.strip().rstrip("/")
+    if url and not url.startswith(("http://", "https://")):
+        raise SettingsError("TINYLYTICS_INSIGHTS_LLM_URL must start with http:// or https://")
+    return url or None
+
+
 def _webhook_allowed(
     raw: str, name: str = "TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"
 ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
@@ -62,10 +70,10 @@ def _webhook_allowed(
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            name = part.lower().rstrip(".")
-            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", name):
+            host = part.lower().rstrip(".")
+            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", host):
                 raise SettingsError(f"{name}: {part!r} is not a CIDR or host name") from None
-            hosts.add(name)
+            hosts.add(host)
     return tuple(networks), frozenset(hosts)
 
 
@@ -124,6 +132,12 @@ class Settings:
     uptime_allowed_hosts: frozenset[str] = frozenset()
     # Domain expiry: the RDAP base URL (a bootstrap redirector, or a registry's server).
     rdap_url: str = "https://rdap.org"
+    # Insights: an optional OpenAI-compatible chat-completions endpoint writes the words
+    # (None: the default writer, on this machine); its model, key and deadline.
+    insights_llm_url: str | None = None
+    insights_llm_model: str = "gpt-4o-mini"
+    insights_llm_key: str | None = None
+    insights_llm_timeout: int = 30
 
     @property
     def is_postgres(self) -> bool:
@@ -188,6 +202,11 @@ class Settings:
             uptime_allowed_networks=uptime_networks,
             uptime_allowed_hosts=uptime_hosts,
             rdap_url=env.get("TINYLYTICS_RDAP_URL", "").strip().rstrip("/") or "https://rdap.org",
+            insights_llm_url=_llm_url(env.get("TINYLYTICS_INSIGHTS_LLM_URL", "")),
+            insights_llm_model=env.get("TINYLYTICS_INSIGHTS_LLM_MODEL", "").strip()
+            or "gpt-4o-mini",
+            insights_llm_key=env.get("TINYLYTICS_INSIGHTS_LLM_KEY", "").strip() or None,
+            insights_llm_timeout=_int(env, "TINYLYTICS_INSIGHTS_LLM_TIMEOUT", 30),
         )
 
     def geoip_path(self) -> Path | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from uuid import UUID
 
 from projections.accounts import AccountReads, AccountRow
+from projections.insights import InsightReads, InsightRow, InsightSettingsRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
 from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
@@ -45,6 +46,8 @@ __all__ = [
     "Filters",
     "Group",
     "HitRow",
+    "InsightRow",
+    "InsightSettingsRow",
     "Journey",
     "Journeys",
     "KudoRow",
@@ -98,6 +101,7 @@ class ReadModels:
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
         # Made first, like the webhook reads: the monitor webhooks' trigger reads it too.
         self.uptime = uptime or UptimeReads(engine, tables["uptime"])
+        self.insights = InsightReads(engine, tables["insights"], self.traffic)
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

@@ -152,7 +152,7 @@ def test_the_whole_story_up_down_confirmed_slower_checks_recovered(story: Story)
             "id": s.tracked.id,
             "name": "Example Blog",
             "url": s.site.url(),
-            "dashboard_url": f"{BASE_URL}/sites/{s.tracked.id}",
+            "dashboard_url": f"{BASE_URL}/sites/{s.tracked.uid}",
         },
         "monitor": {"id": number, "status": "down"},
         "downtime": {

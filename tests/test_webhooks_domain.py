@@ -224,6 +224,7 @@ def test_sample_payloads_have_the_documented_keys(event_type: str) -> None:
         "monitor_down": {"monitor", "downtime"},
         "monitor_up": {"monitor", "downtime"},
         "new_event": {"analytics_event"},
+        "new_insight": {"insight"},
     }[event_type]
     assert set(payload) - {"event", "timestamp", "test", "site"} == keys
     if event_type == "new_kudo":

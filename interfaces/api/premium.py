@@ -2,7 +2,8 @@
 
 Their schemas are the ones api.md documents, so the OpenAPI document and discovery
 list them as they will answer once their features land; until then (application/
-premium.py) insights answer an empty list, uptime 404 and content 403.
+premium.py) uptime answers 404 and content 403. Insights are read through the front
+door (`reads.insights`, projections/insights.py), the next run from the schedule.
 """
 
 from typing import Any
@@ -234,8 +235,8 @@ def read_insights(site_id: int) -> Any:
     site = _premium_site(site_id)
     query = parse(InsightsQuerySchema())
     page, per_page = query["page"], query["per_page"]
-    total, rows = c.premium.insights(site.id, (page - 1) * per_page, per_page)
-    settings = c.premium.insight_settings(site.id)
+    total, rows = c.reads.insights.page(site.id, (page - 1) * per_page, per_page)
+    settings = c.reads.insights.settings(site.id)
     label = c.configuration.get_site(site.id).label
     return InsightsSchema().dump(
         {
@@ -247,8 +248,8 @@ def read_insights(site_id: int) -> Any:
                 "url": site.url,
                 "label": label,
                 "insights_enabled": settings.enabled,
-                "daily_insight_reports_active": settings.daily_reports_active,
-                "next_insight_job_scheduled_at": settings.next_job_at,
+                "daily_insight_reports_active": settings.enabled and settings.daily_email,
+                "next_insight_job_scheduled_at": c.daily_insights.next_job_at(site.id),
             },
         }
     )

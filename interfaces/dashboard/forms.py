@@ -37,6 +37,7 @@ from domain.webhooks import (
     MONITOR_UP,
     NEW_EVENT,
     NEW_HIT,
+    NEW_INSIGHT,
     NEW_KUDO,
     validate_webhook_url,
 )
@@ -379,6 +380,7 @@ class WebhookForm(Form):
             MONITOR_DOWN: "monitor_down: a site goes down",
             MONITOR_UP: "monitor_up: a site is back up",
             NEW_EVENT: "new_event: a custom event is recorded",
+            NEW_INSIGHT: "new_insight: a daily insight is generated",
         },
     )
     platform = RadioField(
