@@ -22,6 +22,8 @@ from application.visitor_hashing import SeenHashes, VisitorHasher
 from application.webhook_delivery import WebhookSender
 from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
 from application.webhooks import Webhooks, utcnow
+from application.webmentions import Webmentions
+from domain.addresses import AddressPolicy
 from domain.bounded_cache import set_budget as set_cache_budget
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
@@ -64,10 +66,13 @@ from infrastructure.webhooks import (
     host_resolver,
     webhook_policy,
 )
+from infrastructure.webmention_limits import WebmentionLimiter
+from infrastructure.webmention_sources import SafeSourceReader
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
 from projections.kudos import KudosProjection
+from projections.mentions import MentionsProjection
 from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
 from projections.sites import SitesProjection
@@ -113,6 +118,7 @@ class Container:
     report_links: SignedReportLinks
     templates: JinjaMailTemplates
     premium: Premium
+    webmentions: Webmentions
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
@@ -193,6 +199,17 @@ def _country_resolver(settings: Settings) -> CountryResolver:
     return CountryResolver(local=local, fallback=fallback)
 
 
+def _webmention_client(settings: Settings) -> SafeHttpClient:
+    """The guarded client for Webmention sources: anyone may send a Webmention, so
+    its own allowances (not the webhooks'), and one deadline for every hop."""
+    seconds = float(settings.webmention_timeout_seconds)
+    policy = AddressPolicy(
+        allowed_networks=settings.webmention_allowed_networks,
+        allowed_hosts=settings.webmention_allowed_hosts,
+    )
+    return SafeHttpClient(policy, connect_timeout=min(5.0, seconds), total_timeout=seconds)
+
+
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
     """Make every part once, each given its collaborators when it is made."""
     settings = settings or Settings.from_env()
@@ -207,6 +224,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         TrafficProjection(),
         KudosProjection(),
         WebhooksProjection(),
+        MentionsProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -321,7 +339,16 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
+    webmentions = Webmentions(
+        store=tracking,
+        sites=configuration,
+        collection=collection,
+        schedule=schedule,
+        reader=SafeSourceReader(_webmention_client(settings)),
+        limiter=WebmentionLimiter(settings, redis),
+    )
     kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    kinds.append(webmentions.job_kind())
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
         lambda: [retention.initial_job()],
@@ -368,5 +395,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         report_links=links,
         templates=templates,
         premium=Premium(configuration),
+        webmentions=webmentions,
         initial_jobs=initial_jobs,
     )

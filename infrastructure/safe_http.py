@@ -1,4 +1,4 @@
-"""An SSRF-safe HTTP client for webhook deliveries.
+"""An SSRF-safe HTTP client for webhook deliveries and Webmention sources.
 
 - The host name is resolved once; every address is judged by the domain's policy
   (domain/addresses.py) and the request goes to an allowed one, by IP: the Host
@@ -9,6 +9,10 @@
 - 10 seconds to connect, 30 seconds for everything (a watchdog closes the socket
   at the deadline, so a server that drips bytes cannot hold a worker longer).
 - Only the first few KB of a response body are read; the rest is never downloaded.
+
+`get` (Webmention sources) follows a few redirects, each target checked like the
+first URL (a redirect to a private address is refused), and reads at most
+`max_bytes` of the body: a bigger one is reported as too large, not truncated.
 """
 
 import contextlib
@@ -21,7 +25,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 from application.webhook_delivery import HttpOutcome
 from domain.addresses import AddressPolicy, IPAddress, literal_address
@@ -235,3 +240,103 @@ def _describe(error: Exception, deadline: _Deadline, client: SafeHttpClient) -> 
     if isinstance(error, ConnectionResetError):
         return "Connection reset by the endpoint"
     return f"Request failed: {error}"
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What a GET found: the final answer (after redirects), or why there is none."""
+
+    url: str  # the last URL asked for
+    status: int | None = None
+    content_type: str = ""
+    body: bytes = b""
+    error: str | None = None
+
+
+def _get_target(url: str, policy: AddressPolicy) -> str:
+    """An http(s) URL with a host this client may name (before any DNS lookup)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a bad port)
+    except ValueError:
+        raise _Failed(f"Not a valid URL: {url[:200]}") from None
+    if parts.scheme not in ("http", "https"):
+        raise _Failed(f"Not an http(s) URL: {url[:200]}")
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        raise _Failed(f"Not an allowed URL: {url[:200]}")
+    refusal = policy.name_refusal(parts.hostname)
+    if refusal:
+        raise _Failed(f"Refused address: {refusal}")
+    return url
+
+
+def _get_once(
+    client: SafeHttpClient, url: str, deadline: _Deadline, max_bytes: int, accept: str
+) -> tuple[int, str, bytes, str | None]:
+    """One GET (no redirect followed): status, content type, body, Location."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    ips = client.addresses(host, port, deadline)
+    sock = client._connect(ips, port, deadline)
+    try:
+        sock.settimeout(deadline.remaining())
+        if https:
+            sock = client.tls.wrap_socket(sock, server_hostname=host)
+            deadline.watch(sock)
+        connection = _Pinned(host, port, sock, https)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request(
+            "GET",
+            target,
+            headers={"Accept": accept, "User-Agent": "Tinylytics-Webmention/1.0"},
+        )
+        response = connection.getresponse()
+        location = response.getheader("Location")
+        length = response.getheader("Content-Length")
+        declared = int(length) if length and length.isdigit() else 0
+        if response.status not in REDIRECTS and declared > max_bytes:
+            raise _Failed(f"Too large (more than {max_bytes:,} bytes)")
+        data = b"" if response.status in REDIRECTS else response.read(max_bytes + 1)
+        if deadline.expired:
+            raise TimeoutError
+        if len(data) > max_bytes:
+            raise _Failed(f"Too large (more than {max_bytes:,} bytes)")
+        return response.status, response.getheader("Content-Type") or "", data, location
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
+
+
+def safe_get(
+    client: SafeHttpClient,
+    url: str,
+    max_bytes: int,
+    max_redirects: int = 5,
+    accept: str = "text/html, text/plain;q=0.5",
+) -> Fetched:
+    """GET `url` through the guard, following up to `max_redirects` redirects, each
+    checked again; never raises."""
+    deadline = _Deadline(client.total_timeout)
+    current = url
+    try:
+        for _hop in range(max_redirects + 1):
+            current = _get_target(current, client.policy)
+            status, content_type, body, location = _get_once(
+                client, current, deadline, max_bytes, accept
+            )
+            if status in REDIRECTS and location:
+                current = urljoin(current, location.strip())
+                continue
+            return Fetched(current, status, content_type, body)
+        return Fetched(current, error=f"Too many redirects (more than {max_redirects})")
+    except _Failed as failed:
+        return Fetched(current, error=failed.message)
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        return Fetched(current, error=_describe(error, deadline, client))
+    finally:
+        deadline.cancel()

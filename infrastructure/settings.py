@@ -120,6 +120,13 @@ class Settings:
     clock_threads: int = 4
     delivery_log_days: int = 30
     geoip_refresh: bool = True
+    # Webmentions: sources the SSRF guard lets through although their addresses are
+    # refused (tests' loopback pages), Webmentions an hour per source host, and how long
+    # fetching a source may take in all.
+    webmention_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    webmention_allowed_hosts: frozenset[str] = frozenset()
+    webmention_rate_limit: int = 60
+    webmention_timeout_seconds: int = 10
 
     @property
     def is_postgres(self) -> bool:
@@ -146,6 +153,9 @@ class Settings:
         geoip_db = env.get("TINYLYTICS_GEOIP_DB", "").strip()
         hook_networks, hook_hosts = _webhook_allowed(
             env.get("TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS", "")
+        )
+        mention_networks, mention_hosts = _webhook_allowed(
+            env.get("TINYLYTICS_WEBMENTION_ALLOWED_NETWORKS", "")
         )
         return cls(
             data_dir=data_dir,
@@ -178,6 +188,10 @@ class Settings:
             clock_threads=_int(env, "TINYLYTICS_CLOCK_THREADS", 4),
             delivery_log_days=_int(env, "TINYLYTICS_DELIVERY_LOG_DAYS", 30),
             geoip_refresh=_flag(env.get("TINYLYTICS_GEOIP_REFRESH"), default=True),
+            webmention_allowed_networks=mention_networks,
+            webmention_allowed_hosts=mention_hosts,
+            webmention_rate_limit=_int(env, "TINYLYTICS_WEBMENTION_RATE_LIMIT", 60),
+            webmention_timeout_seconds=_int(env, "TINYLYTICS_WEBMENTION_TIMEOUT", 10),
         )
 
     def geoip_path(self) -> Path | None:

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from projections.accounts import AccountReads, AccountRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
+from projections.mentions import MentionReads, MentionRow
 from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
 from projections.sites import SiteReads, SiteRow
@@ -40,6 +41,7 @@ __all__ = [
     "Journey",
     "Journeys",
     "KudoRow",
+    "MentionRow",
     "PathKudos",
     "PathTotals",
     "Point",
@@ -79,6 +81,7 @@ class ReadModels:
         self.sites = SiteReads(engine, tables["sites"])
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
+        self.mentions = MentionReads(engine, tables["mentions"])
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
 
     def settle(self, *names: str) -> None:
