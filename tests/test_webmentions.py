@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from domain.webmentions import KUDO_CHANNEL, kudo_uid_for
 from infrastructure.bootstrap import Container
 from tests.conftest import World, bearer
+from tests.test_webhooks import Hooks, hooks  # noqa: F401 (the fixture)
 from tests.webmention_helpers import Page, Sources, like_of, reply_to, repost_of, sources
 
 SITE = "https://example.com"
@@ -26,6 +27,7 @@ def env(env: dict[str, str]) -> dict[str, str]:
     env["TINYLYTICS_WEBMENTION_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     env["TINYLYTICS_WEBMENTION_TIMEOUT"] = "2"
     env["TINYLYTICS_WEBMENTION_RATE_LIMIT"] = "5"
+    env["TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"  # the new_kudo test's
     return env
 
 
@@ -211,6 +213,26 @@ def test_a_like_is_verified_and_becomes_an_external_kudo_on_the_target_path(wm: 
     assert wm.src.requested == ["/like", "/like"]
 
 
+def test_a_verified_like_fires_new_kudo_once_and_its_removal_nothing(hooks: Hooks) -> None:  # noqa: F811
+    h = hooks
+    h.create("new_kudo")
+    uid = h.c.configuration.get_site(h.site.uuid).uid
+    with sources() as src:
+        source = src.html("/like", like_of(TARGET))
+        form = {"source": source, "target": TARGET}
+        assert h.client.post(f"/webmention/{uid}", data=form).status_code == 202
+        h.c.clock.tick()
+        h.client.post(f"/webmention/{uid}", data=form)  # sent again, unchanged
+        h.c.clock.tick()
+        src.serve("/like", Page(b"", 410))
+        h.client.post(f"/webmention/{uid}", data=form)
+        h.c.clock.tick()
+    got = h.deliver()
+    assert [r.headers["x-tinylytics-event"] for r in got] == ["new_kudo"]
+    kudo = got[0].json["kudo"]
+    assert (kudo["path"], kudo["uid"]) == ("/posts/hello", kudo_uid_for(source, TARGET))
+
+
 def test_a_source_without_a_link_is_rejected(wm: Mentions) -> None:
     source = wm.src.html(
         "/nolink", '<p>I wrote about <a href="https://example.com/other">x</a></p>'
@@ -381,22 +403,26 @@ def test_binary_sources_are_refused(wm: Mentions) -> None:
 
 
 SCRIPT = "<script>window.__pwned=1</script>"
-HOSTILE = (
-    '<article class="h-entry">'
-    '<div class="p-author h-card">'
-    f'<span class="p-name">{SCRIPT}&lt;img src=x onerror=alert(1)&gt;</span>'
-    '<a class="u-url" href="javascript:alert(1)">me</a>'
-    '<img class="u-photo" src="javascript:alert(2)"></div>'
-    f'<h1 class="p-name">&lt;script&gt;alert(3)&lt;/script&gt; title</h1>'
-    f'<div class="e-content"><b onclick="alert(4)">bold</b>{SCRIPT}<iframe src="https://evil.example/"></iframe></div>'
-    '<time class="dt-published">&lt;svg onload=alert(5)&gt;</time>'
-    f'<a class="u-like-of" href="{TARGET}">liked</a>'
-    "</article>"
-)
+
+
+def hostile(target: str) -> str:
+    """A like whose every mf2 property carries a script payload."""
+    return (
+        '<article class="h-entry">'
+        '<div class="p-author h-card">'
+        f'<span class="p-name">{SCRIPT}&lt;img src=x onerror=alert(1)&gt;</span>'
+        '<a class="u-url" href="javascript:alert(1)">me</a>'
+        '<img class="u-photo" src="javascript:alert(2)"></div>'
+        f'<h1 class="p-name">&lt;script&gt;alert(3)&lt;/script&gt; title</h1>'
+        f'<div class="e-content"><b onclick="alert(4)">bold</b>{SCRIPT}<iframe src="https://evil.example/"></iframe></div>'
+        '<time class="dt-published">&lt;svg onload=alert(5)&gt;</time>'
+        f'<a class="u-like-of" href="{target}">liked</a>'
+        "</article>"
+    )
 
 
 def test_script_payloads_in_every_mf2_property_are_kept_as_plain_text_only(wm: Mentions) -> None:
-    source = wm.src.html("/hostile", HOSTILE)
+    source = wm.src.html("/hostile", hostile(TARGET))
     wm.send(source)
     wm.verify()
     row = wm.mention(source)
