@@ -431,3 +431,17 @@ def test_script_payloads_in_every_mf2_property_are_kept_as_plain_text_only(wm: M
     for text in (row.author_name, row.title, row.snippet, row.published):
         assert text is None or "\n" not in text
     assert row.snippet is not None and "bold" in row.snippet and "<b" not in row.snippet
+
+
+def test_erasing_the_account_leaves_no_mention_behind(wm: Mentions, settings: Any) -> None:
+    from tests.test_erasure import traces
+
+    source = wm.src.html("/erase-me-please", like_of(TARGET, author="Zelda Unique"))
+    response = wm.send(source)
+    wm.verify()
+    mention_hex = urlsplit(response.headers["Location"]).path.rsplit("/", 1)[1]
+    needles = [source, "zelda unique", mention_hex, str(wm.site.uuid)]
+    assert {n for _t, n in traces(settings, needles)} >= {source, "zelda unique"}
+    wm.c.erasure.delete_account(wm.owner.uuid)
+    wm.c.projections.catch_up()
+    assert traces(settings, needles) == []
