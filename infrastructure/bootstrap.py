@@ -35,6 +35,8 @@ from application.webhook_dispatch import (
     WebhookDispatch,
 )
 from application.webhooks import Webhooks, utcnow
+from application.webmentions import Webmentions
+from domain.addresses import AddressPolicy
 from domain.bounded_cache import set_budget as set_cache_budget
 from domain.insights import insights_id
 from domain.monitors import monitor_id_for
@@ -84,11 +86,14 @@ from infrastructure.webhooks import (
     host_resolver,
     webhook_policy,
 )
+from infrastructure.webmention_limits import WebmentionLimiter
+from infrastructure.webmention_sources import SafeSourceReader
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
 from projections.insights import InsightsProjection
 from projections.kudos import KudosProjection
+from projections.mentions import MentionsProjection
 from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
 from projections.sites import SitesProjection
@@ -141,6 +146,7 @@ class Container:
     uptime_alerts: UptimeAlerts
     insights: Insights
     daily_insights: DailyInsights
+    webmentions: Webmentions
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
@@ -247,6 +253,17 @@ def _quiet_store_env(settings: Settings, store: str) -> dict[str, str]:
     return env
 
 
+def _webmention_client(settings: Settings) -> SafeHttpClient:
+    """The guarded client for Webmention sources: anyone may send a Webmention, so
+    its own allowances (not the webhooks'), and one deadline for every hop."""
+    seconds = float(settings.webmention_timeout_seconds)
+    policy = AddressPolicy(
+        allowed_networks=settings.webmention_allowed_networks,
+        allowed_hosts=settings.webmention_allowed_hosts,
+    )
+    return SafeHttpClient(policy, connect_timeout=min(5.0, seconds), total_timeout=seconds)
+
+
 def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) -> Container:
     """Make every part once, each given its collaborators when it is made."""
     settings = settings or Settings.from_env()
@@ -263,6 +280,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         WebhooksProjection(),
         UptimeProjection(),
         InsightsProjection(),
+        MentionsProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -434,12 +452,21 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
+    webmentions = Webmentions(
+        store=tracking,
+        sites=configuration,
+        collection=collection,
+        schedule=schedule,
+        reader=SafeSourceReader(_webmention_client(settings)),
+        limiter=WebmentionLimiter(settings, redis),
+    )
     kinds = [
         postbox.job_kind(),
         *reports.job_kinds(),
         retention.job_kind(),
         *monitoring.job_kinds(),
         *daily_insights.job_kinds(),
+        webmentions.job_kind(),
     ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
@@ -492,5 +519,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         uptime_alerts=uptime_alerts,
         insights=insights,
         daily_insights=daily_insights,
+        webmentions=webmentions,
         initial_jobs=initial_jobs,
     )

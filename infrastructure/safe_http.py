@@ -1,14 +1,18 @@
-"""An SSRF-safe HTTP client for webhook deliveries and uptime checks.
+"""An SSRF-safe HTTP client for webhook deliveries, uptime checks and Webmention sources.
 
 - The host name is resolved once; every address is judged by the domain's policy
   (domain/addresses.py) and the request goes to an allowed one, by IP: the Host
   header and TLS SNI (and certificate check) carry the name. A DNS answer that
   changes between the check and the connection (DNS rebinding) cannot move the
   request, because there is no second lookup.
-- Redirects are never followed: a 3xx is an answer like any other (a failure).
+- `fetch` is one request: it never follows a redirect (for a webhook a 3xx is an
+  answer like any other, a failure). `follow` is for the callers that must (uptime
+  checks, Webmention sources): a few redirects, each target checked like the first
+  URL, so a redirect to a private address is refused.
 - 10 seconds to connect, 30 seconds for everything (a watchdog closes the socket
   at the deadline, so a server that drips bytes cannot hold a worker longer).
-- Only the first few KB of a response body are read; the rest is never downloaded.
+- A body is read up to a limit (a few KB unless the caller asks for more); the rest
+  is never downloaded, and `Fetched.truncated` says there was more.
 """
 
 import contextlib
@@ -22,8 +26,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
 
 from application.webhook_delivery import HttpOutcome
 from domain.addresses import AddressPolicy, IPAddress, literal_address
@@ -197,9 +201,13 @@ class SafeHttpClient:
         headers: dict[str, str],
         body: bytes | None = None,
         validate: UrlCheck = validate_webhook_url,
+        max_body: int | None = None,
     ) -> "Fetched":
+        """One request to `url` (checked by `validate`, then by address); never raises.
+        The body is read up to `max_body` bytes (the client's limit when None)."""
         started = time.monotonic()
         deadline = _Deadline(self.total_timeout)
+        limit = self.max_body if max_body is None else max_body
         sock: socket.socket | None = None
         certificate: bytes | None = None
         try:
@@ -221,18 +229,21 @@ class SafeHttpClient:
                 target += "?" + parts.query
             connection.request(method, target, body=body, headers=headers)
             response = connection.getresponse()
-            data = response.read(self.max_body)
+            data = b"" if method == "HEAD" else response.read(limit + 1)
             if deadline.expired:
                 # The watchdog cut the answer short: a status alone is not a delivery.
                 raise TimeoutError
             outcome = HttpOutcome(
                 status=response.status,
-                body=data.decode("utf-8", "replace"),
+                body=data[:limit].decode("utf-8", "replace"),
                 retry_after=response.getheader("Retry-After"),
                 location=response.getheader("Location"),
                 duration_ms=_ms(started),
             )
-            return Fetched(outcome, None, certificate)
+            answered = {k.lower(): v for k, v in response.getheaders()}
+            return Fetched(
+                outcome, None, certificate, answered, data[:limit], len(data) > limit, url
+            )
         except _Failed as failed:
             error, failure = failed.message, failed.failure
         except DomainError as refused:
@@ -244,7 +255,28 @@ class SafeHttpClient:
             if sock is not None:
                 with contextlib.suppress(OSError):
                     sock.close()
-        return Fetched(HttpOutcome(status=None, error=error, duration_ms=_ms(started)), failure)
+        outcome = HttpOutcome(status=None, error=error, duration_ms=_ms(started))
+        return Fetched(outcome, failure, url=url)
+
+    def follow(
+        self,
+        url: str,
+        headers: dict[str, str],
+        validate: UrlCheck = validate_webhook_url,
+        max_redirects: int = 5,
+        max_body: int | None = None,
+    ) -> "Followed":
+        """GET `url`, following at most `max_redirects` redirects, each target checked
+        again as the first was; never raises."""
+        elapsed = 0
+        for _hop in range(max_redirects + 1):
+            fetched = self.fetch("GET", url, headers, None, validate, max_body)
+            elapsed += fetched.outcome.duration_ms
+            outcome = fetched.outcome
+            if outcome.status not in REDIRECT_STATUSES or not outcome.location:
+                return Followed(fetched, elapsed)
+            url = urljoin(url, outcome.location.strip())
+        return Followed(fetched, elapsed, too_many_redirects=True)
 
     def peer_certificate(self, url: str, validate: UrlCheck = validate_webhook_url) -> bytes | None:
         """The certificate an HTTPS server presents, whether or not it can be trusted (to
@@ -268,11 +300,29 @@ class SafeHttpClient:
                     sock.close()
 
 
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
 @dataclass(frozen=True)
 class Fetched:
+    """What one request brought back: the outcome, and what some callers want besides."""
+
     outcome: HttpOutcome
     failure: str | None = None  # a class of domain/check_results.py, when there is no status
     certificate: bytes | None = None  # the server's certificate (DER), over HTTPS
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    data: bytes = b""  # the body as read, at most the limit asked for
+    truncated: bool = False  # the body was longer than the limit
+    url: str = ""  # the URL asked for
+
+
+@dataclass(frozen=True)
+class Followed:
+    """The last answer after redirects, and how long they took together."""
+
+    last: Fetched
+    elapsed_ms: int
+    too_many_redirects: bool = False
 
 
 class _Failed(Exception):

@@ -138,6 +138,13 @@ class Settings:
     insights_llm_model: str = "gpt-4o-mini"
     insights_llm_key: str | None = None
     insights_llm_timeout: int = 30
+    # Webmentions: sources the SSRF guard lets through although their addresses are
+    # refused (tests' loopback pages), Webmentions an hour per source host, and how long
+    # fetching a source may take in all.
+    webmention_allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
+    webmention_allowed_hosts: frozenset[str] = frozenset()
+    webmention_rate_limit: int = 60
+    webmention_timeout_seconds: int = 10
 
     @property
     def is_postgres(self) -> bool:
@@ -167,6 +174,10 @@ class Settings:
         )
         uptime_networks, uptime_hosts = _webhook_allowed(
             env.get("TINYLYTICS_UPTIME_ALLOWED_NETWORKS", ""), "TINYLYTICS_UPTIME_ALLOWED_NETWORKS"
+        )
+        mention_networks, mention_hosts = _webhook_allowed(
+            env.get("TINYLYTICS_WEBMENTION_ALLOWED_NETWORKS", ""),
+            "TINYLYTICS_WEBMENTION_ALLOWED_NETWORKS",
         )
         return cls(
             data_dir=data_dir,
@@ -207,6 +218,10 @@ class Settings:
             or "gpt-4o-mini",
             insights_llm_key=env.get("TINYLYTICS_INSIGHTS_LLM_KEY", "").strip() or None,
             insights_llm_timeout=_int(env, "TINYLYTICS_INSIGHTS_LLM_TIMEOUT", 30),
+            webmention_allowed_networks=mention_networks,
+            webmention_allowed_hosts=mention_hosts,
+            webmention_rate_limit=_int(env, "TINYLYTICS_WEBMENTION_RATE_LIMIT", 60),
+            webmention_timeout_seconds=_int(env, "TINYLYTICS_WEBMENTION_TIMEOUT", 10),
         )
 
     def geoip_path(self) -> Path | None:

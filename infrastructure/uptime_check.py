@@ -9,7 +9,6 @@ the redirects; anything else is down, in the words of domain/check_results.py.
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime
-from urllib.parse import urljoin
 
 from cryptography import x509
 
@@ -32,7 +31,6 @@ from infrastructure.settings import Settings
 
 CONNECT_TIMEOUT = 10.0
 TOTAL_TIMEOUT = 20.0
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HEADERS = {"User-Agent": USER_AGENT, "Accept": "*/*", "Connection": "close"}
 
 
@@ -50,15 +48,12 @@ class HttpChecker:
 
     def fetch(self, url: str) -> tuple[Fetched, int]:
         """The last answer after following redirects, and the time they took together."""
-        total = 0
-        for _ in range(MAX_REDIRECTS + 1):
-            fetched = self.client.get(url, HEADERS, validate=monitor_url)
-            total += fetched.outcome.duration_ms
-            outcome = fetched.outcome
-            if outcome.status not in REDIRECT_STATUSES or not outcome.location:
-                return fetched, total
-            url = urljoin(url, outcome.location)
-        return Fetched(outcome, REDIRECTS), total
+        followed = self.client.follow(
+            url, HEADERS, validate=monitor_url, max_redirects=MAX_REDIRECTS
+        )
+        if followed.too_many_redirects:
+            return Fetched(followed.last.outcome, REDIRECTS), followed.elapsed_ms
+        return followed.last, followed.elapsed_ms
 
     def check(self, url: str) -> CheckResult:
         fetched, elapsed = self.fetch(url)

@@ -9,6 +9,7 @@ from interfaces.api.errors import register_error_handlers
 from interfaces.collect.collector import mount
 from interfaces.collect.embed import register_embed
 from interfaces.collect.pixel import GIF, pixel
+from interfaces.collect.webmention import webmention
 from interfaces.collect.widgets import widgets
 from interfaces.dashboard import register_dashboard
 from interfaces.health import health
@@ -27,6 +28,7 @@ def create_app(container: Container) -> Flask:
     register_embed(app)
     app.register_blueprint(pixel)
     app.register_blueprint(widgets)
+    app.register_blueprint(webmention)  # POST /webmention/<uid>, its status pages
     register_dashboard(app)  # the home page `/`, sign-in, sites, account, public stats
 
     app.register_blueprint(health)  # GET /healthz

@@ -15,6 +15,7 @@ from uuid import UUID
 from projections.accounts import AccountReads, AccountRow
 from projections.insights import InsightReads, InsightRow, InsightSettingsRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
+from projections.mentions import MentionReads, MentionRow
 from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
 from projections.sites import SiteReads, SiteRow
@@ -51,6 +52,7 @@ __all__ = [
     "Journey",
     "Journeys",
     "KudoRow",
+    "MentionRow",
     "MonitorView",
     "PathKudos",
     "PathTotals",
@@ -98,6 +100,7 @@ class ReadModels:
         self.sites = SiteReads(engine, tables["sites"])
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
+        self.mentions = MentionReads(engine, tables["mentions"])
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
         # Made first, like the webhook reads: the monitor webhooks' trigger reads it too.
         self.uptime = uptime or UptimeReads(engine, tables["uptime"])

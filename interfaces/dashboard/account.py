@@ -11,6 +11,7 @@ from domain.api_keys import ApiKey
 from domain.errors import Conflict, DomainError, NotFound
 from interfaces.container import container
 from interfaces.dashboard.blueprint import dashboard
+from interfaces.dashboard.community import MENTION_COLUMNS
 from interfaces.dashboard.forms import (
     ChangeEmailForm,
     ChangePasswordForm,
@@ -227,6 +228,8 @@ def export_account() -> Any:
             yield f"{folder}/hits.csv", csv_chunks(HIT_COLUMNS, hits)
             yield f"{folder}/events.csv", csv_chunks(EVENT_COLUMNS, events)
             yield f"{folder}/kudos.csv", csv_chunks(KUDO_COLUMNS, reads.kudos.export(site.id))
+            mentions = reads.mentions.export(site.id)
+            yield f"{folder}/mentions.csv", csv_chunks(MENTION_COLUMNS, mentions)
 
     return Response(
         zip_chunks(files()),

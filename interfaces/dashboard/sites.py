@@ -1,7 +1,7 @@
 """The sites list, New Site, and each site's tabs: overview, edit, embed code, kudos,
 events, journeys, and the CSV export of its hits."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 from urllib.parse import quote
@@ -224,10 +224,16 @@ def kudos(uid: str) -> Any:
     kudos = container().reads.kudos
     page = _page()
     top = kudos.top(site.id, 50)
-    total, rows = kudos.page(site.id, None, None, None, None, PER_PAGE, (page - 1) * PER_PAGE)
+    external = request.args.get("source") == "external"  # likes from Webmentions
+    rows: Sequence[object]
+    if external:
+        total, rows = container().reads.mentions.likes(site.id, PER_PAGE, (page - 1) * PER_PAGE)
+    else:
+        total, rows = kudos.page(site.id, None, None, None, None, PER_PAGE, (page - 1) * PER_PAGE)
     return render_template(
         "dashboard/kudos.html",
         site=site,
+        external=external,
         top=top,
         rows=rows,
         total=total,
