@@ -1,4 +1,4 @@
-"""An SSRF-safe HTTP client for webhook deliveries.
+"""An SSRF-safe HTTP client for webhook deliveries and the content crawler.
 
 - The host name is resolved once; every address is judged by the domain's policy
   (domain/addresses.py) and the request goes to an allowed one, by IP: the Host
@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from application.webhook_delivery import HttpOutcome
@@ -166,35 +167,53 @@ class SafeHttpClient:
         raise _Failed(f"Could not connect: {last}")
 
     # -- the request -------------------------------------------------------------------
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        max_body: int,
+        deadline: _Deadline,
+        opened: list[socket.socket],
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """Send one request to a checked address and read at most `max_body` + 1 bytes."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        https = parts.scheme == "https"
+        port = parts.port or (443 if https else 80)
+        ips = self.addresses(host, port, deadline)
+        sock = self._connect(ips, port, deadline)
+        opened.append(sock)
+        sock.settimeout(deadline.remaining())
+        if https:
+            sock = self.tls.wrap_socket(sock, server_hostname=host)
+            opened.append(sock)
+            deadline.watch(sock)
+        connection = _Pinned(host, port, sock, https)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        connection.request(method, target, body=body, headers=headers)
+        response = connection.getresponse()
+        data = response.read(max_body + 1) if max_body > 0 and method != "HEAD" else b""
+        if deadline.expired:
+            # The watchdog cut the answer short: a status alone is not an answer.
+            raise TimeoutError
+        return response, data
+
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> HttpOutcome:
         started = time.monotonic()
         deadline = _Deadline(self.total_timeout)
-        sock: socket.socket | None = None
+        opened: list[socket.socket] = []
         try:
             url = validate_webhook_url(url, self.policy)
-            parts = urlsplit(url)
-            host = parts.hostname or ""
-            https = parts.scheme == "https"
-            port = parts.port or (443 if https else 80)
-            ips = self.addresses(host, port, deadline)
-            sock = self._connect(ips, port, deadline)
-            sock.settimeout(deadline.remaining())
-            if https:
-                sock = self.tls.wrap_socket(sock, server_hostname=host)
-                deadline.watch(sock)
-            connection = _Pinned(host, port, sock, https)
-            target = parts.path or "/"
-            if parts.query:
-                target += "?" + parts.query
-            connection.request("POST", target, body=body, headers=headers)
-            response = connection.getresponse()
-            data = response.read(self.max_body)
-            if deadline.expired:
-                # The watchdog cut the answer short: a status alone is not a delivery.
-                raise TimeoutError
+            response, data = self._exchange(
+                "POST", url, body, headers, self.max_body, deadline, opened
+            )
             outcome = HttpOutcome(
                 status=response.status,
-                body=data.decode("utf-8", "replace"),
+                body=data[: self.max_body].decode("utf-8", "replace"),
                 retry_after=response.getheader("Retry-After"),
                 location=response.getheader("Location"),
                 duration_ms=_ms(started),
@@ -209,10 +228,68 @@ class SafeHttpClient:
             )
         finally:
             deadline.cancel()
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.close()
+            _close(opened)
         return outcome
+
+    def fetch(self, method: str, url: str, headers: dict[str, str], max_body: int = 0) -> "Fetched":
+        """GET or HEAD a public http(s) URL (the content crawler's requests): the status,
+        a few headers, and at most `max_body` bytes of the body. Never raises."""
+        started = time.monotonic()
+        deadline = _Deadline(self.total_timeout)
+        opened: list[socket.socket] = []
+        try:
+            _check_fetch_url(url, self.policy)
+            response, data = self._exchange(method, url, None, headers, max_body, deadline, opened)
+            fetched = Fetched(
+                status=response.status,
+                headers={k.lower(): v for k, v in response.getheaders()},
+                body=data[:max_body],
+                truncated=len(data) > max_body,
+                duration_ms=_ms(started),
+            )
+        except _Failed as failed:
+            fetched = Fetched(status=None, error=failed.message, duration_ms=_ms(started))
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            fetched = Fetched(
+                status=None, error=_describe(error, deadline, self), duration_ms=_ms(started)
+            )
+        finally:
+            deadline.cancel()
+            _close(opened)
+        return fetched
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one GET or HEAD brought back: a status, or the error that kept it from one."""
+
+    status: int | None
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    body: bytes = b""
+    truncated: bool = False  # the body was longer than asked for
+    error: str | None = None
+    duration_ms: int = 0
+
+
+def _check_fetch_url(url: str, policy: AddressPolicy) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError:
+        raise _Failed("Not a valid URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _Failed("Not an http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        raise _Failed("The URL carries a user name or password (not sent)")
+    refusal = policy.name_refusal(parts.hostname)
+    if refusal is not None:
+        raise _Failed(f"Refused address: {refusal}")
+
+
+def _close(opened: list[socket.socket]) -> None:
+    for sock in reversed(opened):
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 class _Failed(Exception):
