@@ -12,6 +12,8 @@ from sqlalchemy import Engine
 from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
+from application.content_checks import CHECK_KIND, ContentChecks
+from application.content_monitoring import ContentMonitoring
 from application.enrichment import CountryResolver
 from application.erasure import Erasure
 from application.mail import Mailer, Postbox
@@ -25,6 +27,7 @@ from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
+from infrastructure.crawler import SafeCrawler
 from infrastructure.database_watch import DatabaseWatch
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
@@ -67,6 +70,7 @@ from infrastructure.webhooks import (
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
+from projections.content import ContentProjection
 from projections.kudos import KudosProjection
 from projections.reads import ReadModels
 from projections.runner import PositionLocks, ProjectionRunner
@@ -78,6 +82,7 @@ log = logging.getLogger("tinylytics")
 
 CONFIGURATION_STORE = "configuration"
 TRACKING_STORE = "tracking"
+CONTENT_STORE = "content"
 
 
 @dataclass
@@ -116,6 +121,8 @@ class Container:
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
+    content_monitoring: ContentMonitoring
+    content: ContentChecks  # content monitoring's use cases: enable, check, crawl, alert
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
@@ -168,6 +175,7 @@ class Container:
         self.configuration.close()
         self.tracking.close()
         self.webhooks.close()
+        self.content_monitoring.close()
         if self.redis is not None:
             self.redis.close()
         self.database.close()
@@ -199,6 +207,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     set_cache_budget(settings.cache_bytes)
     ensure_schema(settings)
     wake = threading.Event()
+    stop = threading.Event()  # the container's: a shutdown also cuts a running crawl short
     engine = read_model_engine(settings)
     read_models = [
         AccountsProjection(),
@@ -207,6 +216,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         TrafficProjection(),
         KudosProjection(),
         WebhooksProjection(),
+        ContentProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -232,6 +242,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         resolver=host_resolver,
         listeners=[wake.set],
     )
+    content_monitoring = ContentMonitoring(
+        env=event_store_env(settings, CONTENT_STORE), sites=configuration, listeners=[wake.set]
+    )
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
     dispatch = WebhookDispatch(
         webhooks=webhooks,
@@ -246,6 +259,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             CONFIGURATION_STORE: configuration,
             TRACKING_STORE: tracking,
             WEBHOOKS_STORE: webhooks,
+            CONTENT_STORE: content_monitoring,
         },
         projections=read_models,
         followers=[dispatch],
@@ -284,6 +298,8 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
             lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
             lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
+            lambda conn, scope: schedule.clear(conn, CHECK_KIND, [str(s) for s in scope.site_ids]),
+            lambda conn, scope: reads.content_checks.forget(conn, scope.site_ids),
         ],
     )
     collection = Collection(
@@ -321,7 +337,18 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         projections,
         keep=timedelta(days=settings.delivery_log_days),
     )
+    reads.content_checks.setup()
+    content_checks = ContentChecks(
+        monitoring=content_monitoring,
+        crawler=SafeCrawler(webhook_policy(settings), stop=stop),
+        rows=reads.content_checks,
+        schedule=schedule,
+        postbox=postbox,
+        templates=templates,
+        links=links,
+    )
     kinds = [postbox.job_kind(), *reports.job_kinds(), retention.job_kind()]
+    kinds += content_checks.job_kinds()
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
         lambda: [retention.initial_job()],
@@ -369,4 +396,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         templates=templates,
         premium=Premium(configuration),
         initial_jobs=initial_jobs,
+        content_monitoring=content_monitoring,
+        content=content_checks,
+        _stop=stop,
     )

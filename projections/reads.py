@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import MetaData
+
 from projections.accounts import AccountReads, AccountRow
+from projections.content import ContentReads, LinkCheckRows, check_rows_table
 from projections.kudos import KudoReads, KudoRow, PathKudos
 from projections.reports import ReportReads
 from projections.runner import ProjectionRunner
@@ -80,6 +83,9 @@ class ReadModels:
         self.traffic = TrafficReads(engine, tables["traffic"])
         self.kudos = KudoReads(engine, tables["kudos"])
         self.reports = ReportReads(self.traffic, self.kudos, self.sites)
+        # Each crawl's rows: written by content checks (their CheckRows), read here.
+        self.content_checks = LinkCheckRows(engine, check_rows_table(MetaData()))
+        self.content = ContentReads(engine, tables["content"], self.content_checks.table)
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page
