@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import dramatiq
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from application.clock import Clock, Job
 from application.collection import Collection
@@ -15,7 +15,7 @@ from application.configuration import Configuration
 from application.content_checks import CHECK_KIND, ContentChecks
 from application.content_monitoring import ContentMonitoring
 from application.enrichment import CountryResolver
-from application.erasure import Erasure
+from application.erasure import Erasure, ErasureScope
 from application.mail import Mailer, Postbox
 from application.premium import Premium
 from application.reports import REPORT_KIND, WeeklyReports
@@ -25,6 +25,7 @@ from application.webhook_delivery import WebhookSender
 from application.webhook_dispatch import TRACKING_TRIGGERS, Followed, WebhookDispatch
 from application.webhooks import Webhooks, utcnow
 from domain.bounded_cache import set_budget as set_cache_budget
+from domain.content_monitoring import monitor_id
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
 from infrastructure.crawler import SafeCrawler
@@ -245,6 +246,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     content_monitoring = ContentMonitoring(
         env=event_store_env(settings, CONTENT_STORE), sites=configuration, listeners=[wake.set]
     )
+    content_rows = EventStoreRows(settings, CONTENT_STORE, content_monitoring.name)
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
     dispatch = WebhookDispatch(
         webhooks=webhooks,
@@ -288,6 +290,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         if settings.redis_url
         else MemorySeenHashes()
     )
+
+    def forget_content(conn: Connection, scope: ErasureScope) -> None:
+        content_rows.delete(conn, originator_ids=[monitor_id(s) for s in scope.site_ids])
+
     eraser = StoreEraser(
         projections,
         configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
@@ -300,6 +306,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
             lambda conn, scope: schedule.clear(conn, CHECK_KIND, [str(s) for s in scope.site_ids]),
             lambda conn, scope: reads.content_checks.forget(conn, scope.site_ids),
+            forget_content,
         ],
     )
     collection = Collection(

@@ -370,7 +370,7 @@ class ContentReads:
         )
         ok = [
             ContentIssue(
-                id=0,
+                id=int(r.url_key[:13], 16),  # stable for the URL; fits a JSON number
                 url=r.url,
                 status_code=r.status_code,
                 error_message=None,

@@ -276,3 +276,93 @@ def test_premium_and_off(container: Container, world: World) -> None:
     container.projections.catch_up()
     assert container.reads.content.report(other.uuid, datetime.now(UTC)) is None
     assert container.schedule.get(CHECK_KIND, str(other.uuid)) is None
+
+
+def test_erasing_the_account_leaves_no_content_monitoring_behind(
+    local: Monitored, settings: Any
+) -> None:
+    from tests.test_erasure import traces
+
+    c = local.c
+    c.content.enable(local.site_id)
+    local.tick()
+    needle = local.site.url("/missing").split("://", 1)[1]
+    assert traces(settings, [needle])  # the crawl's rows and the issue hold it
+    c.erasure.delete_account(local.owner.uuid)
+    c.projections.catch_up()
+    assert traces(settings, [needle]) == []
+    assert list(c.content_monitoring.events.get(monitor_id(local.site_id))) == []
+    assert c.schedule.get(CHECK_KIND, str(local.site_id)) is None
+
+
+def _keys(value: Any) -> Any:
+    """The shape of a JSON value: its keys, all the way down (first item of lists)."""
+    if isinstance(value, dict):
+        return {k: _keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keys(value[0])] if value else []
+    return None
+
+
+def test_api_content_answers_exactly_as_documented(local: Monitored, client: Any) -> None:
+    import json
+
+    from tests.conftest import bearer
+    from tests.test_api_premium import DOCUMENTED, _document, _validator
+
+    c, site = local.c, local.site
+    site.routes["/"] = page('<a href="/about">a</a> <a href="/missing">m</a>')
+    site.routes["/about"] = page('<a href="/gone">g</a>')
+    secret = c.configuration.issue_key(local.owner.uuid, "api", "read_only").secret
+    c.projections.catch_up()
+    headers = bearer(secret)
+    listed = client.get("/api/v1/sites", headers=headers).json["sites"]
+    number = listed[0]["id"]
+    off = client.get(f"/api/v1/sites/{number}/content", headers=headers)
+    assert off.status_code == 403 and off.json["content_monitoring_enabled"] is False
+    with time_machine.travel(START, tick=False):
+        c.content.enable(local.site_id, "/")
+        local.tick()
+        c.content_monitoring.ignore(local.site_id, f"broken_link {site.url('/gone')}")
+        c.projections.catch_up()
+        answer = client.get(f"/api/v1/sites/{number}/content", headers=headers)
+    assert answer.status_code == 200
+    body = answer.json
+    _validator(_document(client), "/sites/{id}/content", 200).validate(body)
+    documented = json.loads(DOCUMENTED["/sites/{id}/content"])
+    documented["ignored_issues"] = documented["issues"]["broken_links"]
+    documented["ok_links"] = documented["issues"]["broken_links"]
+    assert _keys(body) == _keys(documented)
+    assert body["site"]["url"] == site.origin
+    status = body["monitoring_status"]
+    assert status == {
+        "enabled": True,
+        "root_path": None,
+        "last_check_at": "2026-12-02T09:00:00Z",
+        "is_initial_check": False,
+        "is_rechecking": False,
+        "has_issues": True,
+        "emails_paused": False,
+        "emails_paused_until": None,
+    }
+    [missing] = body["issues"]["broken_links"]
+    assert missing["url"] == site.url("/missing") and missing["status_code"] == 404
+    assert missing["issue_type"] == "broken_link" and missing["ignored"] is False
+    assert missing["error_message"] == "Not Found"
+    assert [i["url"] for i in body["ignored_issues"]] == [site.url("/gone")]
+    assert body["issues"]["mixed_content"] == []
+    assert body["stats"] == {
+        "total_checked": 4,
+        "broken_links_count": 1,
+        "mixed_content_count": 0,
+        "ignored_count": 1,
+        "ok_count": 2,
+    }
+    # The plan lapses: 403 without the flag; the clock's next crawl does nothing.
+    c.configuration.set_subscribed(local.owner.uuid, False)
+    c.projections.catch_up()
+    lapsed = client.get(f"/api/v1/sites/{number}/content", headers=headers)
+    assert lapsed.status_code == 403
+    assert lapsed.json == {"error": "This endpoint requires an active subscription"}
+    requests = len(site.requests)
+    assert c.content.run_check(local.site_id) is None and len(site.requests) == requests
