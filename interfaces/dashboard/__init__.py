@@ -13,6 +13,7 @@ from interfaces.container import KEY as CONTAINER_KEY
 from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     account,
     auth,
+    content,
     public,
     reports,
     sites,
