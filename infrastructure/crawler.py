@@ -358,6 +358,9 @@ class SafeCrawler:
                 if progress is not None and done:
                     progress(pages, sum(1 for e in entries.values() if e.check is not None))
         checks = [_finished(url, e) for url, e in entries.items() if e.check is not None] + invalid
+        start = entries[first].check
+        if stopped is None and (start is None or start.broken):
+            stopped = "the start page could not be read"
         if stopped is None and unreadable:
             stopped = f"{unreadable} page(s) could not be read"
         return CrawlReport(

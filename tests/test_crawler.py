@@ -294,3 +294,11 @@ def test_an_unreachable_start_page_is_broken_and_incomplete() -> None:
     report = crawler(connect_timeout=0.5).crawl(CrawlPlan(origin))
     assert report.checks[0].error_message == "Connection refused"
     assert not report.complete
+
+
+def test_a_start_page_that_is_gone_leaves_the_crawl_incomplete() -> None:
+    """A site whose home page answers 404 for a while must not have every issue fixed."""
+    with serving({}) as site:
+        report = crawler().crawl(CrawlPlan(site.origin))
+    assert report.checks[0].status_code == 404
+    assert not report.complete and report.stopped_because == "the start page could not be read"
