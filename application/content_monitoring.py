@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import Notification
 
 from application.base import EventSourcedApplication
 from application.premium import (
@@ -19,7 +20,10 @@ from application.premium import (
     FeatureNotEnabled,
     SubscriptionRequired,
 )
+from application.webhook_dispatch import Occurrence, Trigger
 from domain.content_monitoring import ContentMonitor, Finding, monitor_id, validate_root_path
+from domain.webhook_messages import content_check_payload
+from domain.webhooks import CONTENT_ISSUE
 
 
 def utcnow() -> datetime:
@@ -139,3 +143,26 @@ class ContentMonitoring(EventSourcedApplication):
         new = monitor.finish_crawl(crawl_id, findings, set(answered), complete, at, checked)
         self.save(monitor)
         return monitor, new
+
+
+ISSUE_FOUND_TOPIC = "domain.content_monitoring:ContentMonitor.IssueFound"
+
+
+def issue_trigger(notification: Notification, app: Application[Any]) -> Occurrence | None:
+    """`content_issue` for each new issue a crawl found, unless the owner ignores it.
+    The dispatcher follows this log with its own position: a rebuild or a replay sends
+    nothing twice (ARCHITECTURE.md decision 4)."""
+    found: Any = app.mapper.to_domain_event(notification)
+    monitor: Any = app.repository.get(found.originator_id, version=found.originator_version)
+    if found.key in monitor.ignored:
+        return None
+    checked_at = (
+        found.checked_at if found.checked_at.tzinfo else found.checked_at.replace(tzinfo=UTC)
+    )
+    check = content_check_payload(
+        found.url, found.issue_type, found.status_code, found.error_message, checked_at
+    )
+    return Occurrence(CONTENT_ISSUE, monitor.site_id, checked_at, notification.id, {"check": check})
+
+
+CONTENT_TRIGGERS: dict[str, Trigger] = {ISSUE_FOUND_TOPIC: issue_trigger}

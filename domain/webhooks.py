@@ -24,7 +24,8 @@ NEW_HIT = "new_hit"
 NEW_KUDO = "new_kudo"
 MONITOR_DOWN = "monitor_down"
 MONITOR_UP = "monitor_up"
-EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP)
+CONTENT_ISSUE = "content_issue"  # beyond webhooks.md: a crawl found a new content issue
+EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, CONTENT_ISSUE)
 MONITOR_EVENTS = (MONITOR_DOWN, MONITOR_UP)
 
 GENERIC = "generic"

@@ -13,7 +13,7 @@ from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
 from application.content_checks import CHECK_KIND, ContentChecks
-from application.content_monitoring import ContentMonitoring
+from application.content_monitoring import CONTENT_TRIGGERS, ContentMonitoring
 from application.enrichment import CountryResolver
 from application.erasure import Erasure, ErasureScope
 from application.mail import Mailer, Postbox
@@ -250,7 +250,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
     dispatch = WebhookDispatch(
         webhooks=webhooks,
-        followed=[Followed(tracking, TRACKING_TRIGGERS)],
+        followed=[
+            Followed(tracking, TRACKING_TRIGGERS),
+            Followed(content_monitoring, CONTENT_TRIGGERS),
+        ],
         reads=webhook_reads,
         configuration=configuration,
         fence=fence,

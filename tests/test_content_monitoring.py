@@ -19,6 +19,7 @@ from infrastructure.bootstrap import Container
 from tests.conftest import World
 from tests.content_helpers import Answer, Handler, Site, page, serving
 from tests.test_reports import outbox
+from tests.test_webhooks import hooks  # noqa: F401  (the fixture)
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -366,3 +367,46 @@ def test_api_content_answers_exactly_as_documented(local: Monitored, client: Any
     assert lapsed.json == {"error": "This endpoint requires an active subscription"}
     requests = len(site.requests)
     assert c.content.run_check(local.site_id) is None and len(site.requests) == requests
+
+
+def test_a_content_issue_webhook_per_new_issue(hooks: Any) -> None:  # noqa: F811
+    """Each new issue is one `content_issue` delivery with the `check` object
+    subscribers read; a re-crawl that finds the same issue, or an ignored one, sends
+    nothing; a rebuild of the projections re-sends nothing."""
+    h = hooks
+    created = h.create("content_issue", path="/content")
+    h.sub.secrets = [created.secret]
+    routes: dict[str, Any] = {"/": page('<a href="/missing">m</a> <a href="/gone">g</a>')}
+    with serving(routes) as local_site:
+        site = h.world.site(h.owner, local_site.origin, label="Local")
+        h.c.content.enable(site.uuid)
+        h.c.clock.tick()
+        h.c.projections.catch_up()
+        received = h.deliver()
+        assert sorted(r.json["check"]["url"] for r in received) == [
+            local_site.url("/gone"),
+            local_site.url("/missing"),
+        ]
+        got = next(r for r in received if r.json["check"]["url"].endswith("/missing"))
+        assert got.headers["x-tinylytics-event"] == "content_issue"
+        check = got.json["check"]
+        assert set(check) == {"url", "issue_type", "status_code", "error_message", "checked_at"}
+        assert check["issue_type"] == "broken_link" and check["status_code"] == 404
+        assert check["error_message"] == "Not Found" and check["checked_at"].endswith("Z")
+        assert got.json["site"]["url"] == local_site.origin
+        # Fixed, ignored, found again: nothing new is sent.
+        key = f"broken_link {local_site.url('/gone')}"
+        h.c.content_monitoring.ignore(site.uuid, key)
+        local_site.routes["/"] = page('<a href="/missing">m</a>')
+        h.c.content.check_all(site.uuid)
+        h.c.clock.tick()
+        local_site.routes["/"] = page('<a href="/missing">m</a> <a href="/gone">g</a>')
+        h.c.content.check_all(site.uuid)
+        h.c.clock.tick()
+        h.c.projections.catch_up()
+        assert "IssueFixed" in [
+            type(e).__name__ for e in h.c.content_monitoring.events.get(monitor_id(site.uuid))
+        ]
+        for name in list(h.c.projections.projections):
+            h.c.projections.rebuild(name)
+        assert len(h.deliver()) == 2

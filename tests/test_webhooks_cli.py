@@ -176,7 +176,14 @@ def test_status_shows_the_dispatchers_position(env: dict[str, str], server: Serv
     status = ok(env, "status")
     assert status == {
         "dispatch": [
-            {"name": "webhook_dispatch", "source": "Tracking", "position": 0, "head": 0, "lag": 0}
+            {"name": "webhook_dispatch", "source": "Tracking", "position": 0, "head": 0, "lag": 0},
+            {
+                "name": "webhook_dispatch",
+                "source": "ContentMonitoring",
+                "position": 0,
+                "head": 0,
+                "lag": 0,
+            },
         ]
     }
     projections = json.loads(

@@ -215,6 +215,7 @@ def test_sample_payloads_have_the_documented_keys(event_type: str) -> None:
         "new_kudo": {"kudo"},
         "monitor_down": {"monitor", "downtime"},
         "monitor_up": {"monitor", "downtime"},
+        "content_issue": {"check"},
     }[event_type]
     assert set(payload) - {"event", "timestamp", "test", "site"} == keys
     if event_type == "new_kudo":

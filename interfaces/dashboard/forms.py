@@ -31,6 +31,7 @@ from domain.paths import validate_ignore_patterns
 from domain.sites import MAX_LABEL_LENGTH, normalize_recipients
 from domain.urls import normalize_site_url
 from domain.webhooks import (
+    CONTENT_ISSUE,
     DISCORD,
     GENERIC,
     MONITOR_DOWN,
@@ -377,6 +378,7 @@ class WebhookForm(Form):
             NEW_KUDO: "new_kudo: a kudo is given",
             MONITOR_DOWN: "monitor_down: a site goes down",
             MONITOR_UP: "monitor_up: a site is back up",
+            CONTENT_ISSUE: "content_issue: a content check finds a new issue",
         },
     )
     platform = RadioField(
