@@ -98,7 +98,9 @@ class CrawlLimits:
     css_bytes: int = 500_000
     connect_timeout: float = 5.0
     request_timeout: float = 15.0
-    crawl_seconds: float = 3600.0
+    # Under the clock's lease (5 minutes, application/clock.py LEASE): a crawl that ran
+    # longer would be claimed again by another clock and crawled twice at once.
+    crawl_seconds: float = 240.0
     max_redirects: int = 5
     retry_after_cap: float = 60.0  # seconds waited at most for one 429
     retries_429: int = 2
