@@ -41,7 +41,3 @@ class Premium:
     def uptime_monitor(self, site_id: UUID) -> Any:
         """The site's monitor; FeatureNotEnabled while it has none (all of them, for now)."""
         raise FeatureNotEnabled(UPTIME_NOT_ENABLED)
-
-    def content_monitoring(self, site_id: UUID) -> Any:
-        """The site's content monitoring; FeatureNotEnabled while it is off."""
-        raise FeatureNotEnabled(CONTENT_NOT_ENABLED)

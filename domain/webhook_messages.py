@@ -24,6 +24,7 @@ from typing import Any
 
 from domain.hits import public_hit
 from domain.webhooks import (
+    CONTENT_ISSUE,
     DISCORD,
     MONITOR_DOWN,
     MONITOR_EVENTS,
@@ -125,6 +126,23 @@ def event_payload(
     return {"event": event_type, "timestamp": iso(at), "site": site, **parts}
 
 
+def content_check_payload(
+    url: str,
+    issue_type: str,
+    status_code: int | None,
+    error_message: str | None,
+    checked_at: datetime,
+) -> dict[str, Any]:
+    """The `check` object of a `content_issue` (the shape subscribers already read)."""
+    return {
+        "url": url,
+        "issue_type": issue_type,
+        "status_code": status_code,
+        "error_message": error_message,
+        "checked_at": iso(checked_at),
+    }
+
+
 def sample_payload(event_type: str, at: datetime, base_url: str | None) -> dict[str, Any]:
     """What "Send test" sends: sample data, flagged `"test": true`."""
     site = site_payload(123, "abc123", "Example Blog", "https://example.com", base_url)
@@ -194,6 +212,11 @@ def sample_payload(event_type: str, at: datetime, base_url: str | None) -> dict[
                 },
             )
         }
+    elif event_type == CONTENT_ISSUE:
+        check = content_check_payload(
+            "https://example.com/old-page", "broken_link", 404, "Not Found", started
+        )
+        parts = {"check": check}
     else:
         raise ValueError(f"unknown event {event_type!r}")
     payload = event_payload(event_type, at, site, **parts)

@@ -26,7 +26,8 @@ NEW_EVENT = "new_event"  # a custom event (payload key `analytics_event`)
 MONITOR_DOWN = "monitor_down"
 MONITOR_UP = "monitor_up"
 NEW_INSIGHT = "new_insight"  # beyond webhooks.md: docs/webhooks-new-insight.md
-EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_EVENT, NEW_INSIGHT)
+CONTENT_ISSUE = "content_issue"  # beyond webhooks.md: a crawl found a new content issue
+EVENTS = (NEW_HIT, NEW_KUDO, MONITOR_DOWN, MONITOR_UP, NEW_EVENT, NEW_INSIGHT, CONTENT_ISSUE)
 MONITOR_EVENTS = (MONITOR_DOWN, MONITOR_UP)
 
 GENERIC = "generic"

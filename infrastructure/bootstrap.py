@@ -14,8 +14,11 @@ from sqlalchemy import Connection, Engine
 from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
+from application.content_checks import CHECK_KIND as CONTENT_CHECK_KIND
+from application.content_checks import ContentChecks
+from application.content_monitoring import CONTENT_TRIGGERS, ContentMonitoring
 from application.enrichment import CountryResolver
-from application.erasure import Erasure
+from application.erasure import Erasure, ErasureScope
 from application.insights import DAILY_KIND as INSIGHT_KIND
 from application.insights import FIRST_KIND as FIRST_INSIGHT_KIND
 from application.insights import DailyInsights, DefaultWriter, Insights, InsightWriter
@@ -38,10 +41,12 @@ from application.webhooks import Webhooks, utcnow
 from application.webmentions import Webmentions
 from domain.addresses import AddressPolicy
 from domain.bounded_cache import set_budget as set_cache_budget
+from domain.content_monitoring import monitor_id
 from domain.insights import insights_id
 from domain.monitors import monitor_id_for
 from infrastructure.actors import declare_webhook_actor
 from infrastructure.avatars import AvatarStore
+from infrastructure.crawler import SafeCrawler
 from infrastructure.database_watch import DatabaseWatch
 from infrastructure.drops import SqlDropCounter
 from infrastructure.erasure import EventStoreRows, StoreEraser
@@ -91,6 +96,7 @@ from infrastructure.webmention_sources import SafeSourceReader
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
 from projections.base import ReadModelTables
+from projections.content import ContentProjection
 from projections.insights import InsightsProjection
 from projections.kudos import KudosProjection
 from projections.mentions import MentionsProjection
@@ -107,6 +113,7 @@ CONFIGURATION_STORE = "configuration"
 TRACKING_STORE = "tracking"
 MONITORING_STORE = "monitoring"
 INSIGHTS_STORE = "insights"
+CONTENT_STORE = "content"
 
 
 @dataclass
@@ -150,6 +157,8 @@ class Container:
     # Jobs every install has (report sync, retention, the country database): put, if
     # missing, when a clock starts (their first due time counted from then).
     initial_jobs: Callable[[], list[Job]]
+    content_monitoring: ContentMonitoring
+    content: ContentChecks  # content monitoring's use cases: enable, check, crawl, alert
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
@@ -204,6 +213,7 @@ class Container:
         self.webhooks.close()
         self.monitoring.close()
         self.insights.close()
+        self.content_monitoring.close()
         if self.redis is not None:
             self.redis.close()
         self.database.close()
@@ -270,6 +280,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     set_cache_budget(settings.cache_bytes)
     ensure_schema(settings)
     wake = threading.Event()
+    stop = threading.Event()  # the container's: a shutdown also cuts a running crawl short
     engine = read_model_engine(settings)
     read_models = [
         AccountsProjection(),
@@ -281,6 +292,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         UptimeProjection(),
         InsightsProjection(),
         MentionsProjection(),
+        ContentProjection(),
     ]
     # The tables first: the dispatcher's reads need them, and the runner needs the
     # dispatcher (its follower) when it is made.
@@ -307,6 +319,10 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         resolver=host_resolver,
         listeners=[wake.set],
     )
+    content_monitoring = ContentMonitoring(
+        env=event_store_env(settings, CONTENT_STORE), sites=configuration, listeners=[wake.set]
+    )
+    content_rows = EventStoreRows(settings, CONTENT_STORE, content_monitoring.name)
     webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
     # Made before the runner: the uptime check and its alerts are the runner's sources
     # and followers, and they use the schedule and the postbox.
@@ -340,6 +356,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             Followed(tracking, TRACKING_TRIGGERS),
             Followed(monitoring, monitor_triggers(uptime_reads.number_of)),
             Followed(insights, INSIGHTS_TRIGGERS),
+            Followed(content_monitoring, CONTENT_TRIGGERS),
         ],
         reads=webhook_reads,
         configuration=configuration,
@@ -353,6 +370,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             WEBHOOKS_STORE: webhooks,
             MONITORING_STORE: monitoring,
             INSIGHTS_STORE: insights,
+            CONTENT_STORE: content_monitoring,
         },
         projections=read_models,
         followers=[dispatch, uptime_alerts],
@@ -387,6 +405,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         for kind in (INSIGHT_KIND, FIRST_INSIGHT_KIND):
             schedule.clear(conn, kind, [str(s) for s in site_ids])
 
+    def forget_content(conn: Connection, scope: ErasureScope) -> None:
+        content_rows.delete(conn, originator_ids=[monitor_id(s) for s in scope.site_ids])
+
     eraser = StoreEraser(
         projections,
         configuration=EventStoreRows(settings, CONFIGURATION_STORE, configuration.name),
@@ -401,6 +422,11 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
                 conn, scope.site_ids, probes, schedule, monitor_rows
             ),
             lambda conn, scope: erase_insights(conn, scope.site_ids),
+            lambda conn, scope: schedule.clear(
+                conn, CONTENT_CHECK_KIND, [str(s) for s in scope.site_ids]
+            ),
+            lambda conn, scope: reads.content_checks.forget(conn, scope.site_ids),
+            forget_content,
         ],
     )
     collection = Collection(
@@ -460,6 +486,16 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         reader=SafeSourceReader(_webmention_client(settings)),
         limiter=WebmentionLimiter(settings, redis),
     )
+    reads.content_checks.setup()
+    content_checks = ContentChecks(
+        monitoring=content_monitoring,
+        crawler=SafeCrawler(webhook_policy(settings), stop=stop),
+        rows=reads.content_checks,
+        schedule=schedule,
+        postbox=postbox,
+        templates=templates,
+        links=links,
+    )
     kinds = [
         postbox.job_kind(),
         *reports.job_kinds(),
@@ -467,6 +503,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         *monitoring.job_kinds(),
         *daily_insights.job_kinds(),
         webmentions.job_kind(),
+        *content_checks.job_kinds(),
     ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
@@ -521,4 +558,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         daily_insights=daily_insights,
         webmentions=webmentions,
         initial_jobs=initial_jobs,
+        content_monitoring=content_monitoring,
+        content=content_checks,
+        _stop=stop,
     )

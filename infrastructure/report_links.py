@@ -23,6 +23,10 @@ class SignedReportLinks:
     def dashboard(self, site_uid: str) -> str:
         return f"{self.base_url}/sites/{site_uid}"
 
+    def content(self, site_uid: str) -> str:
+        """The site's Content tab (content monitoring alerts link there)."""
+        return f"{self.base_url}/sites/{site_uid}/content"
+
     def token(self, site_id: UUID, address: str) -> str:
         return str(self.serializer.dumps({"s": site_id.hex, "a": address.lower()}))
 

@@ -1,4 +1,4 @@
-"""An SSRF-safe HTTP client for webhook deliveries, uptime checks and Webmention sources.
+"""The SSRF-safe HTTP client: webhook deliveries, uptime checks, Webmention sources, crawls.
 
 - The host name is resolved once; every address is judged by the domain's policy
   (domain/addresses.py) and the request goes to an allowed one, by IP: the Host
@@ -303,6 +303,25 @@ class SafeHttpClient:
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
+def fetchable_url(url: str, policy: AddressPolicy) -> str:
+    """A URL someone else gave (a page to crawl, a Webmention source) as it may be asked
+    for: http(s), no credentials, a host name the guard does not refuse; its addresses
+    are judged again on connecting, and each redirect's target is checked by this too."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError:
+        raise DomainError(f"Not a valid URL: {url[:200]}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DomainError(f"Not an http(s) URL: {url[:200]}")
+    if parts.username is not None or parts.password is not None:
+        raise DomainError("The URL carries a user name or password (not sent)")
+    refusal = policy.name_refusal(parts.hostname)
+    if refusal is not None:
+        raise DomainError(f"Refused address: {refusal}")
+    return url
+
+
 @dataclass(frozen=True)
 class Fetched:
     """What one request brought back: the outcome, and what some callers want besides."""
@@ -314,6 +333,14 @@ class Fetched:
     data: bytes = b""  # the body as read, at most the limit asked for
     truncated: bool = False  # the body was longer than the limit
     url: str = ""  # the URL asked for
+
+    @property
+    def status(self) -> int | None:
+        return self.outcome.status
+
+    @property
+    def error(self) -> str | None:
+        return self.outcome.error
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,14 @@ mf2py is never given a URL to fetch.
 """
 
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import mf2py
 from bs4 import BeautifulSoup
 
 from application.webmentions import SourceReading
-from domain.addresses import AddressPolicy
-from domain.errors import DomainError
 from domain.webmentions import same_url
-from infrastructure.safe_http import Followed, SafeHttpClient
+from infrastructure.safe_http import Followed, SafeHttpClient, fetchable_url
 
 MAX_SOURCE_BYTES = 1024 * 1024
 MAX_REDIRECTS = 5
@@ -58,7 +56,7 @@ class SafeSourceReader:
 
     def read(self, source: str, target: str) -> SourceReading:
         followed = self.client.follow(
-            source, HEADERS, source_url, MAX_REDIRECTS, max_body=self.max_bytes
+            source, HEADERS, fetchable_url, MAX_REDIRECTS, max_body=self.max_bytes
         )
         answered = _answered(followed, self.max_bytes)
         if answered is not None:
@@ -80,24 +78,6 @@ class SafeSourceReader:
             return SourceReading("the source does not link to the target")
         parsed: Any = mf2py.parse(doc=soup, url=fetched.url)
         return SourceReading(None, parsed=parsed if isinstance(parsed, dict) else None)
-
-
-def source_url(url: str, policy: AddressPolicy) -> str:
-    """An http(s) URL with a host the guard may name (before any DNS lookup); each
-    redirect's target is checked by this too."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises for a bad port)
-    except ValueError:
-        raise DomainError(f"Not a valid URL: {url[:200]}") from None
-    if parts.scheme not in ("http", "https"):
-        raise DomainError(f"Not an http(s) URL: {url[:200]}")
-    if not parts.hostname or parts.username is not None or parts.password is not None:
-        raise DomainError(f"Not an allowed URL: {url[:200]}")
-    refusal = policy.name_refusal(parts.hostname)
-    if refusal:
-        raise DomainError(f"Refused address: {refusal}")
-    return url
 
 
 def _answered(followed: Followed, max_bytes: int) -> SourceReading | None:

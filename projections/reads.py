@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from sqlalchemy import MetaData
+
 from projections.accounts import AccountReads, AccountRow
+from projections.content import ContentReads, LinkCheckRows, check_rows_table
 from projections.insights import InsightReads, InsightRow, InsightSettingsRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
 from projections.mentions import MentionReads, MentionRow
@@ -105,6 +108,9 @@ class ReadModels:
         # Made first, like the webhook reads: the monitor webhooks' trigger reads it too.
         self.uptime = uptime or UptimeReads(engine, tables["uptime"])
         self.insights = InsightReads(engine, tables["insights"], self.traffic)
+        # Each crawl's rows: written by content checks (their CheckRows), read here.
+        self.content_checks = LinkCheckRows(engine, check_rows_table(MetaData()))
+        self.content = ContentReads(engine, tables["content"], self.content_checks.table)
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

@@ -550,8 +550,8 @@ def test_a_rebuild_sends_nothing(hooks: Hooks) -> None:
     assert "webhook_dispatch" not in h.c.projections.projections
     assert h.c.webhook_dispatch.catch_up() == 0
     assert h.queue.items == [] and len(h.deliveries()) == 3 and len(h.sub.received) == 3
-    # One status per followed log: tracking, monitoring and insights.
-    assert [s.lag for s in h.c.webhook_dispatch.status()] == [0, 0, 0]
+    # One status per followed log: tracking, monitoring, insights and content monitoring.
+    assert [s.lag for s in h.c.webhook_dispatch.status()] == [0, 0, 0, 0]
 
 
 def test_a_replay_sends_nothing(hooks: Hooks, settings: Settings) -> None:

@@ -171,7 +171,21 @@ def test_status_shows_the_dispatchers_position(env: dict[str, str], server: Serv
     assert status == {
         "dispatch": [
             {"name": "webhook_dispatch", "source": "Tracking", "position": 0, "head": 0, "lag": 0},
+            {
+                "name": "webhook_dispatch",
+                "source": "Monitoring",
+                "position": 0,
+                "head": 0,
+                "lag": 0,
+            },
             {"name": "webhook_dispatch", "source": "Insights", "position": 0, "head": 0, "lag": 0},
+            {
+                "name": "webhook_dispatch",
+                "source": "ContentMonitoring",
+                "position": 0,
+                "head": 0,
+                "lag": 0,
+            },
         ]
     }
     projections = json.loads(

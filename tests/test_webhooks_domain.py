@@ -225,6 +225,7 @@ def test_sample_payloads_have_the_documented_keys(event_type: str) -> None:
         "monitor_up": {"monitor", "downtime"},
         "new_event": {"analytics_event"},
         "new_insight": {"insight"},
+        "content_issue": {"check"},
     }[event_type]
     assert set(payload) - {"event", "timestamp", "test", "site"} == keys
     if event_type == "new_kudo":

@@ -2,15 +2,21 @@
 
 Their schemas are the ones api.md documents, so the OpenAPI document and discovery
 list them as they will answer once their features land; until then (application/
-premium.py) uptime answers 404 and content 403. Insights are read through the front
-door (`reads.insights`, projections/insights.py), the next run from the schedule.
+premium.py) a feature that is off answers as api.md says: uptime 404, content 403.
+Every answer is read through the front door (`reads.insights`, `reads.uptime`,
+`reads.content`); the next insight run comes from the schedule.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, fields
 
-from application.premium import UPTIME_NOT_ENABLED, FeatureNotEnabled, SubscriptionRequired
+from application.premium import (
+    CONTENT_NOT_ENABLED,
+    UPTIME_NOT_ENABLED,
+    SubscriptionRequired,
+)
 from interfaces.api.analytics import READ_ERRORS
 from interfaces.api.auth import current_key
 from interfaces.api.blueprint import api
@@ -310,8 +316,17 @@ def read_uptime(site_id: int) -> Any:
 def read_content(site_id: int) -> Any:
     c = container()
     site = _premium_site(site_id)
-    try:
-        status = c.premium.content_monitoring(site.id)
-    except FeatureNotEnabled as error:
-        raise ApiError(403, error.message, content_monitoring_enabled=False) from None
-    return ContentSchema().dump(status)
+    found = c.reads.content.report(site.id, datetime.now(UTC))
+    if found is None:
+        raise ApiError(403, CONTENT_NOT_ENABLED, content_monitoring_enabled=False)
+    label = c.configuration.get_site(site.id).label
+    return ContentSchema().dump(
+        {
+            "site": {"id": site_id, "uid": site.uid, "url": site.url, "label": label},
+            "monitoring_status": found.monitoring_status,
+            "issues": {"broken_links": found.broken_links, "mixed_content": found.mixed_content},
+            "ignored_issues": found.ignored_issues,
+            "ok_links": found.ok_links,
+            "stats": found.stats,
+        }
+    )

@@ -14,6 +14,7 @@ from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     account,
     auth,
     community,
+    content,
     insights,
     public,
     reports,

@@ -31,6 +31,7 @@ from domain.paths import validate_ignore_patterns
 from domain.sites import MAX_LABEL_LENGTH, normalize_recipients
 from domain.urls import normalize_site_url
 from domain.webhooks import (
+    CONTENT_ISSUE,
     DISCORD,
     GENERIC,
     MONITOR_DOWN,
@@ -381,6 +382,7 @@ class WebhookForm(Form):
             MONITOR_UP: "monitor_up: a site is back up",
             NEW_EVENT: "new_event: a custom event is recorded",
             NEW_INSIGHT: "new_insight: a daily insight is generated",
+            CONTENT_ISSUE: "content_issue: a content check finds a new issue",
         },
     )
     platform = RadioField(
