@@ -176,7 +176,8 @@ def test_status_shows_the_dispatchers_position(env: dict[str, str], server: Serv
     status = ok(env, "status")
     assert status == {
         "dispatch": [
-            {"name": "webhook_dispatch", "source": "Tracking", "position": 0, "head": 0, "lag": 0}
+            {"name": "webhook_dispatch", "source": source, "position": 0, "head": 0, "lag": 0}
+            for source in ("Tracking", "Monitoring")
         ]
     }
     projections = json.loads(
