@@ -59,9 +59,9 @@ def _llm_url(raw: str) -> str | None:
 
 
 def _webhook_allowed(
-    raw: str, name: str = "TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"
+    raw: str, setting: str = "TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"
 ) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...], frozenset[str]]:
-    """TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS (or `name`): CIDRs (or addresses) and host names."""
+    """TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS (or `setting`): CIDRs (or addresses) and host names."""
     networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     hosts: set[str] = set()
     for part in (p.strip() for p in raw.split(",")):
@@ -70,10 +70,10 @@ def _webhook_allowed(
         try:
             networks.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            host = part.lower().rstrip(".")
-            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", host):
-                raise SettingsError(f"{name}: {part!r} is not a CIDR or host name") from None
-            hosts.add(host)
+            name = part.lower().rstrip(".")
+            if not re.fullmatch(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?", name):
+                raise SettingsError(f"{setting}: {part!r} is not a CIDR or host name") from None
+            hosts.add(name)
     return tuple(networks), frozenset(hosts)
 
 
