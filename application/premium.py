@@ -1,11 +1,9 @@
-"""Premium features (insights, uptime, content monitoring): who may read them, and
-their state for a site before each feature exists.
+"""Premium features (insights, uptime, content monitoring): who may read them.
 
 api.md: the three endpoints need an active subscription (403 otherwise). With one,
 uptime answers 404 while the site has no monitor and content answers 403 with
-`content_monitoring_enabled: false` while monitoring is off (insights have landed:
-application/insights.py). The features' own issues replace
-the "not enabled" states here with their read models; the answers stay as they are.
+`content_monitoring_enabled: false` while monitoring is off; the features' answers
+come from their read models (`reads.insights`, `reads.uptime`, `reads.content`).
 """
 
 from typing import Any, Protocol
@@ -37,7 +35,3 @@ class Premium:
     def require_subscription(self, owner_id: UUID) -> None:
         if not self.accounts.get_account(owner_id).is_subscribed:
             raise SubscriptionRequired(SUBSCRIPTION_REQUIRED)
-
-    def uptime_monitor(self, site_id: UUID) -> Any:
-        """The site's monitor; FeatureNotEnabled while it has none (all of them, for now)."""
-        raise FeatureNotEnabled(UPTIME_NOT_ENABLED)

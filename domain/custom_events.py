@@ -16,6 +16,25 @@ NAME_FORMAT_ERROR = "Event must be 'category.action' format (2+ dot-separated se
 _NAME = re.compile(r"^[^\s.]+(\.[^\s.]+)+$")
 
 
+def public_event(item: Any, event_id: int, created_at: Any) -> dict[str, Any]:
+    """A recorded custom event (a `CustomEvent.Recorded` event) in the API's event shape
+    (api.md), the one shape the API and the `new_event` webhook answer with; each says
+    how its time is written."""
+    return {
+        "id": event_id,
+        "event": item.name,
+        "value": item.value,
+        "url": item.url,
+        "path": item.path,
+        "referrer": item.referrer,
+        "country": item.country,
+        "source": item.source,
+        "unique_hash": item.unique_hash,
+        "visitor_hash": item.visitor_hash,
+        "created_at": created_at,
+    }
+
+
 def normalize_event_name(name: str) -> str:
     """`signup->click` (the embed script's form) and `signup.click` name one event."""
     name = clean(name or "").strip().replace("->", ".")

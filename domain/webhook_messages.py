@@ -22,6 +22,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from domain.custom_events import public_event
 from domain.hits import public_hit
 from domain.webhooks import (
     CONTENT_ISSUE,
@@ -84,19 +85,7 @@ def kudo_payload(kudo_id: int, uid: str, path: str, created_at: datetime) -> dic
 def analytics_event_payload(item: Any, event_id: int) -> dict[str, Any]:
     """A `CustomEvent.Recorded` event in the create-event API response shape (api.md),
     its time with milliseconds."""
-    return {
-        "id": event_id,
-        "event": item.name,
-        "value": item.value,
-        "url": item.url,
-        "path": item.path,
-        "referrer": item.referrer,
-        "country": item.country,
-        "source": item.source,
-        "unique_hash": item.unique_hash,
-        "visitor_hash": item.visitor_hash,
-        "created_at": iso_ms(item.timestamp),
-    }
+    return public_event(item, event_id, iso_ms(item.timestamp))
 
 
 def insight_payload(insight_id: int, stored: dict[str, Any]) -> dict[str, Any]:

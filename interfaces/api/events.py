@@ -3,7 +3,7 @@
 from typing import Any
 
 from application.collection import Draft, Sighting, SiteSnapshot, Skipped
-from domain.custom_events import normalize_event_name, normalize_event_value
+from domain.custom_events import normalize_event_name, normalize_event_value, public_event
 from interfaces.api.blueprint import api
 from interfaces.api.bodies import json_array, json_object
 from interfaces.api.errors import ValidationErrorSchema
@@ -31,21 +31,7 @@ def _build(site: SiteSnapshot, row: dict[str, Any], sighting: Sighting) -> Draft
 
 
 def event_shape(item: Any, event_id: int) -> dict[str, Any]:
-    return _EVENT.dump(
-        {
-            "id": event_id,
-            "event": item.name,
-            "value": item.value,
-            "url": item.url,
-            "path": item.path,
-            "referrer": item.referrer,
-            "country": item.country,
-            "source": item.source,
-            "unique_hash": item.unique_hash,
-            "visitor_hash": item.visitor_hash,
-            "created_at": item.timestamp,
-        }
-    )
+    return _EVENT.dump(public_event(item, event_id, item.timestamp))
 
 
 @api.post("/sites/<int:site_id>/events")
