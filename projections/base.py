@@ -42,6 +42,16 @@ def cleaned(event: Any) -> Any:
     return clean_event(event)
 
 
+def update_originator(conn: Connection, target: Table, event: Any, **values: Any) -> None:
+    """Update the row of `target` whose `uuid` is the event's originator, and move its
+    `updated_at` to the event's time."""
+    conn.execute(
+        update(target)
+        .where(target.c.uuid == event.originator_id)
+        .values(updated_at=event.timestamp, **values)
+    )
+
+
 def set_columns(table: str, key: str = "uuid", **columns: Callable[[Any], Any]) -> Handler:
     """A handler that updates one row, found by the event's originator, from the event.
 

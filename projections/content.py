@@ -39,7 +39,7 @@ from application.crawling import LinkCheck
 from application.erasure import ErasureScope
 from domain.content_monitoring import ContentMonitor
 from domain.links import BROKEN_LINK, MIXED_CONTENT
-from projections.base import Projection, Tables, event_type, utc
+from projections.base import Projection, Tables, event_type, update_originator, utc
 
 
 class ContentProjection(Projection):
@@ -81,14 +81,6 @@ class ContentProjection(Projection):
         return {"monitors": monitors, "issues": issues}
 
     # -- monitors ----------------------------------------------------------------------
-    def _monitor(self, conn: Connection, t: Tables, e: Any, **values: Any) -> None:
-        table = t["monitors"]
-        conn.execute(
-            update(table)
-            .where(table.c.uuid == e.originator_id)
-            .values(updated_at=e.timestamp, **values)
-        )
-
     def _registered(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
         conn.execute(
             t["monitors"]
@@ -108,26 +100,28 @@ class ContentProjection(Projection):
         )
 
     def _enabled(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, enabled=True, root_path=e.root_path)
+        update_originator(conn, t["monitors"], e, enabled=True, root_path=e.root_path)
 
     def _disabled(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, enabled=False, running=False)
+        update_originator(conn, t["monitors"], e, enabled=False, running=False)
 
     def _paused(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, emails_paused_until=e.until)
+        update_originator(conn, t["monitors"], e, emails_paused_until=e.until)
 
     def _resumed(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, emails_paused_until=None)
+        update_originator(conn, t["monitors"], e, emails_paused_until=None)
 
     def _alerts(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, alerts_on=e.on)
+        update_originator(conn, t["monitors"], e, alerts_on=e.on)
 
     def _started(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
-        self._monitor(conn, t, e, running=True)
+        update_originator(conn, t["monitors"], e, running=True)
 
     def _finished(self, conn: Connection, t: Tables, e: Any, _nid: int) -> None:
         table = t["monitors"]
-        self._monitor(conn, t, e, running=False, last_check_at=e.at, crawls=table.c.crawls + 1)
+        update_originator(
+            conn, t["monitors"], e, running=False, last_check_at=e.at, crawls=table.c.crawls + 1
+        )
 
     # -- issues ------------------------------------------------------------------------
     def _site(self, conn: Connection, t: Tables, e: Any) -> UUID:

@@ -21,12 +21,11 @@ from sqlalchemy import (
     delete,
     func,
     select,
-    update,
 )
 
 from application.erasure import ErasureScope
 from domain.webmentions import LIKE, QUEUED, REJECTED, REMOVED, VERIFIED, Webmention
-from projections.base import Projection, Tables, cleaned, event_type, utc
+from projections.base import Projection, Tables, cleaned, event_type, update_originator, utc
 
 TOPIC_PREFIX = "domain.webmentions:"
 
@@ -80,16 +79,8 @@ class MentionsProjection(Projection):
             )
         )
 
-    def _set(self, conn: Connection, t: Tables, e: Any, **values: Any) -> None:
-        table = t["mentions"]
-        conn.execute(
-            update(table)
-            .where(table.c.uuid == e.originator_id)
-            .values(updated_at=e.timestamp, **values)
-        )
-
     def _received_again(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, queued=True)
+        update_originator(conn, t["mentions"], e, queued=True)
 
     def _details(self, e: Any) -> dict[str, Any]:
         return {
@@ -103,9 +94,9 @@ class MentionsProjection(Projection):
         }
 
     def _verified(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(
+        update_originator(
             conn,
-            t,
+            t["mentions"],
             e,
             status=VERIFIED,
             queued=False,
@@ -115,22 +106,26 @@ class MentionsProjection(Projection):
         )
 
     def _updated(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, status=VERIFIED, queued=False, reason=None, **self._details(e))
+        update_originator(
+            conn, t["mentions"], e, status=VERIFIED, queued=False, reason=None, **self._details(e)
+        )
 
     def _kept(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, queued=False, reason=e.reason)
+        update_originator(conn, t["mentions"], e, queued=False, reason=e.reason)
 
     def _rejected(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         table = t["mentions"]
         row = conn.execute(select(table.c.status).where(table.c.uuid == e.originator_id)).first()
         status = REMOVED if row is not None and row.status == REMOVED else REJECTED
-        self._set(conn, t, e, status=status, queued=False, reason=e.reason)
+        update_originator(conn, t["mentions"], e, status=status, queued=False, reason=e.reason)
 
     def _removed(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         nothing = dict.fromkeys(
             ("author_name", "author_url", "author_photo", "title", "published", "snippet")
         )
-        self._set(conn, t, e, status=REMOVED, queued=False, reason=e.reason, **nothing)
+        update_originator(
+            conn, t["mentions"], e, status=REMOVED, queued=False, reason=e.reason, **nothing
+        )
 
     handlers = {
         event_type(Webmention, "Received"): _received,

@@ -42,7 +42,7 @@ from domain.domain_expiry import DomainExpiry, domain_block
 from domain.downtimes import duration_in_words
 from domain.monitors import Monitor, monitor_id_for
 from domain.uptime_rules import UP_EVERY
-from projections.base import Projection, Tables, event_type, utc
+from projections.base import Projection, Tables, event_type, update_originator, utc
 
 MINUTE, HOUR, DAY = "m", "h", "d"
 KEEP = {MINUTE: timedelta(days=1), HOUR: timedelta(days=90), DAY: timedelta(days=366)}
@@ -138,14 +138,6 @@ class UptimeProjection(Projection):
         )
         return {"monitors": monitors, "downtimes": downtimes}
 
-    def _set(self, conn: Connection, t: Tables, e: Any, **values: Any) -> None:
-        table = t["monitors"]
-        conn.execute(
-            update(table)
-            .where(table.c.uuid == e.originator_id)
-            .values(updated_at=e.timestamp, **values)
-        )
-
     def _registered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         conn.execute(
             t["monitors"]
@@ -166,19 +158,21 @@ class UptimeProjection(Projection):
         )
 
     def _enabled(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, enabled=True, url=e.url)
+        update_originator(conn, t["monitors"], e, enabled=True, url=e.url)
 
     def _disabled(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, enabled=False, is_down=False, down_since=None, down_error=None)
+        update_originator(
+            conn, t["monitors"], e, enabled=False, is_down=False, down_since=None, down_error=None
+        )
         self._end_open(conn, t, e.originator_id, e.timestamp)
 
     def _paused(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, paused=True)
+        update_originator(conn, t["monitors"], e, paused=True)
 
     def _resumed(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(
+        update_originator(
             conn,
-            t,
+            t["monitors"],
             e,
             paused=False,
             auto_paused=False,
@@ -189,10 +183,12 @@ class UptimeProjection(Projection):
         self._end_open(conn, t, e.originator_id, e.timestamp)
 
     def _auto_paused(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, paused=True, auto_paused=True)
+        update_originator(conn, t["monitors"], e, paused=True, auto_paused=True)
 
     def _went_down(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, is_down=True, down_since=e.started_at, down_error=e.error)
+        update_originator(
+            conn, t["monitors"], e, is_down=True, down_since=e.started_at, down_error=e.error
+        )
         site = conn.execute(
             select(t["monitors"].c.site_uuid).where(t["monitors"].c.uuid == e.originator_id)
         ).scalar()
@@ -210,7 +206,7 @@ class UptimeProjection(Projection):
         )
 
     def _recovered(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
-        self._set(conn, t, e, is_down=False, down_since=None, down_error=None)
+        update_originator(conn, t["monitors"], e, is_down=False, down_since=None, down_error=None)
         self._end_open(conn, t, e.originator_id, e.at)
 
     def _end_open(self, conn: Connection, t: Tables, monitor_id: UUID, at: datetime) -> None:
