@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, MetaData, Table, update
+from sqlalchemy import Connection, MetaData, Table, delete, update
 
 from application.erasure import ErasureScope
 from domain.text import clean_event
@@ -50,6 +50,13 @@ def update_originator(conn: Connection, target: Table, event: Any, **values: Any
         .where(target.c.uuid == event.originator_id)
         .values(updated_at=event.timestamp, **values)
     )
+
+
+def erase_sites(conn: Connection, tables: Tables, scope: ErasureScope) -> None:
+    """Delete every row, in tables keyed by `site_uuid`, of the sites being erased."""
+    if scope.site_ids:
+        for table in tables.values():
+            conn.execute(delete(table).where(table.c.site_uuid.in_(scope.site_ids)))
 
 
 def set_columns(table: str, key: str = "uuid", **columns: Callable[[Any], Any]) -> Handler:

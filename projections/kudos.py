@@ -17,7 +17,6 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
     func,
     select,
     update,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 from application.erasure import ErasureScope
 from domain.kudos import Kudo
 from domain.text import clean
-from projections.base import Projection, Tables, cleaned, event_type, upsert_add, utc
+from projections.base import Projection, Tables, cleaned, erase_sites, event_type, upsert_add, utc
 from projections.traffic.rollups import combo_key
 
 
@@ -127,9 +126,7 @@ class KudosProjection(Projection):
         return cleaned(mapper.to_domain_event(notification))
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        if scope.site_ids:
-            for table in tables.values():
-                conn.execute(delete(table).where(table.c.site_uuid.in_(scope.site_ids)))
+        erase_sites(conn, tables, scope)
 
 
 @dataclass(frozen=True)

@@ -18,14 +18,21 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    delete,
     func,
     select,
 )
 
 from application.erasure import ErasureScope
 from domain.webmentions import LIKE, QUEUED, REJECTED, REMOVED, VERIFIED, Webmention
-from projections.base import Projection, Tables, cleaned, event_type, update_originator, utc
+from projections.base import (
+    Projection,
+    Tables,
+    cleaned,
+    erase_sites,
+    event_type,
+    update_originator,
+    utc,
+)
 
 TOPIC_PREFIX = "domain.webmentions:"
 
@@ -144,9 +151,7 @@ class MentionsProjection(Projection):
         return cleaned(mapper.to_domain_event(notification))
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        if scope.site_ids:
-            for table in tables.values():
-                conn.execute(delete(table).where(table.c.site_uuid.in_(scope.site_ids)))
+        erase_sites(conn, tables, scope)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, and_, delete
+from sqlalchemy import Connection, MetaData, Table, delete
 
 from application.erasure import ErasureScope
-from projections.base import Projection, Tables
+from projections.base import Projection, Tables, erase_sites
 from projections.bulk import Bulk
 from projections.traffic import schema
 from projections.traffic.decoding import TrafficDecoder, TrafficItem, utc_text
@@ -323,7 +323,4 @@ class TrafficProjection(Projection):
         self._add_site_totals(bulk, t, [(s, 0, 0, n, None) for s, n in totals.items()])
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        if not scope.site_ids:
-            return
-        for table in tables.values():
-            conn.execute(delete(table).where(and_(table.c.site_uuid.in_(scope.site_ids))))
+        erase_sites(conn, tables, scope)
