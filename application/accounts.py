@@ -5,6 +5,7 @@ from uuid import UUID
 from application.base import Created, EventSourcedApplication
 from application.erasure import ErasureScope
 from application.ports import PasswordHasher
+from application.sites import SITE_UID, site_url_namespace
 from domain.accounts import Account
 from domain.api_keys import ApiKey
 from domain.claims import Claim
@@ -99,7 +100,8 @@ class AccountCommands(EventSourcedApplication):
         self.save(account)
 
     def erasure_scope(self, account_id: UUID) -> ErasureScope:
-        """Everything the account's erasure must remove from the configuration store."""
+        """Everything the account's erasure must remove from the configuration store:
+        each of its sites' (as `site_erasure_scope`), then the account's own."""
         account = self.get_account(account_id)
         ids: list[UUID] = [account.id]
         ids += [
@@ -109,17 +111,72 @@ class AccountCommands(EventSourcedApplication):
             # is theirs now, and deleting it would let anyone register over them.
             if self.holder(EMAIL, e) in (None, account.id)
         ]
-        for site_id in account.site_ids:
-            site = self.get(site_id, Site, "Site")
-            ids.append(site.id)
-            ids.append(Claim.id_for("site-uid", site.uid))
-            ids += [Claim.id_for(f"site-url:{account.id}", u) for u in [site.url, *site.past_urls]]
+        sites = [self.get(site_id, Site, "Site") for site_id in account.site_ids]
+        # A removed site whose erasure did not finish is still stored: it goes too.
+        sites += [s for s in map(self._stored_site, account.removed_site_ids) if s is not None]
+        for site in sites:
+            ids += self._site_originators(site)
         for key_id in account.key_ids:
             key = self.get(key_id, ApiKey, "API key")
             ids += [key.id, Claim.id_for(f"key-name:{account.id}", key.name)]
         return ErasureScope(
             account_id=account.id,
-            site_ids=tuple(account.site_ids),
+            site_ids=tuple(s.id for s in sites),
             key_ids=tuple(account.key_ids),
             originator_ids=tuple(ids),
         )
+
+    def site_erasure_scope(self, site: Site) -> ErasureScope:
+        """What erasing this one site removes: the site, its claims, all it stored."""
+        return ErasureScope(
+            account_id=site.owner_id,
+            site_ids=(site.id,),
+            originator_ids=tuple(self._site_originators(site)),
+            whole_account=False,
+        )
+
+    def remove_site(
+        self, site_id: UUID, confirmation: str | None, owner_id: UUID | None = None
+    ) -> ErasureScope:
+        """Record that the owner removed the site (the confirmation must name it) and say
+        what its erasure covers. Asked again for a site whose erasure did not finish, it
+        records nothing more and says the same."""
+        site = self._stored_site(site_id)
+        if site is None or (owner_id is not None and site.owner_id != owner_id):
+            raise NotFound("Site not found")
+        site.confirm_deletion(confirmation)
+        for attempt in range(3):
+            account = self.get_account(site.owner_id)
+            if site.id not in account.site_ids:
+                if site.id not in account.removed_site_ids:
+                    raise NotFound("Site not found")
+                break
+            account.remove_site(site.id)
+            try:
+                self.save(account)
+            except Conflict:
+                if attempt == 2:
+                    raise
+            else:
+                break
+        return self.site_erasure_scope(site)
+
+    def _stored_site(self, site_id: UUID) -> Site | None:
+        try:
+            return self.get(site_id, Site, "Site")
+        except NotFound:
+            return None
+
+    def _site_originators(self, site: Site) -> list[UUID]:
+        """The site and every claim it holds or once held (a claim's id is derived from
+        its URL or uid) — but not a URL claim another site of the owner holds now."""
+        urls = site_url_namespace(site.owner_id)
+        return [
+            site.id,
+            Claim.id_for(SITE_UID, site.uid),
+            *(
+                Claim.id_for(urls, u)
+                for u in [site.url, *site.past_urls]
+                if self.holder(urls, u) in (None, site.id)
+            ),
+        ]

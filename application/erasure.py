@@ -1,5 +1,10 @@
-"""Erasing an account: what it covers (the account, its sites, keys and every claim they
-held) and the use case that removes it from every store."""
+"""Erasing an account or one site: what it covers (the account, its sites, keys and every
+claim they held; or one site and its claims) and the use case that removes it from every store.
+
+An account's erasure is its sites' erasure plus the account's own records: every store
+clears what it keeps for each site in `site_ids`, and, only when `whole_account`, what
+it keeps for the account itself (its rows, keys, webhooks, mail).
+"""
 
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -14,6 +19,8 @@ class ErasureScope:
     # Every aggregate in the configuration store to remove, claims included: a claim's
     # id is derived from an email or a URL, so leaving one would leave personal data.
     originator_ids: tuple[UUID, ...] = field(default=())
+    # False: only these sites go; the account, its keys, webhooks and other sites stay.
+    whole_account: bool = True
 
 
 class Eraser(Protocol):
@@ -23,9 +30,13 @@ class Eraser(Protocol):
 
 
 class ErasureScopes(Protocol):
-    """What an account's erasure covers in the configuration store (`Configuration`)."""
+    """What an erasure covers in the configuration store (`Configuration`)."""
 
     def erasure_scope(self, account_id: UUID) -> ErasureScope: ...
+
+    def remove_site(
+        self, site_id: UUID, confirmation: str | None, owner_id: UUID | None = None
+    ) -> ErasureScope: ...
 
 
 class Erasure:
@@ -43,5 +54,18 @@ class Erasure:
 
     def delete_account(self, account_id: UUID) -> ErasureScope:
         scope = self.accounts.erasure_scope(account_id)
+        self.eraser.erase(scope)
+        return scope
+
+    def delete_site(
+        self, site_id: UUID, confirmation: str | None, owner_id: UUID | None = None
+    ) -> ErasureScope:
+        """Erase one site and all its data; the account and its other sites stay whole.
+
+        With `owner_id`, another account's site is not found. The removal is recorded
+        on the account first; if the erasure then fails, asking again (or erasing the
+        account) finishes it.
+        """
+        scope = self.accounts.remove_site(site_id, confirmation, owner_id)
         self.eraser.erase(scope)
         return scope

@@ -384,5 +384,31 @@ class Webhooks(EventSourcedApplication):
             return [], []
         return [book.id], [webhook_id_range(w) for w in book.all_webhook_ids]
 
+    def site_deliveries(self, owner_id: UUID, site_ids: Sequence[UUID]) -> list[UUID]:
+        """The ids of the owner's deliveries about these sites, from the store itself (the
+        read model may not have them yet): erasing a site erases them, not the webhooks."""
+        book = self.book_of(owner_id)
+        if book is None or not site_ids:
+            return []
+        prefixes = {w.bytes[:8] for w in book.all_webhook_ids}
+        wanted = set(site_ids)
+        found: list[UUID] = []
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=_SCAN_BATCH, topics=[_SCHEDULED]
+            )
+            for notification in batch:
+                originator = notification.originator_id
+                uuid = originator if isinstance(originator, UUID) else UUID(str(originator))
+                if uuid.bytes[:8] in prefixes:
+                    scheduled: Any = self.mapper.to_domain_event(notification)
+                    if scheduled.site_id in wanted:
+                        found.append(uuid)
+            if len(batch) < _SCAN_BATCH:
+                return found
+            start = batch[-1].id + 1
+
 
 _SCHEDULED = get_topic(Delivery) + ".Scheduled"
+_SCAN_BATCH = 1000

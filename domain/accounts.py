@@ -38,6 +38,9 @@ class Account(Aggregate):
         self.key_ids: list[UUID] = []
         self.past_emails: list[str] = []
         self.session_generation = 0
+        # Sites the owner deleted: kept (by id only) until their erasure is sure to be
+        # done, so that erasing the account still finds one whose erasure failed.
+        self.removed_site_ids: list[UUID] = []
 
     def confirm_email(self) -> None:
         if not self.email_confirmed:
@@ -100,6 +103,17 @@ class Account(Aggregate):
     @event("SiteAttached")
     def attach_site(self, site_id: UUID) -> None:
         self.site_ids.append(site_id)
+
+    def remove_site(self, site_id: UUID) -> None:
+        if site_id in self.site_ids:
+            self._site_removed(site_id)
+
+    # Recorded before the site's own events are erased: a replay of this account's
+    # history never lists the site again, though the site's history is gone.
+    @event("SiteRemoved")
+    def _site_removed(self, site_id: UUID) -> None:
+        self.site_ids.remove(site_id)
+        self.removed_site_ids.append(site_id)
 
     @event("KeyAttached")
     def attach_key(self, key_id: UUID) -> None:

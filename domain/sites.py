@@ -38,6 +38,15 @@ def normalize_recipients(emails: list[str]) -> list[str]:
     return found
 
 
+def names_site(url: str, typed: str | None) -> bool:
+    """Whether `typed` is this site URL's domain (its URL without the scheme) or the URL."""
+    answer = (typed or "").strip().rstrip("/").lower()
+    return answer != "" and answer in (
+        url.rstrip("/").lower(),
+        url.split("://", 1)[-1].rstrip("/").lower(),
+    )
+
+
 def normalize_label(label: str | None, url: str) -> str:
     label = refuse((label or "").strip(), "Label")
     if len(label) > MAX_LABEL_LENGTH:
@@ -81,6 +90,17 @@ class Site(Aggregate):
         # The weekly report goes to the owner too, unless they turned it off (or
         # unsubscribed through a report's link).
         self.reports_to_owner = True
+
+    @property
+    def domain(self) -> str:
+        """The site's address without its scheme: what the owner types to delete it."""
+        return self.url.split("://", 1)[-1]
+
+    def confirm_deletion(self, typed: str | None) -> None:
+        """Deleting a site erases all its data at once: the owner types its domain (or
+        its whole URL) to show they mean this site."""
+        if not names_site(self.url, typed):
+            raise DomainError(f"Type the site's domain, {self.domain}, to delete it")
 
     def _require_active(self) -> None:
         if self.is_archived:

@@ -416,7 +416,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             lambda conn, scope: key_usage.forget(conn, scope.key_ids),
             lambda conn, scope: drops.forget(conn, scope.site_ids),
             WebhookEraser(webhooks, EventStoreRows(settings, WEBHOOKS_STORE, webhooks.name)),
-            lambda conn, scope: mail_store.forget(conn, scope.account_id, scope.site_ids),
+            lambda conn, scope: mail_store.forget(
+                conn, scope.account_id if scope.whole_account else None, scope.site_ids
+            ),
             lambda conn, scope: schedule.clear(conn, REPORT_KIND, [str(s) for s in scope.site_ids]),
             lambda conn, scope: _forget_monitors(
                 conn, scope.site_ids, probes, schedule, monitor_rows

@@ -98,13 +98,18 @@ class ErasureFence:
 
 
 class WebhookEraser:
-    """A forgetter for `StoreEraser`: the account's webhooks and all their deliveries."""
+    """A forgetter for `StoreEraser`: the account's webhooks and all their deliveries, or,
+    when only sites go, the deliveries about those sites."""
 
     def __init__(self, webhooks: Webhooks, rows: EventStoreRows) -> None:
         self.webhooks = webhooks
         self.rows = rows
 
     def __call__(self, conn: Connection, scope: ErasureScope) -> None:
+        if not scope.whole_account:
+            ids = self.webhooks.site_deliveries(scope.account_id, scope.site_ids)
+            self.rows.delete(conn, originator_ids=ids)
+            return
         ids, ranges = self.webhooks.erasure_targets(scope.account_id)
         self.rows.delete(conn, originator_ids=ids, ranges=ranges)
 

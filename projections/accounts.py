@@ -80,8 +80,9 @@ class AccountsProjection(Projection):
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        table = tables["accounts"]
-        conn.execute(delete(table).where(table.c.uuid == scope.account_id))
+        if scope.whole_account:
+            table = tables["accounts"]
+            conn.execute(delete(table).where(table.c.uuid == scope.account_id))
 
 
 @dataclass(frozen=True)

@@ -65,5 +65,6 @@ class ApiKeysProjection(Projection):
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        table = tables["api_keys"]
-        conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
+        if scope.whole_account:
+            table = tables["api_keys"]
+            conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))

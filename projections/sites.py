@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 from application.erasure import ErasureScope
+from domain.accounts import Account
 from domain.sites import Site
 from projections.base import Projection, Tables, event_type, set_columns, utc
 
@@ -77,6 +78,13 @@ class SitesProjection(Projection):
                 )
             )
 
+    def _removed(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
+        # The site's own events are erased with it; this row goes even before that.
+        for name in ("sites", "recipients"):
+            table = t[name]
+            key = table.c.uuid if name == "sites" else table.c.site_uuid
+            conn.execute(delete(table).where(key == e.site_id))
+
     def _unsubscribed(self, conn: Connection, t: Tables, e: Any, nid: int) -> None:
         table = t["recipients"]
         row = conn.execute(
@@ -130,12 +138,15 @@ class SitesProjection(Projection):
         event_type(Site, "Unarchived"): set_columns("sites", active=lambda e: True),
         event_type(Site, "ReportRecipientsSet"): _recipients_set,
         event_type(Site, "ReportUnsubscribed"): _unsubscribed,
+        event_type(Account, "SiteRemoved"): _removed,
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         table = tables["sites"]
-        conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
+        if scope.whole_account:
+            conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
         if scope.site_ids:
+            conn.execute(delete(table).where(table.c.uuid.in_(scope.site_ids)))
             recipients = tables["recipients"]
             conn.execute(delete(recipients).where(recipients.c.site_uuid.in_(scope.site_ids)))
 

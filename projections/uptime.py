@@ -230,8 +230,10 @@ class UptimeProjection(Projection):
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         monitors, downtimes = tables["monitors"], tables["downtimes"]
-        conn.execute(delete(monitors).where(monitors.c.owner_uuid == scope.account_id))
+        if scope.whole_account:
+            conn.execute(delete(monitors).where(monitors.c.owner_uuid == scope.account_id))
         if scope.site_ids:
+            conn.execute(delete(monitors).where(monitors.c.site_uuid.in_(scope.site_ids)))
             conn.execute(delete(downtimes).where(downtimes.c.site_uuid.in_(scope.site_ids)))
 
 

@@ -196,8 +196,12 @@ class WebhooksProjection(Projection):
     }
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
-        for table in (tables["deliveries"], tables["webhooks"]):
-            conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
+        deliveries = tables["deliveries"]
+        if scope.site_ids:
+            conn.execute(delete(deliveries).where(deliveries.c.site_uuid.in_(scope.site_ids)))
+        if scope.whole_account:
+            for table in (deliveries, tables["webhooks"]):
+                conn.execute(delete(table).where(table.c.owner_uuid == scope.account_id))
 
 
 # -- reads ---------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from typing import Any
 import click
 
 from application.sites import SiteChanges
+from domain.errors import DomainError
+from domain.sites import names_site
 from interfaces.cli.shared import ON_OFF, Failure, admin_command, emit, on_off, wired
 
 
@@ -131,3 +133,44 @@ def sites_list(owner: str | None, as_json: bool) -> None:
     ]
     text = "\n".join(f"{s['id']:>6}  {s['uid']}  {s['url']}  {s['label']}" for s in listed)
     emit(as_json, {"sites": listed}, text or "no sites")
+
+
+@sites.command("delete")
+@click.argument("target")
+@click.option(
+    "--confirm",
+    "confirmation",
+    required=True,
+    help="The site's domain again: the site and all its data are erased.",
+)
+@click.option("--owner", help="The owner's email (to tell apart sites with one domain).")
+@admin_command
+def sites_delete(target: str, confirmation: str, owner: str | None, as_json: bool) -> None:
+    """Erase one site (by uid or domain) and all its data, from every store; the
+    account and its other sites stay."""
+    with wired() as c:
+        owner_id = c.configuration.find_account(owner).id if owner else None
+        site = _site_named(c, target, owner_id)
+        c.erasure.delete_site(site.id, confirmation, owner_id)
+        email = c.configuration.get_account(site.owner_id).email
+    emit(
+        as_json,
+        {"deleted": True, "uid": site.uid, "url": site.url, "owner": email},
+        f"erased site {site.url} (uid {site.uid}) of {email} and all its data",
+    )
+
+
+def _site_named(c: Any, target: str, owner_id: Any) -> Any:
+    """The site whose uid is `target`, or else the one site (of the owner, if given)
+    whose domain it is."""
+    try:
+        return c.configuration.site_by_uid(target)
+    except DomainError:
+        pass
+    c.reads.settle()
+    found = [r for r in c.reads.sites.of_owner(owner_id) if names_site(r.url, target)]
+    if not found:
+        raise Failure(f"No site with uid or domain {target!r}")
+    if len(found) > 1:
+        raise Failure(f"{len(found)} sites have the domain {target!r}: give the uid or --owner")
+    return c.configuration.get_site(found[0].uuid)

@@ -18,6 +18,7 @@ from interfaces.dashboard import (  # noqa: F401  (they add their routes)
     insights,
     public,
     reports,
+    site_delete,
     sites,
     uptime,
     webhooks,

@@ -400,3 +400,11 @@ class WebhookForm(Form):
 
 class WebhookActionForm(Form):
     """Just the token: rotate, disable, enable, delete, send test, retry."""
+
+
+class DeleteSiteForm(Form):
+    domain = StringField(
+        "Type the site's domain to confirm",
+        validators=[DataRequired("Type the site's domain")],
+        render_kw={"autocomplete": "off", "spellcheck": "false"},
+    )

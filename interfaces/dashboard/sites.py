@@ -17,6 +17,7 @@ from interfaces.container import base_url, container
 from interfaces.dashboard.blueprint import dashboard
 from interfaces.dashboard.forms import (
     ArchiveForm,
+    DeleteSiteForm,
     EditSiteForm,
     EmbedForm,
     NewSiteForm,
@@ -143,6 +144,7 @@ def edit(uid: str) -> Any:
         site=site,
         form=form,
         archive=ArchiveForm(),
+        delete_site=DeleteSiteForm(prefix="delete"),
         send_report=SendReportForm(),
         report_mails=container().postbox.recent(site_id=site.id, limit=10),
         problem=problem,
