@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 
 from application.clock import Firing, Job, JobKind, Recurrence, Schedule
 from application.content_monitoring import ContentMonitoring
+from application.crawl_progress import ProgressBoard, Sampler
 from application.crawling import Crawler, CrawlPlan, CrawlReport, LinkCheck
 from application.mail import MailTemplates, Message, Postbox
 from domain.content_monitoring import ContentMonitor, Finding
@@ -90,6 +91,7 @@ class ContentChecks:
         templates: MailTemplates,
         links: AlertLinks,
         now: Callable[[], datetime] = utcnow,
+        progress: ProgressBoard | None = None,
     ) -> None:
         self.monitoring = monitoring
         self.crawler = crawler
@@ -99,6 +101,7 @@ class ContentChecks:
         self.templates = templates
         self.links = links
         self.now = now
+        self.progress = progress
 
     def job_kinds(self) -> list[JobKind]:
         return [
@@ -170,19 +173,27 @@ class ContentChecks:
         crawl_id = uuid4().hex
         self.monitoring.start_crawl(site_id, crawl_id, url or "all")
         plan = CrawlPlan(site.url, monitor.root_path, start=url, follow=url is None)
-        report = self.crawler.crawl(plan)
-        # Only a complete crawl of the whole site stands for all of it.
-        everything = url is None and report.complete
-        self.rows.replace(site_id, report.checks, everything=everything)
-        recorded = self.monitoring.finish_crawl(
-            site_id,
-            crawl_id,
-            findings(report),
-            [c.url for c in report.checks if not c.broken],
-            complete=everything,
-            at=report.finished_at,
-            checked=len(report.checks),
-        )
+        sampler = None
+        if self.progress is not None:
+            sampler = Sampler(self.progress, site_id, crawl_id, self.now)
+            sampler.start()
+        try:
+            report = self.crawler.crawl(plan, sampler)
+            # Only a complete crawl of the whole site stands for all of it.
+            everything = url is None and report.complete
+            self.rows.replace(site_id, report.checks, everything=everything)
+            recorded = self.monitoring.finish_crawl(
+                site_id,
+                crawl_id,
+                findings(report),
+                [c.url for c in report.checks if not c.broken],
+                complete=everything,
+                at=report.finished_at,
+                checked=len(report.checks),
+            )
+        finally:
+            if sampler is not None:
+                sampler.finish()
         if recorded is None:
             return report  # turned off while crawling
         monitor, new = recorded

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from application.crawling import CrawlPlan, CrawlReport, LinkCheck, Progress
+from application.crawling import CrawlCounts, CrawlPlan, CrawlReport, LinkCheck, Progress
 from domain.addresses import AddressPolicy
 from domain.links import (
     NotAUrl,
@@ -272,6 +272,8 @@ class SafeCrawler:
         skipped = 0
         stopped: str | None = None
         unreadable = 0
+        # Kept as they change, not counted over `entries` at each batch (100,000 URLs).
+        done_pages = done_checks = broken = mixed = 0
 
         def add(task: _Task) -> None:
             pending.setdefault(urlsplit(task.url).netloc, deque()).append(task)
@@ -291,7 +293,7 @@ class SafeCrawler:
             pages = 1
 
         def reference(found: _Found, page: str) -> None:
-            nonlocal pages, skipped, stopped
+            nonlocal pages, skipped, stopped, mixed
             if found.url is None:
                 if found.error is None:
                     skipped += 1
@@ -327,8 +329,9 @@ class SafeCrawler:
                     add(_Task("css" if found.stylesheet else "check", url))
             elif entry.role is Role.LINK and found.role is Role.RESOURCE:
                 entry.role = Role.RESOURCE
-            if is_mixed(url, page, found.role):
+            if is_mixed(url, page, found.role) and not entry.mixed:
                 entry.mixed = True
+                mixed += 1
             if len(entry.found_on) < FOUND_ON and page not in entry.found_on:
                 entry.found_on.append(page)
 
@@ -361,10 +364,14 @@ class SafeCrawler:
                     entry.check = LinkCheck(
                         task.url, entry.role, outcome.status, outcome.error, self.now()
                     )
+                    done_checks += 1
+                    done_pages += task.kind == "page"
+                    broken += entry.check.broken
                     for found in outcome.found:
                         reference(found, outcome.final_url)
                 if progress is not None and done:
-                    progress(pages, sum(1 for e in entries.values() if e.check is not None))
+                    found_issues = broken + mixed + len(invalid)
+                    progress(CrawlCounts(done_pages, done_checks + len(invalid), found_issues))
         checks = [_finished(url, e) for url, e in entries.items() if e.check is not None] + invalid
         start = entries[first].check
         if stopped is None and (start is None or start.broken):
