@@ -53,6 +53,7 @@ class CrawlReport:
     complete: bool = True
     stopped_because: str | None = None
     skipped: int = 0  # references with other schemes (mailto:, tel:, javascript:, …)
+    disallowed: int = 0  # URLs of the site its robots.txt disallows: neither crawled nor checked
     notes: list[str] = field(default_factory=list)
 
 

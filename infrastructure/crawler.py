@@ -41,9 +41,11 @@ from domain.links import (
     in_scope,
     is_mixed,
     normalize,
+    same_host,
     start_url,
     status_message,
 )
+from infrastructure.robots import NO_RULES, ROBOTS_BYTES, RobotRules
 from infrastructure.safe_http import (
     Fetched,
     Resolver,
@@ -246,6 +248,16 @@ class SafeCrawler:
         text = answer.data.decode(_charset(answer.headers.get("content-type", "")), "replace")
         return _Outcome(outcome.status, None, final, _references(text, final), page_read=True)
 
+    def _robots(self, site_url: str) -> RobotRules:
+        """The site's robots.txt, read once per crawl (redirects followed, each checked)."""
+        parts = urlsplit(start_url(site_url, "/"))
+        _final, answer = self._follow(
+            "GET", f"{parts.scheme}://{parts.netloc}/robots.txt", ROBOTS_BYTES
+        )
+        if not isinstance(answer, Fetched):
+            return NO_RULES
+        return RobotRules.from_answer(answer.status, answer.data)
+
     def _css(self, url: str) -> _Outcome:
         final, answer = self._follow("GET", url, self.limits.css_bytes)
         outcome = _outcome(final, answer)
@@ -287,6 +299,23 @@ class SafeCrawler:
             return CrawlReport(
                 [bad], 0, started_at, now, complete=False, stopped_because=str(error)
             )
+        rules = self._robots(plan.site_url)
+        refused: set[str] = set()  # on the site, disallowed by its robots.txt
+
+        def allowed(url: str) -> bool:
+            return not same_host(url, plan.site_url) or rules.allows(url)
+
+        if not allowed(first):
+            now = self.now()
+            return CrawlReport(
+                [],
+                0,
+                started_at,
+                now,
+                complete=False,
+                stopped_because="robots.txt disallows the start page",
+                disallowed=1,
+            )
         entries[first] = _Entry(Role.PAGE)
         add(_Task("page" if in_scope(first, plan.site_url, root) else "check", first))
         if in_scope(first, plan.site_url, root):
@@ -311,6 +340,9 @@ class SafeCrawler:
                 return
             url = found.url
             entry = entries.get(url)
+            if entry is None and (url in refused or not allowed(url)):
+                refused.add(url)  # neither crawled nor checked: not broken, not fixed
+                return
             if entry is None:
                 if len(entries) >= limits.max_urls:
                     stopped = stopped or f"the URL cap ({limits.max_urls}) was reached"
@@ -386,6 +418,7 @@ class SafeCrawler:
             complete=stopped is None,
             stopped_because=stopped,
             skipped=skipped,
+            disallowed=len(refused),
         )
 
     def _run(self, task: _Task, plan: CrawlPlan, root: str) -> _Outcome:
