@@ -106,9 +106,11 @@ class CrawlLimits:
     css_bytes: int = 500_000
     connect_timeout: float = 5.0
     request_timeout: float = 15.0
-    # Under the clock's lease (5 minutes, application/clock.py LEASE): a crawl that ran
-    # longer would be claimed again by another clock and crawled twice at once.
-    crawl_seconds: float = 240.0
+    # Longer than the clock's lease (5 minutes): a crawl fired by the clock renews its
+    # lease as answers come in (application/clock.py LeaseKeeper, every minute). Answers
+    # never stop for long: one request takes at most `request_timeout`, and a 429 waits
+    # at most `retry_after_cap` per retry, both far below the lease.
+    crawl_seconds: float = 1800.0
     max_redirects: int = 5
     retry_after_cap: float = 60.0  # seconds waited at most for one 429
     retries_429: int = 2

@@ -17,31 +17,16 @@ import time_machine
 
 from infrastructure.bootstrap import Container
 from tests.conftest import World, bearer
-from tests.content_helpers import Answer, Handler, Site, page, serving
+from tests.content_helpers import WAIT, Hold, Site, page, serving
 from tests.dashboard.conftest import Browser, text
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
-WAIT = 20.0  # seconds at most for the crawl to reach a held page (a safety net, not timing)
 
 
 @pytest.fixture
 def env(env: dict[str, str]) -> dict[str, str]:
     env["TINYLYTICS_WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.1/32"
     return env
-
-
-class Hold:
-    """A page that answers only when released; `reached` is set when it is asked for."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.reached = threading.Event()
-        self.release = threading.Event()
-
-    def __call__(self, _handler: Handler) -> Answer:
-        self.reached.set()
-        self.release.wait(WAIT)
-        return self.answer
 
 
 @pytest.fixture
