@@ -81,3 +81,24 @@ def _monitor(site_id: Any) -> Any:
     from domain.content_monitoring import monitor_id
 
     return monitor_id(site_id)
+
+
+def test_a_renewal_extends_only_a_lease_that_is_still_the_firings_own(
+    container: Container, world: World
+) -> None:
+    """ "Check All" during a crawl puts the job due again (its lease goes): the running
+    crawl's renewal must not take the new occurrence's lease back."""
+    c = container
+    owner = world.account(is_subscribed=True)
+    site = world.site(owner, "https://example.com")
+    hosts = c.clock.hosts()
+    with time_machine.travel(START, tick=False) as traveller:
+        c.content.enable(site.uuid)
+        [firing] = c.schedule.claim(START, 10, LEASE, hosts)
+        assert c.schedule.renew(firing, START + 2 * LEASE)
+        traveller.shift(LEASE + timedelta(minutes=1))
+        assert c.schedule.claim(datetime.now(UTC), 10, LEASE, hosts) == []  # renewed
+        c.content.check_all(site.uuid)  # the job is put due now, its lease cleared
+        assert not c.schedule.renew(firing, datetime.now(UTC) + LEASE)
+        [again] = c.schedule.claim(datetime.now(UTC), 10, LEASE, hosts)
+        assert again.lease != firing.lease
