@@ -172,6 +172,45 @@ class Schedule(Protocol):
 
     def status(self, now: datetime) -> list[KindStatus]: ...
 
+    def renew(self, firing: Firing, until: datetime) -> bool:
+        """Extend a firing's lease to `until` while it is still the firing's own (False:
+        the job was rescheduled or re-leased meanwhile)."""
+        ...
+
+
+class LeaseKeeper:
+    """Keeps a long firing's lease (a crawl of a big site) from running out: `keep()`,
+    called as the work goes on, renews it to `lease` from now once `every` has passed
+    since the last renewal, so no other clock fires the job again while it runs."""
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        firing: Firing,
+        now: Callable[[], datetime] = utcnow,
+        lease: timedelta = LEASE,
+        every: timedelta = LEASE / 5,
+    ) -> None:
+        self.schedule = schedule
+        self.firing = firing
+        self.now = now
+        self.lease = lease
+        self.every = every
+        self._renewed = now()
+        self.lost = False  # the lease is no longer ours (a "Check All" moved the job)
+
+    def keep(self) -> None:
+        at = self.now()
+        if self.lost or at - self._renewed < self.every:
+            return
+        self._renewed = at
+        try:
+            self.lost = not self.schedule.renew(self.firing, at + self.lease)
+        except Exception:
+            log.exception(
+                "the lease of %s/%s could not be renewed", self.firing.kind, self.firing.key
+            )
+
 
 class Clock:
     """Fires due jobs. `run` is the loop (a thread of `serve` or `worker`); `tick` fires

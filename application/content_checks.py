@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID, uuid4
 
-from application.clock import Firing, Job, JobKind, Recurrence, Schedule
+from application.clock import Firing, Job, JobKind, LeaseKeeper, Recurrence, Schedule
 from application.content_monitoring import ContentMonitoring
-from application.crawling import Crawler, CrawlPlan, CrawlReport, LinkCheck
+from application.crawl_progress import ProgressBoard, Sampler
+from application.crawling import CrawlCounts, Crawler, CrawlPlan, CrawlReport, LinkCheck
 from application.mail import MailTemplates, Message, Postbox
 from domain.content_monitoring import ContentMonitor, Finding
 from domain.errors import DomainError, NotFound
@@ -90,6 +91,7 @@ class ContentChecks:
         templates: MailTemplates,
         links: AlertLinks,
         now: Callable[[], datetime] = utcnow,
+        progress: ProgressBoard | None = None,
     ) -> None:
         self.monitoring = monitoring
         self.crawler = crawler
@@ -99,6 +101,7 @@ class ContentChecks:
         self.templates = templates
         self.links = links
         self.now = now
+        self.progress = progress
 
     def job_kinds(self) -> list[JobKind]:
         return [
@@ -143,8 +146,10 @@ class ContentChecks:
 
     # -- on the clock ------------------------------------------------------------------
     def on_clock(self, firing: Firing) -> datetime | None:
+        # A big site's crawl outlasts the clock's lease: it renews it as it goes.
+        keeper = LeaseKeeper(self.schedule, firing, self.now)
         try:
-            report = self.run_check(UUID(firing.key))
+            report = self.run_check(UUID(firing.key), keep_alive=keeper.keep)
         except NotFound:
             self.schedule.remove(CHECK_KIND, [firing.key])  # the site was erased
             return None
@@ -154,10 +159,16 @@ class ContentChecks:
 
     def on_url(self, firing: Firing) -> None:
         site, _, url = firing.key.partition(" ")
+        keeper = LeaseKeeper(self.schedule, firing, self.now)
         with contextlib.suppress(NotFound):
-            self.run_check(UUID(site), url)
+            self.run_check(UUID(site), url, keep_alive=keeper.keep)
 
-    def run_check(self, site_id: UUID, url: str | None = None) -> CrawlReport | None:
+    def run_check(
+        self,
+        site_id: UUID,
+        url: str | None = None,
+        keep_alive: Callable[[], None] | None = None,
+    ) -> CrawlReport | None:
         """Crawl the site (or check one URL), keep the rows, record the issues, alert
         once. None when monitoring is off or the plan lapsed: nothing is crawled."""
         try:
@@ -170,19 +181,34 @@ class ContentChecks:
         crawl_id = uuid4().hex
         self.monitoring.start_crawl(site_id, crawl_id, url or "all")
         plan = CrawlPlan(site.url, monitor.root_path, start=url, follow=url is None)
-        report = self.crawler.crawl(plan)
-        # Only a complete crawl of the whole site stands for all of it.
-        everything = url is None and report.complete
-        self.rows.replace(site_id, report.checks, everything=everything)
-        recorded = self.monitoring.finish_crawl(
-            site_id,
-            crawl_id,
-            findings(report),
-            [c.url for c in report.checks if not c.broken],
-            complete=everything,
-            at=report.finished_at,
-            checked=len(report.checks),
-        )
+        sampler = None
+        if self.progress is not None:
+            sampler = Sampler(self.progress, site_id, crawl_id, self.now)
+            sampler.start()
+
+        def progress(counts: CrawlCounts) -> None:
+            if sampler is not None:
+                sampler(counts)
+            if keep_alive is not None:
+                keep_alive()
+
+        try:
+            report = self.crawler.crawl(plan, progress)
+            # Only a complete crawl of the whole site stands for all of it.
+            everything = url is None and report.complete
+            self.rows.replace(site_id, report.checks, everything=everything)
+            recorded = self.monitoring.finish_crawl(
+                site_id,
+                crawl_id,
+                findings(report),
+                [c.url for c in report.checks if not c.broken],
+                complete=everything,
+                at=report.finished_at,
+                checked=len(report.checks),
+            )
+        finally:
+            if sampler is not None:
+                sampler.finish()
         if recorded is None:
             return report  # turned off while crawling
         monitor, new = recorded

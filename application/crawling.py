@@ -53,10 +53,20 @@ class CrawlReport:
     complete: bool = True
     stopped_because: str | None = None
     skipped: int = 0  # references with other schemes (mailto:, tel:, javascript:, …)
+    disallowed: int = 0  # URLs of the site its robots.txt disallows: neither crawled nor checked
     notes: list[str] = field(default_factory=list)
 
 
-Progress = Callable[[int, int], None]  # (pages crawled, URLs checked) so far
+@dataclass(frozen=True)
+class CrawlCounts:
+    """How far a running crawl is: a sample, not an event."""
+
+    pages: int = 0  # pages fetched
+    checked: int = 0  # distinct URLs checked (pages included), and references no browser can follow
+    issues: int = 0  # broken links and mixed content found so far
+
+
+Progress = Callable[[CrawlCounts], None]  # called by the crawl after each batch of answers
 
 
 class Crawler(Protocol):

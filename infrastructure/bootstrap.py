@@ -429,6 +429,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             ),
             lambda conn, scope: reads.content_checks.forget(conn, scope.site_ids),
             forget_content,
+            lambda conn, scope: reads.content_progress.forget(conn, scope.site_ids),
         ],
     )
     collection = Collection(
@@ -489,6 +490,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         limiter=WebmentionLimiter(settings, redis),
     )
     reads.content_checks.setup()
+    reads.content_progress.setup()
     content_checks = ContentChecks(
         monitoring=content_monitoring,
         crawler=SafeCrawler(webhook_policy(settings), stop=stop),
@@ -497,6 +499,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         postbox=postbox,
         templates=templates,
         links=links,
+        progress=reads.content_progress,
     )
     kinds = [
         postbox.job_kind(),

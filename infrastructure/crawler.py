@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from application.crawling import CrawlPlan, CrawlReport, LinkCheck, Progress
+from application.crawling import CrawlCounts, CrawlPlan, CrawlReport, LinkCheck, Progress
 from domain.addresses import AddressPolicy
 from domain.links import (
     NotAUrl,
@@ -41,9 +41,11 @@ from domain.links import (
     in_scope,
     is_mixed,
     normalize,
+    same_host,
     start_url,
     status_message,
 )
+from infrastructure.robots import NO_RULES, ROBOTS_BYTES, RobotRules
 from infrastructure.safe_http import (
     Fetched,
     Resolver,
@@ -104,9 +106,11 @@ class CrawlLimits:
     css_bytes: int = 500_000
     connect_timeout: float = 5.0
     request_timeout: float = 15.0
-    # Under the clock's lease (5 minutes, application/clock.py LEASE): a crawl that ran
-    # longer would be claimed again by another clock and crawled twice at once.
-    crawl_seconds: float = 240.0
+    # Longer than the clock's lease (5 minutes): a crawl fired by the clock renews its
+    # lease as answers come in (application/clock.py LeaseKeeper, every minute). Answers
+    # never stop for long: one request takes at most `request_timeout`, and a 429 waits
+    # at most `retry_after_cap` per retry, both far below the lease.
+    crawl_seconds: float = 1800.0
     max_redirects: int = 5
     retry_after_cap: float = 60.0  # seconds waited at most for one 429
     retries_429: int = 2
@@ -246,6 +250,16 @@ class SafeCrawler:
         text = answer.data.decode(_charset(answer.headers.get("content-type", "")), "replace")
         return _Outcome(outcome.status, None, final, _references(text, final), page_read=True)
 
+    def _robots(self, site_url: str) -> RobotRules:
+        """The site's robots.txt, read once per crawl (redirects followed, each checked)."""
+        parts = urlsplit(start_url(site_url, "/"))
+        _final, answer = self._follow(
+            "GET", f"{parts.scheme}://{parts.netloc}/robots.txt", ROBOTS_BYTES
+        )
+        if not isinstance(answer, Fetched):
+            return NO_RULES
+        return RobotRules.from_answer(answer.status, answer.data)
+
     def _css(self, url: str) -> _Outcome:
         final, answer = self._follow("GET", url, self.limits.css_bytes)
         outcome = _outcome(final, answer)
@@ -272,6 +286,8 @@ class SafeCrawler:
         skipped = 0
         stopped: str | None = None
         unreadable = 0
+        # Kept as they change, not counted over `entries` at each batch (100,000 URLs).
+        done_pages = done_checks = broken = mixed = 0
 
         def add(task: _Task) -> None:
             pending.setdefault(urlsplit(task.url).netloc, deque()).append(task)
@@ -285,13 +301,30 @@ class SafeCrawler:
             return CrawlReport(
                 [bad], 0, started_at, now, complete=False, stopped_because=str(error)
             )
+        rules = self._robots(plan.site_url)
+        refused: set[str] = set()  # on the site, disallowed by its robots.txt
+
+        def allowed(url: str) -> bool:
+            return not same_host(url, plan.site_url) or rules.allows(url)
+
+        if not allowed(first):
+            now = self.now()
+            return CrawlReport(
+                [],
+                0,
+                started_at,
+                now,
+                complete=False,
+                stopped_because="robots.txt disallows the start page",
+                disallowed=1,
+            )
         entries[first] = _Entry(Role.PAGE)
         add(_Task("page" if in_scope(first, plan.site_url, root) else "check", first))
         if in_scope(first, plan.site_url, root):
             pages = 1
 
         def reference(found: _Found, page: str) -> None:
-            nonlocal pages, skipped, stopped
+            nonlocal pages, skipped, stopped, mixed
             if found.url is None:
                 if found.error is None:
                     skipped += 1
@@ -309,6 +342,9 @@ class SafeCrawler:
                 return
             url = found.url
             entry = entries.get(url)
+            if entry is None and (url in refused or not allowed(url)):
+                refused.add(url)  # neither crawled nor checked: not broken, not fixed
+                return
             if entry is None:
                 if len(entries) >= limits.max_urls:
                     stopped = stopped or f"the URL cap ({limits.max_urls}) was reached"
@@ -327,8 +363,9 @@ class SafeCrawler:
                     add(_Task("css" if found.stylesheet else "check", url))
             elif entry.role is Role.LINK and found.role is Role.RESOURCE:
                 entry.role = Role.RESOURCE
-            if is_mixed(url, page, found.role):
+            if is_mixed(url, page, found.role) and not entry.mixed:
                 entry.mixed = True
+                mixed += 1
             if len(entry.found_on) < FOUND_ON and page not in entry.found_on:
                 entry.found_on.append(page)
 
@@ -361,10 +398,14 @@ class SafeCrawler:
                     entry.check = LinkCheck(
                         task.url, entry.role, outcome.status, outcome.error, self.now()
                     )
+                    done_checks += 1
+                    done_pages += task.kind == "page"
+                    broken += entry.check.broken
                     for found in outcome.found:
                         reference(found, outcome.final_url)
                 if progress is not None and done:
-                    progress(pages, sum(1 for e in entries.values() if e.check is not None))
+                    found_issues = broken + mixed + len(invalid)
+                    progress(CrawlCounts(done_pages, done_checks + len(invalid), found_issues))
         checks = [_finished(url, e) for url, e in entries.items() if e.check is not None] + invalid
         start = entries[first].check
         if stopped is None and (start is None or start.broken):
@@ -379,6 +420,7 @@ class SafeCrawler:
             complete=stopped is None,
             stopped_because=stopped,
             skipped=skipped,
+            disallowed=len(refused),
         )
 
     def _run(self, task: _Task, plan: CrawlPlan, root: str) -> _Outcome:

@@ -308,6 +308,16 @@ class SqlSchedule:
             if gone:
                 conn.execute(delete(clock_jobs).where(mine), gone)
 
+    def renew(self, firing: Firing, until: datetime) -> bool:
+        c = clock_jobs.c
+        with self._begin() as conn:
+            done = conn.execute(
+                update(clock_jobs)
+                .where(c.kind == firing.kind, c.key == firing.key, c.lease == firing.lease)
+                .values(leased_until=until)
+            )
+        return bool(done.rowcount)
+
     def next_due(self, hosts: Sequence[str | None]) -> datetime | None:
         where = self._hosts(hosts)
         with self.engine.connect() as conn:

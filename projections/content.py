@@ -35,11 +35,13 @@ from sqlalchemy import (
     update,
 )
 
+from application.crawl_progress import CrawlSample
 from application.crawling import LinkCheck
 from application.erasure import ErasureScope
 from domain.content_monitoring import ContentMonitor
 from domain.links import BROKEN_LINK, MIXED_CONTENT
 from projections.base import Projection, Tables, event_type, update_originator, utc
+from projections.content_progress import CrawlProgressRows
 
 
 class ContentProjection(Projection):
@@ -283,6 +285,7 @@ class MonitoringStatus:
     emails_paused: bool
     emails_paused_until: datetime | None
     alerts_on: bool
+    running: bool = False  # a check is running now (queued otherwise, while initial)
 
 
 @dataclass(frozen=True)
@@ -304,14 +307,35 @@ class ContentReport:
     ignored_issues: list[ContentIssue]
     ok_links: list[ContentIssue]
     stats: ContentStats
+    progress: CrawlSample | None = None  # how far the running check is (a sample)
 
 
 class ContentReads:
-    def __init__(self, engine: Engine, tables: Tables, checks: Table) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        tables: Tables,
+        checks: Table,
+        progress: CrawlProgressRows | None = None,
+    ) -> None:
         self.engine = engine
         self.monitors = tables["monitors"]
         self.issues = tables["issues"]
         self.checks = checks
+        self.progress = progress
+
+    def running(self, site_id: UUID) -> tuple[bool, CrawlSample | None] | None:
+        """Whether a check of the site is running and how far it is; None while off."""
+        m = self.monitors
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.c.enabled, m.c.running).where(m.c.site_uuid == site_id)
+            ).first()
+        if row is None or not row.enabled:
+            return None
+        if not row.running:
+            return False, None
+        return True, self.progress.get(site_id) if self.progress is not None else None
 
     def report(self, site_id: UUID, now: datetime, ok_limit: int = 1000) -> ContentReport | None:
         """The site's monitoring, or None while it is off (never enabled, or disabled)."""
@@ -361,6 +385,7 @@ class ContentReads:
             emails_paused=paused,
             emails_paused_until=paused_until if paused else None,
             alerts_on=bool(row.alerts_on),
+            running=bool(row.running),
         )
         ok = [
             ContentIssue(
@@ -381,7 +406,10 @@ class ContentReads:
             ignored_count=len(ignored),
             ok_count=int(ok_count),
         )
-        return ContentReport(status, broken, mixed, ignored, ok, stats)
+        sample = None
+        if row.running and self.progress is not None:
+            sample = self.progress.get(site_id)
+        return ContentReport(status, broken, mixed, ignored, ok, stats, sample)
 
 
 def _issue(r: Any) -> ContentIssue:

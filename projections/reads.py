@@ -16,6 +16,7 @@ from sqlalchemy import MetaData
 
 from projections.accounts import AccountReads, AccountRow
 from projections.content import ContentReads, LinkCheckRows, check_rows_table
+from projections.content_progress import CrawlProgressRows, progress_table
 from projections.insights import InsightReads, InsightRow, InsightSettingsRow
 from projections.kudos import KudoReads, KudoRow, PathKudos
 from projections.mentions import MentionReads, MentionRow
@@ -110,7 +111,11 @@ class ReadModels:
         self.insights = InsightReads(engine, tables["insights"], self.traffic)
         # Each crawl's rows: written by content checks (their CheckRows), read here.
         self.content_checks = LinkCheckRows(engine, check_rows_table(MetaData()))
-        self.content = ContentReads(engine, tables["content"], self.content_checks.table)
+        # The running crawl's sample: written by its sampler (a ProgressBoard), read here.
+        self.content_progress = CrawlProgressRows(engine, progress_table(MetaData()))
+        self.content = ContentReads(
+            engine, tables["content"], self.content_checks.table, self.content_progress
+        )
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

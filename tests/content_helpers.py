@@ -111,6 +111,24 @@ class Handler(BaseHTTPRequestHandler):
         self._answer(head=False)
 
 
+WAIT = 20.0  # seconds at most for a crawl to reach a held page (a safety net, not timing)
+
+
+class Hold:
+    """A route that answers only when released; `reached` is set when it is asked for
+    (a crawl held mid-way, without sleeping)."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, _handler: Handler) -> Answer:
+        self.reached.set()
+        self.release.wait(WAIT)
+        return self.answer
+
+
 @contextmanager
 def serving(routes: dict[str, Route], tls: trustme.CA | None = None) -> Iterator[Site]:
     site = Site(routes)

@@ -9,10 +9,11 @@ or `container().content_monitoring`; the page reads `reads.content`.
 from datetime import UTC, datetime, time
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, jsonify, redirect, render_template, url_for
 from wtforms import DateField, HiddenField, StringField
 from wtforms.validators import InputRequired, Length
 
+from application.crawl_progress import CrawlSample
 from application.premium import FeatureNotEnabled, SubscriptionRequired
 from domain.errors import DomainError
 from interfaces.container import container
@@ -46,6 +47,20 @@ class ContentActionForm(Form):
     """Just the token: Check All, resume e-mails, alerts on/off, disable."""
 
 
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
+def progress_text(sample: CrawlSample) -> str:
+    """How far a running check is, in the words the tab and its poll show."""
+    n = sample.counts
+    return (
+        f"{_counted(n.pages, 'page', 'pages')} crawled · "
+        f"{_counted(n.checked, 'link', 'links')} checked · "
+        f"{_counted(n.issues, 'issue', 'issues')} found so far"
+    )
+
+
 def _back(uid: str) -> Any:
     return redirect(url_for("dashboard.content", uid=uid))
 
@@ -68,8 +83,36 @@ def content(uid: str) -> Any:
         issue=IssueForm(),
         pause=PauseForm(),
         action=ContentActionForm(),
+        progress_text=progress_text,
         tab="content",
     )
+
+
+@dashboard.get("/sites/<uid>/content/progress")
+@login_required
+def content_progress(uid: str) -> Any:
+    """The running check's sample, for the tab's poll (same origin, no third party)."""
+    c = container()
+    site = owned_site(uid)
+    c.reads.settle("content")
+    found = None
+    if c.content_monitoring.subscribed(site.owner_id):
+        found = c.reads.content.running(site.id)
+    running, sample = found or (False, None)
+    progress = None
+    if sample is not None:
+        progress = {
+            "pages_crawled": sample.counts.pages,
+            "links_checked": sample.counts.checked,
+            "issues_found": sample.counts.issues,
+            "updated_at": sample.updated_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+    answer = jsonify(
+        {"running": running, "progress": progress}
+        | ({"text": progress_text(sample)} if sample is not None else {})
+    )
+    answer.headers["Cache-Control"] = "no-store"
+    return answer
 
 
 def _run(uid: str, do: Any, done: str) -> Any:

@@ -1,7 +1,9 @@
 /* Tinylytics dashboard: small conveniences on top of pages that work without JavaScript.
  * - copy buttons for snippets (the snippets are selectable textareas without it);
  * - the embed builder updates its snippet as options change (it is a GET form without it);
- * - sign-up and new-site forms preselect the browser's time zone. */
+ * - sign-up and new-site forms preselect the browser's time zone;
+ * - the Content tab's progress line follows a running check (a poll of our own JSON),
+ *   and the page reloads with the results when it finishes. */
 (function () {
   "use strict";
 
@@ -78,5 +80,25 @@
         }
       }
     });
+  }
+
+  // A running content check: ask our own endpoint every few seconds how far it is.
+  var progress = document.querySelector("[data-progress-url]");
+  if (progress && window.fetch) {
+    var poll = function () {
+      fetch(progress.getAttribute("data-progress-url"), {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      }).then(function (answer) {
+        if (!answer.ok) return null;
+        return answer.json();
+      }).then(function (found) {
+        if (!found) return;
+        if (!found.running) { window.location.reload(); return; }
+        if (found.text) progress.textContent = found.text;
+        setTimeout(poll, 3000);
+      }, function () { setTimeout(poll, 10000); });
+    };
+    setTimeout(poll, 3000);
   }
 })();
