@@ -35,11 +35,14 @@ from projections.uptime import (
     UptimeReads,
     UptimeSummary,
 )
+from projections.uptime_listing import STATUSES as MONITOR_STATUSES
+from projections.uptime_listing import MonitorLine, MonitorListing
 from projections.webhooks import DeliveryListing, WebhookListing, WebhookReads
 
 # What the readers answer with, named here so that a caller needs this module only.
 __all__ = [
     "GROUPABLE",
+    "MONITOR_STATUSES",
     "AccountRow",
     "Counts",
     "DeliveryListing",
@@ -56,6 +59,7 @@ __all__ = [
     "Journeys",
     "KudoRow",
     "MentionRow",
+    "MonitorLine",
     "MonitorView",
     "PathKudos",
     "PathTotals",
@@ -111,6 +115,8 @@ class ReadModels:
         # Each crawl's rows: written by content checks (their CheckRows), read here.
         self.content_checks = LinkCheckRows(engine, check_rows_table(MetaData()))
         self.content = ContentReads(engine, tables["content"], self.content_checks.table)
+        # Monitors in lists: the sites list's uptime trouble, the operator's every monitor.
+        self.monitor_lists = MonitorListing(engine, tables["uptime"], tables["sites"]["sites"])
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

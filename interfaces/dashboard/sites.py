@@ -51,10 +51,14 @@ def home() -> Any:
 def sites() -> Any:
     c = container()
     account = signed_in()
-    owned = [c.configuration.get_site(site_id) for site_id in account.site_ids]
-    totals = c.reads.traffic.lifetime([s.id for s in owned])
-    owned.sort(key=lambda s: (s.is_archived, s.label.lower()))
-    rows = [{"site": s, "totals": totals.get(s.id)} for s in owned]
+    # From the read side, so that the list stays fast for thousands of sites: the
+    # sites, their lifetime hits and their uptime trouble, one query each.
+    c.reads.settle("sites", "uptime")
+    owned = c.reads.sites.of_owner(account.id)
+    totals = c.reads.traffic.lifetime([s.uuid for s in owned])
+    trouble = c.reads.monitor_lists.trouble_of_owner(account.id)
+    owned.sort(key=lambda s: (not s.active, s.label.lower()))
+    rows = [{"site": s, "totals": totals.get(s.uuid), "uptime": trouble.get(s.uuid)} for s in owned]
     return render_template("dashboard/sites.html", rows=rows)
 
 
