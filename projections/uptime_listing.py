@@ -31,6 +31,7 @@ class MonitorLine:
     site_uuid: UUID
     site_id: int | None
     site_label: str | None
+    site_uid: str | None
     url: str
     status: str  # one of STATUSES
     since: datetime  # when it went down; otherwise its last change of state
@@ -100,6 +101,7 @@ class MonitorListing:
                 m.c.updated_at,
                 s.c.id.label("site_id"),
                 s.c.label.label("site_label"),
+                s.c.uid.label("site_uid"),
                 probes.c.last_check_at,
                 probes.c.next_check_at,
                 probes.c.interval_s,
@@ -122,6 +124,7 @@ class MonitorListing:
             site_uuid=row.site_uuid,
             site_id=int(row.site_id) if row.site_id is not None else None,
             site_label=row.site_label,
+            site_uid=row.site_uid,
             url=row.url,
             status=_status(row),
             since=utc(row.down_since if row.is_down and row.down_since else row.updated_at),

@@ -53,13 +53,22 @@ def sites() -> Any:
     account = signed_in()
     # From the read side, so that the list stays fast for thousands of sites: the
     # sites, their lifetime hits and their uptime trouble, one query each.
+    # A page of them, and every site in uptime trouble above it, so that trouble on
+    # another page is not missed.
     c.reads.settle("sites", "uptime")
-    owned = c.reads.sites.of_owner(account.id)
+    page = _page()
+    total, owned = c.reads.sites.page_of_owner(account.id, (page - 1) * PER_PAGE, PER_PAGE)
     totals = c.reads.traffic.lifetime([s.uuid for s in owned])
     trouble = c.reads.monitor_lists.trouble_of_owner(account.id)
-    owned.sort(key=lambda s: (not s.active, s.label.lower()))
     rows = [{"site": s, "totals": totals.get(s.uuid), "uptime": trouble.get(s.uuid)} for s in owned]
-    return render_template("dashboard/sites.html", rows=rows)
+    troubled = sorted(trouble.values(), key=lambda t: (t.status != "down", t.site_label or ""))
+    return render_template(
+        "dashboard/sites.html",
+        rows=rows,
+        troubled=troubled,
+        page=page,
+        pages=max(1, (total + PER_PAGE - 1) // PER_PAGE),
+    )
 
 
 @dashboard.route("/sites/new", methods=["GET", "POST"])

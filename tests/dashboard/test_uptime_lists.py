@@ -156,3 +156,23 @@ def test_the_operator_lists_every_monitor(env: dict[str, str], fleet: Fleet) -> 
     assert "Broken" in text and "down" in text and "Secure" in text
     refused = cli(env, "monitors", "list", "--status", "sideways")
     assert refused.exit_code != 0 and "sideways" in refused.stderr + refused.stdout
+
+
+def test_trouble_on_another_page_is_summed_up_on_the_first(
+    person: Browser, fleet: Fleet, container: Container
+) -> None:
+    for n in range(47):  # sorted before the fleet's: Secure and Unmonitored go to page 2
+        container.configuration.register_site(
+            fleet.owner.uuid, f"https://aa{n}.example.com", label=f"Aa {n:02d}"
+        )
+    container.projections.catch_up()
+    person.sign_in("owner@example.com")
+    first = person.get("/sites").get_data(as_text=True)
+    assert "Secure" not in cards(first) and "Page 1 of 2" in first
+    summary = html.unescape(
+        first.split('class="card uptime-trouble-summary"')[1].split("</div>")[0]
+    )
+    assert "3 sites need a look" in summary
+    assert "Broken</a>: Down" in summary and "Secure</a>: SSL expires in 5 days" in summary
+    second = cards(person.get("/sites?page=2").get_data(as_text=True))
+    assert set(second) == {"Secure", "Unmonitored"}
