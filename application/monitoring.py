@@ -203,6 +203,12 @@ class Monitoring(EventSourcedApplication):
         expiry = self.domains.expiry(monitor.url)
         if expiry.expires_at is not None and expiry.expires_at != monitor.domain_expires_at:
             monitor.domain_expiry_changed(expiry.expires_at)
+        if monitor.domain_expires_at is not None:
+            # Notices 30/14/7/1 days before, once each (events: never sent again on replay).
+            days = due_notice(monitor.domain_expires_at, self.now(), monitor.domain_notices)
+            if days is not None:
+                monitor.domain_expiry_noticed(days, monitor.domain_expires_at)
+        if monitor.pending_events:
             self.save(monitor)
         self.probes.domain(monitor.id, monitor.site_id, expiry)
         return expiry
