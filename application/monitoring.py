@@ -160,6 +160,25 @@ class Monitoring(EventSourcedApplication):
         self.save(monitor)
         self._check_soon(monitor)
 
+    def follow_site(self, site_id: UUID, url: str, archived: bool) -> bool:
+        """The site's URL or archiving changed (application/monitor_site_changes.py): a
+        new URL is checked from now on, an active site's checks run again. Idempotent:
+        True only when the monitor changed or its checks were started."""
+        try:
+            monitor = self.monitor_of(site_id)
+        except NotFound:
+            return False
+        moved = monitor.enabled and url != monitor.url
+        if moved:
+            monitor.enable(url)
+            self.save(monitor)
+        if not monitor.is_running or archived:
+            return moved
+        if moved or self.schedule.get(CHECK_KIND, str(monitor.id)) is None:
+            self._check_soon(monitor)
+            return True
+        return False
+
     def _check_soon(self, monitor: Monitor) -> None:
         now, key = self.now(), str(monitor.id)
         self.schedule.put([Job(CHECK_KIND, key, now, Recurrence(every=UP_EVERY))])
