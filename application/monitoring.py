@@ -160,6 +160,25 @@ class Monitoring(EventSourcedApplication):
         self.save(monitor)
         self._check_soon(monitor)
 
+    def follow_site(self, site_id: UUID, url: str, archived: bool) -> bool:
+        """The site's URL or archiving changed (application/monitor_site_changes.py): a
+        new URL is checked from now on, an active site's checks run again. Idempotent:
+        True only when the monitor changed or its checks were started."""
+        try:
+            monitor = self.monitor_of(site_id)
+        except NotFound:
+            return False
+        moved = monitor.enabled and url != monitor.url
+        if moved:
+            monitor.enable(url)
+            self.save(monitor)
+        if not monitor.is_running or archived:
+            return moved
+        if moved or self.schedule.get(CHECK_KIND, str(monitor.id)) is None:
+            self._check_soon(monitor)
+            return True
+        return False
+
     def _check_soon(self, monitor: Monitor) -> None:
         now, key = self.now(), str(monitor.id)
         self.schedule.put([Job(CHECK_KIND, key, now, Recurrence(every=UP_EVERY))])
@@ -203,6 +222,12 @@ class Monitoring(EventSourcedApplication):
         expiry = self.domains.expiry(monitor.url)
         if expiry.expires_at is not None and expiry.expires_at != monitor.domain_expires_at:
             monitor.domain_expiry_changed(expiry.expires_at)
+        if monitor.domain_expires_at is not None:
+            # Notices 30/14/7/1 days before, once each (events: never sent again on replay).
+            days = due_notice(monitor.domain_expires_at, self.now(), monitor.domain_notices)
+            if days is not None:
+                monitor.domain_expiry_noticed(days, monitor.domain_expires_at)
+        if monitor.pending_events:
             self.save(monitor)
         self.probes.domain(monitor.id, monitor.site_id, expiry)
         return expiry

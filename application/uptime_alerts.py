@@ -33,7 +33,10 @@ ALERTED = {
     TOPIC + "AutoPaused": "paused",
     TOPIC + "CertificateExpiryNoticed": "certificate",
     TOPIC + "CertificateChanged": "renewed",
+    TOPIC + "DomainExpiryNoticed": "domain",
 }
+# A kind with its own mail template; the others share `uptime`.
+TEMPLATES = {"domain": "domain_expiry"}
 BATCH = 200
 
 
@@ -51,6 +54,11 @@ class Owners(Protocol):
 
 class Links(Protocol):
     def dashboard(self, site_uid: str) -> str: ...
+
+
+def _days_left(expires_at: datetime, at: datetime) -> int:
+    """Rounded up: the day before expiry says "1 day", not "0 days"."""
+    return max(1, math.ceil((expires_at - at).total_seconds() / 86400))
 
 
 def when(moment: datetime) -> str:
@@ -189,6 +197,10 @@ class UptimeAlerts:
         elif kind == "renewed":
             context.update(expires=when(event.expires_at))
             subject = f"The SSL certificate of {site.label} was renewed"
+        elif kind == "domain":
+            left = _days_left(event.expires_at, event.timestamp)
+            context.update(days=left, expires=when(event.expires_at))
+            subject = f"The domain of {site.label} expires in {left} day{'' if left == 1 else 's'}"
         else:
             # Rounded up: the day before expiry says "1 day", not "0 days".
             left = max(1, math.ceil((event.expires_at - event.timestamp).total_seconds() / 86400))
@@ -201,7 +213,7 @@ class UptimeAlerts:
         return context
 
     def message(self, address: str, context: dict[str, Any]) -> Message:
-        text, html = self.templates.render("uptime", context)
+        text, html = self.templates.render(TEMPLATES.get(context["kind"], "uptime"), context)
         return Message(
             to=address,
             subject=context["subject"],

@@ -260,5 +260,157 @@ def reads(c: Any, site: Any, owner: Any, times: int) -> dict[str, Any]:
     }
 
 
+def sites_list_main() -> None:
+    """`--sites-list N`: the dashboard's sites list of an owner with N monitored sites.
+
+        flock /tmp/tinylytics-bench.lock .venv/bin/python benchmarks/uptime.py \\
+            --sites-list 10000 [--backend sqlite|postgres] [--owned N] [--reads 30]
+
+    N sites with enabled monitors are written straight into the read models (sites,
+    monitors, their latest checks): 2 % down, 1 % paused, 1 % with a certificate
+    expiring within 30 days, the rest up. `--owned` of them (default all) belong to
+    the signed-in owner, the others to other accounts. Then `GET /sites` over HTTP
+    from a real `tinylytics serve`, `--reads` times: p50/p95 (goal ≤ 200 ms).
+    """
+    import os
+    import subprocess
+    import uuid as uuids
+
+    from benchmarks.readmodels import Http, free_port
+    from projections.uptime import probes
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sites-list", type=int, required=True)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--owned", type=int, default=None)
+    parser.add_argument("--reads", type=int, default=30)
+    args = parser.parse_args()
+    total = args.sites_list
+    owned = total if args.owned is None else min(args.owned, total)
+
+    env, schema = stores(args.backend)
+    env.update(TINYLYTICS_GEOIP_REFRESH="off", TINYLYTICS_RDAP_URL="http://127.0.0.1:9")
+    c = bootstrap(Settings.from_env(env), fast_passwords=True)
+    server = None
+    try:
+        email, password = "bench@example.com", "a long benchmark password"
+        owner = c.configuration.register_account(email, password, is_subscribed=True)
+        c.projections.catch_up()
+        say(f"{args.backend}: {total:,} monitored sites, {owned:,} of them the owner's")
+        now = datetime.now(UTC)
+        sites_t = c.projections.tables["sites"]["sites"]
+        monitors_t = c.projections.tables["uptime"]["monitors"]
+        site_rows, monitor_rows, probe_rows = [], [], []
+        for i in range(total):
+            site_id, mine = uuids.uuid4(), i < owned
+            owner_id = owner.uuid if mine else uuids.uuid4()
+            url = f"https://site{i}.example.com"
+            down, paused, expiring = i % 50 == 7, i % 100 == 3, i % 100 == 5
+            site_rows.append(
+                {
+                    "id": 10**12 + i,
+                    "uuid": site_id,
+                    "uid": f"b{i:08d}",
+                    "owner_uuid": owner_id,
+                    "url": url,
+                    "label": f"Site {i:05d}",
+                    "timezone": "UTC",
+                    "public": False,
+                    "unique_tracking": True,
+                    "any_domain": False,
+                    "ignored_paths": [],
+                    "active": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            monitor_id = monitor_id_for(site_id)
+            monitor_rows.append(
+                {
+                    "id": 10**12 + i,
+                    "uuid": monitor_id,
+                    "site_uuid": site_id,
+                    "owner_uuid": owner_id,
+                    "url": url,
+                    "enabled": True,
+                    "paused": paused,
+                    "auto_paused": False,
+                    "is_down": down,
+                    "down_since": now - timedelta(minutes=20) if down else None,
+                    "down_error": "Connection refused" if down else None,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            probe_rows.append(
+                {
+                    "monitor_uuid": monitor_id,
+                    "site_uuid": site_id,
+                    "last_check_at": now - timedelta(minutes=2),
+                    "last_ok": not down,
+                    "last_status_code": None if down else 200,
+                    "last_error": "Connection refused" if down else None,
+                    "last_response_ms": 120,
+                    "failures": 0,
+                    "successes": 0,
+                    "interval_s": 300,
+                    "next_check_at": None if paused else now + timedelta(minutes=3),
+                    "ssl_fingerprint": "ab" * 32,
+                    "ssl_expires_at": now + timedelta(days=10 if expiring else 80),
+                    "ssl_valid": True,
+                }
+            )
+        with c.engine.begin() as conn:
+            for table, rows in ((sites_t, site_rows), (monitors_t, monitor_rows)):
+                for n in range(0, total, 1000):
+                    conn.execute(table.insert(), rows[n : n + 1000])
+            for n in range(0, total, 1000):
+                conn.execute(probes.insert(), probe_rows[n : n + 1000])
+        port = free_port()
+        server = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "tinylytics"), "serve", "--port", str(port)],
+            env={**os.environ, **env, "TINYLYTICS_INPROCESS_PROJECTIONS": "0"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        http = Http(f"http://127.0.0.1:{port}")
+        for _ in range(300):
+            try:
+                if http.get("/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+        http.sign_in(email, password)
+        status, page = http.get("/sites")
+        assert status == 200, page[:300]
+        badges = page.count(b"uptime-trouble")
+        http.timed("/sites", 2)  # warm: templates, plans
+        timings = http.timed("/sites", args.reads)
+        floor = http.timed("/healthz", args.reads)
+        print(
+            json.dumps(
+                {
+                    "backend": args.backend,
+                    "monitored_sites": total,
+                    "owned": owned,
+                    "trouble_badges": badges,
+                    "page_kb": round(len(page) / 1024),
+                    "sites_list_p50_ms": round(statistics.median(timings), 1),
+                    "sites_list_p95_ms": round(percentile(timings, 0.95), 1),
+                    "healthz_p50_ms": round(statistics.median(floor), 1),
+                    "load_average": os.getloadavg(),
+                },
+                indent=2,
+            )
+        )
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        c.close()
+        drop_schema(env, schema)
+
+
 if __name__ == "__main__":
-    main()
+    sites_list_main() if "--sites-list" in sys.argv else main()

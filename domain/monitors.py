@@ -49,6 +49,7 @@ class Monitor(Aggregate):
         self.certificate_fingerprint: str | None = None
         self.expiry_notices: list[int] = []  # days-before notices sent for this expiry
         self.domain_expires_at: datetime | None = None
+        self.domain_notices: list[int] = []  # days-before notices sent for this expiry
 
     @property
     def is_running(self) -> bool:
@@ -137,7 +138,16 @@ class Monitor(Aggregate):
 
     @event("DomainExpiryChanged")
     def domain_expiry_changed(self, expires_at: datetime) -> None:
+        before = self.domain_expires_at
+        if before is None or expires_at > before:
+            self.domain_notices = []  # renewed: the notices start again for the new date
         self.domain_expires_at = expires_at
+
+    @event("DomainExpiryNoticed")
+    def domain_expiry_noticed(self, days: int, expires_at: datetime) -> None:
+        """The owner is told the domain lapses in `days` days (30, 14, 7, 1), once each,
+        as for the certificate (domain/certificates.py)."""
+        self.domain_notices = sorted({*self.domain_notices, *noticed(days)}, reverse=True)
 
     def _clear_down(self) -> None:
         self.is_down = False

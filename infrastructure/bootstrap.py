@@ -23,6 +23,7 @@ from application.insights import DAILY_KIND as INSIGHT_KIND
 from application.insights import FIRST_KIND as FIRST_INSIGHT_KIND
 from application.insights import DailyInsights, DefaultWriter, Insights, InsightWriter
 from application.mail import Mailer, Postbox
+from application.monitor_site_changes import MonitorSiteChanges
 from application.monitor_webhooks import monitor_triggers
 from application.monitoring import CHECK_KIND, DOMAIN_KIND, Monitoring
 from application.premium import Premium
@@ -151,6 +152,7 @@ class Container:
     premium: Premium
     monitoring: Monitoring
     uptime_alerts: UptimeAlerts
+    monitor_site_changes: MonitorSiteChanges
     insights: Insights
     daily_insights: DailyInsights
     webmentions: Webmentions
@@ -350,6 +352,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         listeners=[wake.set],
     )
     uptime_alerts = UptimeAlerts(monitoring, positions, postbox, templates, configuration, links)
+    monitor_site_changes = MonitorSiteChanges(configuration, configuration, positions, monitoring)
     dispatch = WebhookDispatch(
         webhooks=webhooks,
         followed=[
@@ -373,12 +376,13 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
             CONTENT_STORE: content_monitoring,
         },
         projections=read_models,
-        followers=[dispatch, uptime_alerts],
+        followers=[dispatch, uptime_alerts, monitor_site_changes],
         schema=schema,
     )
     projections.setup()
     dispatch.setup()
     uptime_alerts.setup()
+    monitor_site_changes.setup()
     sender = WebhookSender(webhooks, SafeHttpClient(webhook_policy(settings)))
     # The queue sends to this actor by name (infrastructure/webhooks.py).
     declare_webhook_actor(broker, sender.attempt)
@@ -559,6 +563,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         premium=Premium(configuration),
         monitoring=monitoring,
         uptime_alerts=uptime_alerts,
+        monitor_site_changes=monitor_site_changes,
         insights=insights,
         daily_insights=daily_insights,
         webmentions=webmentions,

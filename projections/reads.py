@@ -36,11 +36,14 @@ from projections.uptime import (
     UptimeReads,
     UptimeSummary,
 )
+from projections.uptime_listing import STATUSES as MONITOR_STATUSES
+from projections.uptime_listing import MonitorLine, MonitorListing
 from projections.webhooks import DeliveryListing, WebhookListing, WebhookReads
 
 # What the readers answer with, named here so that a caller needs this module only.
 __all__ = [
     "GROUPABLE",
+    "MONITOR_STATUSES",
     "AccountRow",
     "Counts",
     "DeliveryListing",
@@ -57,6 +60,7 @@ __all__ = [
     "Journeys",
     "KudoRow",
     "MentionRow",
+    "MonitorLine",
     "MonitorView",
     "PathKudos",
     "PathTotals",
@@ -116,6 +120,8 @@ class ReadModels:
         self.content = ContentReads(
             engine, tables["content"], self.content_checks.table, self.content_progress
         )
+        # Monitors in lists: the sites list's uptime trouble, the operator's every monitor.
+        self.monitor_lists = MonitorListing(engine, tables["uptime"], tables["sites"]["sites"])
 
     def settle(self, *names: str) -> None:
         """Bring these read models (all, for none) up to what is recorded now: a page

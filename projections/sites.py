@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Uuid,
     delete,
+    func,
     select,
 )
 
@@ -191,6 +192,22 @@ class SiteReads:
             query = query.where(self.table.c.owner_uuid == owner_id)
         with self.engine.connect() as conn:
             return [_site(row) for row in conn.execute(query)]
+
+    def page_of_owner(self, owner_id: UUID, offset: int, limit: int) -> tuple[int, list[SiteRow]]:
+        """A page of an owner's sites as the sites list shows them (active first, then
+        by label), and how many the owner has."""
+        t = self.table
+        mine = t.c.owner_uuid == owner_id
+        query = (
+            select(t)
+            .where(mine)
+            .order_by(t.c.active.desc(), func.lower(t.c.label), t.c.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(t).where(mine)).scalar()
+            return int(total or 0), [_site(row) for row in conn.execute(query)]
 
     def by_number(self, number: int, owner_id: UUID) -> SiteRow | None:
         """The owner's site with this integer id; None for anyone else's."""

@@ -11,6 +11,7 @@ import click
 from interfaces.cli.jobs import jobs
 from interfaces.cli.keys import keys
 from interfaces.cli.mail import mail
+from interfaces.cli.monitors import monitors
 from interfaces.cli.projections import projections
 from interfaces.cli.reports import reports
 from interfaces.cli.running import serve, worker
@@ -38,5 +39,6 @@ for command in (
     jobs,
     mail,
     reports,
+    monitors,
 ):
     main.add_command(command)

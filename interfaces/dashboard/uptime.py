@@ -80,7 +80,8 @@ def uptime_action(uid: str, action: str) -> Any:
             flash(error.message, "error")
         else:
             flash("Test alert sent to your address.", "success")
-        return redirect(url_for("dashboard.uptime", uid=uid))
+        # The buttons sit in the Edit tab's Uptime email preferences.
+        return redirect(url_for("dashboard.edit", uid=uid, _anchor="uptime-mail"))
     if action not in ACTIONS:
         raise HttpNotFound()
     command, done = ACTIONS[action]

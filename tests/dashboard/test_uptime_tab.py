@@ -84,9 +84,16 @@ def test_test_down_and_test_up_send_sample_alerts_to_the_owner(
     c.monitoring.enable(tracked.uuid, account.uuid)
     c.projections.catch_up()
     person.sign_in("owner@example.com")
+    # The buttons sit in the Edit tab's Uptime email preferences (reports_and_notifications.md).
+    edit = f"/sites/{tracked.uid}/edit"
+    shown = person.get(edit).get_data(as_text=True)
+    assert "Uptime Monitoring Email Preferences" in shown
+    assert "Test Down" in shown and "Test Up" in shown
+    assert "Test Down" not in person.get(f"/sites/{tracked.uid}/uptime").get_data(as_text=True)
     page = f"/sites/{tracked.uid}/uptime"
-    person.submit(f"{page}/test-down", {}, page=page)
-    person.submit(f"{page}/test-up", {}, page=page)
+    done = person.submit(f"{page}/test-down", {}, page=edit)
+    assert done.status_code == 302 and done.location == f"{edit}#uptime-mail"
+    person.submit(f"{page}/test-up", {}, page=edit)
     subjects = [str(m["Subject"]) for m in person.outbox() if "[Test]" in str(m["Subject"])]
     assert subjects == [
         "[Test] My blog is down",
