@@ -21,14 +21,23 @@ class AccountCommands(EventSourcedApplication):
     passwords: PasswordHasher
 
     def register_account(
-        self, email: str, password: str, timezone: str = "UTC", is_subscribed: bool = False
+        self,
+        email: str,
+        password: str,
+        timezone: str = "UTC",
+        is_subscribed: bool = False,
+        confirmed: bool = False,
     ) -> Created:
+        """A new account; `confirmed` for one the operator makes (the admin CLI), whose
+        address the operator vouches for: it is unlocked from the start."""
         account = Account.register(
             email=email,
             password_hash=self.passwords.hash(validate_password(password)),
             timezone=timezone,
             is_subscribed=is_subscribed,
         )
+        if confirmed:
+            account.confirm_email()  # saved with the registration, in one transaction
         claim = self.claim(EMAIL, account.email, account.id, "Email")
         return self.created(self.save(account, claim), account)
 

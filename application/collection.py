@@ -26,6 +26,7 @@ from application.kudos import KudoGiven
 from application.tracking import TrafficEvent
 from application.visitor_hashing import HashInput, VisitorHasher
 from domain.bounded_cache import memoized
+from domain.confirmation import KUDOS_LOCKED, Confirmable, takes_kudos
 from domain.custom_events import CustomEvent
 from domain.errors import Conflict, DomainError, NotFound
 from domain.feed_readers import detect_feed_reader
@@ -162,7 +163,16 @@ class KudoTaken:
     message: str
 
 
-KudoOutcome = KudoGiven | Skipped | KudoTaken
+@dataclass(frozen=True)
+class KudosLocked:
+    """No kudo given: the site's owner has not confirmed an address yet
+    (domain/confirmation.py). The API answers 403; the browser is told it was ignored,
+    as for an archived site, and the widget stays as it was."""
+
+    reason: str = KUDOS_LOCKED
+
+
+KudoOutcome = KudoGiven | Skipped | KudoTaken | KudosLocked
 
 
 class KudoGiver(Protocol):
@@ -179,6 +189,10 @@ class SiteSource(Protocol):
     def site_by_uid(self, uid: str) -> Site: ...
 
     def site_by_number(self, number: int, owner_id: UUID | None = None) -> Site: ...
+
+    def get_account(self, account_id: UUID) -> Confirmable:
+        """The site owner's account (NotFound once erased)."""
+        ...
 
 
 def _clip(text: str | None, limit: int) -> str | None:
@@ -237,6 +251,9 @@ class Collection:
         self.save = save
         self.clock = clock
         self._cache: dict[str, tuple[float, SiteSnapshot]] = {}
+        # Whether an owner's sites take kudos, cached and dropped like the sites: a
+        # confirmation is a change in the configuration log too.
+        self._owners: dict[UUID, tuple[float, bool]] = {}
         self._cache_lock = threading.Lock()
         # `is_outage` tells a database that is down from a batch with a bad row in it.
         self._committer = GroupCommitter(self._finish, committers=committers, is_outage=is_outage)
@@ -273,6 +290,7 @@ class Collection:
         if head != self._seen_head:
             with self._cache_lock:
                 self._cache.clear()
+                self._owners.clear()
             self._seen_head = head
 
     def _cached(self, key: str, load: Callable[[], Site]) -> SiteSnapshot:
@@ -288,6 +306,23 @@ class Collection:
                 self._cache.clear()
             self._cache[key] = (now, snapshot)
         return snapshot
+
+    def _takes_kudos(self, owner_id: UUID) -> bool:
+        now = time.monotonic()
+        self._follow_settings(now)
+        with self._cache_lock:
+            cached = self._owners.get(owner_id)
+        if cached and now - cached[0] < SITE_CACHE_SECONDS:
+            return cached[1]
+        try:
+            takes = takes_kudos(self.sites.get_account(owner_id))
+        except NotFound:
+            takes = False  # erased meanwhile
+        with self._cache_lock:
+            if len(self._owners) > 10_000:
+                self._owners.clear()
+            self._owners[owner_id] = (now, takes)
+        return takes
 
     # -- rules ---------------------------------------------------------------------------
     @staticmethod
@@ -464,7 +499,8 @@ class Collection:
         """A kudo for a page, under the site's rules, whatever the channel; what happened.
 
         Every channel: an archived site gives none, nor does a path an ignore rule
-        matches. The browser ("script", with its `sighting`) is limited per visitor
+        matches, nor a site whose owner has not confirmed an address (`KudosLocked`,
+        domain/confirmation.py). The browser ("script", with its `sighting`) is limited per visitor
         like its hits (then `Skipped(RATE_LIMITED)`), a bot gives none, and the uid is
         one per visitor, page and day (a second is `KudoTaken`). An API client gives
         its own uid or gets a fresh one; a taken one is `KudoTaken`. Raises
@@ -475,6 +511,8 @@ class Collection:
             return Skipped(RATE_LIMITED, dropped=True)
         if not site.active:
             return Skipped(INACTIVE, dropped=False)
+        if not self._takes_kudos(site.owner_id):
+            return KudosLocked()
         path = normalize_path(path)  # as the kudo will keep it (domain/kudos.py)
         if is_ignored(path, list(site.ignored_paths)):
             return Skipped(IGNORED_PATH, dropped=False)

@@ -24,9 +24,10 @@ from application.base import Created, EventSourcedApplication
 from application.clock import Firing, Job, JobKind, Recurrence, Schedule
 from domain.certificates import Certificate, due_notice
 from domain.check_results import CheckResult
+from domain.confirmation import uptime_refusal
 from domain.domain_expiry import DomainExpiry
 from domain.errors import DomainError, NotFound
-from domain.monitors import NOT_CONFIRMED, NOT_ENABLED, NOT_SUBSCRIBED, Monitor, monitor_id_for
+from domain.monitors import NOT_ENABLED, Monitor, monitor_id_for
 from domain.uptime_rules import AUTO_PAUSE, RECOVERED, UP_EVERY, WENT_DOWN, Probe, judge
 
 log = logging.getLogger("tinylytics.uptime")
@@ -122,11 +123,9 @@ class Monitoring(EventSourcedApplication):
         """Start monitoring the site (the owner's, on a paid plan, with a confirmed
         address: alerts go to it); the first check is due at once."""
         site = self.owners.get_site(site_id, owner_id)
-        owner = self.owners.get_account(site.owner_id)
-        if not owner.is_subscribed:
-            raise DomainError(NOT_SUBSCRIBED)
-        if not owner.email_confirmed:
-            raise DomainError(NOT_CONFIRMED)
+        refusal = uptime_refusal(self.owners.get_account(site.owner_id))
+        if refusal is not None:
+            raise DomainError(refusal)
         try:
             monitor = self.monitor_of(site_id)
         except NotFound:

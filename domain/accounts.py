@@ -11,6 +11,10 @@ from domain.timezones import validate_timezone
 class Account(Aggregate):
     """An account; `is_subscribed` is the plan flag that unlocks premium features.
 
+    `is_unlocked` is True once an address of the account was confirmed, and stays so
+    through later address changes (domain/confirmation.py): kudos and the purge of
+    accounts never confirmed follow it; `email_confirmed` is about the current address.
+
     `session_generation` counts the times every session of the account was ended (a
     sign-out, a password change or reset): a session started in an earlier generation
     is no longer valid, wherever its cookie went.
@@ -34,6 +38,7 @@ class Account(Aggregate):
         self.timezone = timezone
         self.is_subscribed = is_subscribed
         self.email_confirmed = False
+        self.is_unlocked = False
         self.site_ids: list[UUID] = []
         self.key_ids: list[UUID] = []
         self.past_emails: list[str] = []
@@ -49,6 +54,7 @@ class Account(Aggregate):
     @event("EmailConfirmed")
     def _email_confirmed(self) -> None:
         self.email_confirmed = True
+        self.is_unlocked = True
 
     def change_password(self, password_hash: str) -> None:
         self._password_changed(password_hash)

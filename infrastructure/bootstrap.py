@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine
 from application.clock import Clock, Job
 from application.collection import Collection
 from application.configuration import Configuration
+from application.confirmation import ConfirmationPurge
 from application.content_checks import CHECK_KIND as CONTENT_CHECK_KIND
 from application.content_checks import ContentChecks
 from application.content_monitoring import CONTENT_TRIGGERS, ContentMonitoring
@@ -161,6 +162,7 @@ class Container:
     initial_jobs: Callable[[], list[Job]]
     content_monitoring: ContentMonitoring
     content: ContentChecks  # content monitoring's use cases: enable, check, crawl, alert
+    confirmation_purge: ConfirmationPurge  # accounts never confirmed, erased after 7 days
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
     _worker: dramatiq.Worker | None = None
@@ -505,6 +507,8 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         links=links,
         progress=reads.content_progress,
     )
+    erasure = Erasure(configuration, eraser)
+    confirmation_purge = ConfirmationPurge(reads.accounts, configuration, erasure)
     kinds = [
         postbox.job_kind(),
         *reports.job_kinds(),
@@ -513,11 +517,13 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         *daily_insights.job_kinds(),
         webmentions.job_kind(),
         *content_checks.job_kinds(),
+        confirmation_purge.job_kind(),
     ]
     makers: list[Callable[[], list[Job]]] = [
         reports.initial_jobs,
         daily_insights.initial_jobs,
         lambda: [retention.initial_job()],
+        lambda: [confirmation_purge.initial_job()],
     ]
     host = this_host(settings.data_dir)
     if settings.geoip_refresh and settings.geoip_db is None:
@@ -542,7 +548,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         drops=drops,
         rate_limiter=ApiRateLimiter(settings, redis),
         collection=collection,
-        erasure=Erasure(configuration, eraser),
+        erasure=erasure,
         broker=broker,
         webhooks=webhooks,
         webhook_dispatch=dispatch,
@@ -570,5 +576,6 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         initial_jobs=initial_jobs,
         content_monitoring=content_monitoring,
         content=content_checks,
+        confirmation_purge=confirmation_purge,
         _stop=stop,
     )

@@ -112,3 +112,15 @@ class AccountReads:
         values["created_at"] = utc(values["created_at"])
         values["updated_at"] = utc(values["updated_at"])
         return AccountRow(**values)
+
+    def unconfirmed_before(self, cutoff: datetime) -> list[UUID]:
+        """Accounts signed up before `cutoff` whose current address is not confirmed
+        (the purge reads each again from the event store: application/confirmation.py)."""
+        table = self.table
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(table.c.uuid)
+                .where(table.c.email_confirmed.is_(False), table.c.created_at <= cutoff)
+                .order_by(table.c.created_at)
+            ).scalars()
+            return list(found)

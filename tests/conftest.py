@@ -78,6 +78,8 @@ class World:
         self.c = container
 
     def account(self, email: str = "owner@example.com", **kwargs: Any) -> Any:
+        """An account as sign-up makes it (address not confirmed); `confirmed=True` as the
+        operator makes it (the admin CLI), unlocked for kudos (domain/confirmation.py)."""
         created = self.c.configuration.register_account(email, "correct horse", **kwargs)
         self.c.projections.catch_up()
         return created

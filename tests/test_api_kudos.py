@@ -13,7 +13,7 @@ from tests.conftest import World, bearer
 
 @pytest.fixture
 def setup(world: World) -> dict[str, Any]:
-    owner = world.account()
+    owner = world.account(confirmed=True)  # kudos need a confirmed owner
     site = world.site(owner, "https://example.com")
     return {
         "site": site,

@@ -15,7 +15,7 @@ from tests.tracking_helpers import CHROME, GOOGLEBOT, IPHONE, raw_tracking_state
 
 @pytest.fixture
 def site(world: World) -> Any:
-    return world.site(world.account(), "https://example.com")
+    return world.site(world.account(confirmed=True), "https://example.com")
 
 
 def send(

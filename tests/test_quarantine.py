@@ -52,7 +52,7 @@ def snapshot(container: Container, name: str) -> dict[str, list[Any]]:
 
 @pytest.fixture
 def setup(world: World) -> dict[str, Any]:
-    owner = world.account()
+    owner = world.account(confirmed=True)
     site = world.site(owner, "https://example.com")
     return {"owner": owner, "site": site, "fa": bearer(world.key(owner, "w", "full_access"))}
 
@@ -272,7 +272,7 @@ def cli(env: dict[str, str], *args: str) -> Any:
 
 def test_status_quarantine_and_retry_commands(env: dict[str, str], served: Container) -> None:
     world = World(served)
-    owner = world.account()
+    owner = world.account(confirmed=True)
     site = world.site(owner, "https://example.com")
     setup = {"owner": owner, "site": site, "fa": bearer(world.key(owner, "w", "full_access"))}
     app = create_app(served)

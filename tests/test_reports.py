@@ -60,7 +60,7 @@ class Week:
         self.monday = monday
         self.first = monday - timedelta(days=7)
         self.last = monday - timedelta(days=1)
-        self.owner = world.account("owner@example.com")
+        self.owner = world.account("owner@example.com", confirmed=True)
         self.site = world.site(
             self.owner, "https://blog.example.com", label="My blog", timezone=zone
         )
@@ -247,7 +247,7 @@ def test_report_jobs_and_mail_follow_zone_changes_archiving_and_erasure(
     container: Container, world: World
 ) -> None:
     with time_machine.travel(datetime(2026, 11, 25, 12, tzinfo=UTC), tick=False):
-        owner = world.account("owner@example.com")
+        owner = world.account("owner@example.com", confirmed=True)
         site = world.site(owner, timezone="UTC")
         key = str(site.uuid)
         start_clock_jobs(container)

@@ -48,7 +48,7 @@ class Ctx:
 
 @pytest.fixture
 def ctx(client: FlaskClient, container: Container, world: World) -> Ctx:
-    owner = world.account()
+    owner = world.account(confirmed=True)  # kudos need a confirmed owner
     site = world.site(owner, "https://example.com")
     # A URL keeps only the query parameters its owner allows (decision 16): `q` is.
     container.configuration.change_site(site.uuid, SiteChanges(allowed_query_params=["q"]))

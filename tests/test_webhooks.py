@@ -107,7 +107,7 @@ def hooks(container: Container, world: World, client: FlaskClient) -> Iterator[H
     original = container.webhooks.queue
     container.webhooks.clock = clock
     container.webhooks.queue = queue
-    owner = world.account("owner@example.com", is_subscribed=True)
+    owner = world.account("owner@example.com", is_subscribed=True, confirmed=True)
     site = world.site(owner, "https://example.com", label="Example Blog")
     key = bearer(world.key(owner, "writer", "full_access"))
     with subscriber() as sub:

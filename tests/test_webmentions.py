@@ -75,7 +75,7 @@ class Mentions:
 
 @pytest.fixture
 def wm(container: Container, client: FlaskClient, world: World) -> Iterator[Mentions]:
-    owner = world.account("owner@example.com")
+    owner = world.account("owner@example.com", confirmed=True)
     site = world.site(owner, SITE)
     uid = container.configuration.get_site(site.uuid).uid
     with sources() as src:

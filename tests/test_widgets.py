@@ -14,7 +14,7 @@ from tests.tracking_helpers import CHROME, GOOGLEBOT, IPHONE
 
 @pytest.fixture
 def site(world: World) -> Any:
-    owner = world.account()
+    owner = world.account(confirmed=True)
     created = world.site(owner, "https://example.com")
     return {"site": created, "key": bearer(world.key(owner, "w", "full_access"))}
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from application.collection import KudoTaken, Skipped
+from application.collection import KudosLocked, KudoTaken, Skipped
 from domain.errors import DomainError
 from interfaces.api.analytics import READ_ERRORS
 from interfaces.api.auth import current_key, require_full_access
@@ -76,6 +76,11 @@ class CreatedKudoSchema(Schema):
     kudo = fields.Nested(KudoSchema, required=True)
 
 
+class KudosLockedSchema(Schema):
+    error = fields.String(required=True)
+    email_confirmed = fields.Boolean()
+
+
 class DeletedKudoSchema(Schema):
     status = fields.String(required=True)
     uid = fields.String(required=True)
@@ -126,6 +131,11 @@ def list_kudos(site_id: int) -> Any:
         202: ("Ignored: the path matches an ignore rule", IgnoredSchema),
         422: ("Invalid body, or the uid is taken", ValidationErrorSchema),
         **WRITE_ERRORS,
+        403: (
+            "A read-only key, or kudos are locked until the owner confirms their email "
+            "address ({error, email_confirmed: false})",
+            KudosLockedSchema,
+        ),
     },
     tags=("Kudos",),
 )
@@ -140,6 +150,8 @@ def create_kudo(site_id: int) -> Any:
         raise validation_error([error.message]) from None
     if isinstance(outcome, KudoTaken):
         raise validation_error([outcome.message])
+    if isinstance(outcome, KudosLocked):
+        raise ApiError(403, outcome.reason, email_confirmed=False)
     if isinstance(outcome, Skipped):
         return {"status": "ignored", "reason": outcome.reason}, 202
     kudo = {

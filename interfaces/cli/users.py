@@ -17,9 +17,11 @@ def users() -> None:
 @click.option("--subscribed", is_flag=True, help="Start on the paid plan (premium features).")
 @admin_command
 def users_create(email: str, password: str, timezone: str, subscribed: bool, as_json: bool) -> None:
-    """Register an account."""
+    """Register an account, its address confirmed (the operator vouches for it)."""
     with wired() as c:
-        created = c.configuration.register_account(email, password, timezone, subscribed)
+        created = c.configuration.register_account(
+            email, password, timezone, subscribed, confirmed=True
+        )
         account = c.configuration.get_account(created.uuid)
     emit(
         as_json,

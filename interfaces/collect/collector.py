@@ -20,7 +20,14 @@ from urllib.parse import SplitResult, urlsplit
 
 from werkzeug.wrappers import Request
 
-from application.collection import RATE_LIMITED, KudoTaken, Sighting, SiteSnapshot, Skipped
+from application.collection import (
+    RATE_LIMITED,
+    KudosLocked,
+    KudoTaken,
+    Sighting,
+    SiteSnapshot,
+    Skipped,
+)
 from application.group_commit import CommitFailed
 from domain.custom_events import normalize_event_name, normalize_event_value
 from domain.errors import DomainError, NotFound
@@ -247,6 +254,8 @@ class Collector:
         if isinstance(outcome, KudoTaken):
             error = "You already gave this page a kudo today"
             return Answer(409, {"error": error, "uid": outcome.uid})
+        if isinstance(outcome, KudosLocked):  # quiet, as for an archived site
+            return Answer(202, {"status": "ignored", "reason": outcome.reason})
         if isinstance(outcome, Skipped):
             if outcome.reason == RATE_LIMITED:
                 return _error(429, "Too many requests from this visitor; try again in a minute")

@@ -10,6 +10,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 
 from application.exports import HIT_COLUMNS, csv_chunks
 from application.sites import SiteChanges
+from domain.confirmation import takes_kudos
 from domain.date_ranges import DateRange
 from domain.errors import Conflict, DomainError
 from domain.sites import Site
@@ -255,6 +256,7 @@ def kudos(uid: str) -> Any:
         page=page,
         pages=max(1, (total + PER_PAGE - 1) // PER_PAGE),
         tab="kudos",
+        kudos_locked=not takes_kudos(signed_in()),
     )
 
 

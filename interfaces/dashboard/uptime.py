@@ -7,7 +7,9 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.exceptions import NotFound as HttpNotFound
 
+from domain.confirmation import uptime_refusal
 from domain.errors import DomainError
+from domain.monitors import NOT_SUBSCRIBED
 from interfaces.container import container
 from interfaces.dashboard.blueprint import dashboard
 from interfaces.dashboard.forms import ArchiveForm
@@ -63,7 +65,8 @@ def uptime(uid: str) -> Any:
         pages=max(1, (total + PER_PAGE - 1) // PER_PAGE),
         bars=bars,
         summary=reads.summary(site.id),
-        can_enable=bool(account and account.is_subscribed),
+        # Why Enable is not offered (a free plan, an address to confirm), or None.
+        refusal=uptime_refusal(account) if account else NOT_SUBSCRIBED,
         form=ArchiveForm(),
         tab="uptime",
     )

@@ -328,7 +328,7 @@ class Harness:
 def tiny(
     driver: WebDriver, pages: Pages, sent: Sent, tinylytics: str, world: World
 ) -> Iterator[Harness]:
-    owner = world.account()
+    owner = world.account(confirmed=True)  # kudos need a confirmed owner
     site = world.site(owner, url=pages.origin)
     assert urlsplit(pages.origin).hostname != urlsplit(tinylytics).hostname
     harness = Harness(driver=driver, pages=pages, sent=sent, base=tinylytics, uid=str(site.uid))

@@ -54,7 +54,7 @@ def test_a_like_on_a_local_page_becomes_a_kudo_in_the_community_and_kudos_tabs(
     container: Container,
     world: World,
 ) -> None:
-    owner = world.account("owner@example.com")
+    owner = world.account("owner@example.com", confirmed=True)
     site = world.site(owner, "https://blog.example.com", label="My blog")
     uid = container.configuration.get_site(site.uuid).uid
     page = "<!doctype html><html><head><meta charset='utf-8'></head><body>{}</body></html>"

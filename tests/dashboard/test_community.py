@@ -81,6 +81,7 @@ def test_the_kudos_tab_filters_external_kudos_and_shows_where_they_came_from(
     owner: Any, src: Sources
 ) -> None:
     c = owner.browser.container
+    c.configuration.confirm_email(owner.account.uuid)  # a like becomes a kudo once confirmed
     c.tracking.give_kudo(owner.site_id, "/posts/hello", None, "api")
     source = src.html("/like", like_of(TARGET, author="Ada"))
     mention(owner, source)
