@@ -124,9 +124,16 @@ Handler = Callable[[Firing], datetime | None]
 
 @dataclass(frozen=True)
 class JobKind:
+    """A kind of job and its handler. `flush`, when given, writes what the kind's
+    handlers kept back to write together (uptime checks batch their samples): the
+    clock calls it before it records a batch of this kind's firings as done, so a
+    firing is never finished while what it did is still only in memory — a process
+    that dies first leaves the lease to run out, and the job fires again."""
+
     name: str
     handler: Handler
     description: str = ""
+    flush: Callable[[], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -265,8 +272,13 @@ class Clock:
         return firing.recurrence.next_after(max(done.finished_at, firing.occurrence))
 
     def _record(self, finished: list[Done]) -> None:
-        if finished:
-            self.schedule.finish(finished, {i: self._next_due(d) for i, d in enumerate(finished)})
+        if not finished:
+            return
+        for name in sorted({d.firing.kind for d in finished}):
+            kind = self.kinds.get(name)
+            if kind is not None and kind.flush is not None:
+                kind.flush()
+        self.schedule.finish(finished, {i: self._next_due(d) for i, d in enumerate(finished)})
 
     def hosts(self, local_only: bool = False) -> tuple[str | None, ...]:
         """Whose jobs a clock fires: every job, or (the web process of production, which

@@ -13,7 +13,6 @@ clocks from checking one monitor at once (docs/decisions/0012-uptime.md).
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
@@ -21,6 +20,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from application.base import Created, EventSourcedApplication
+from application.check_batch import CheckBatch, PendingChecks, Sample
 from application.clock import Firing, Job, JobKind, Recurrence, Schedule
 from domain.certificates import Certificate, due_notice
 from domain.check_results import CheckResult
@@ -47,19 +47,6 @@ class Checker(Protocol):
     def check(self, url: str) -> CheckResult: ...
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One check as the rollups and the monitor's latest state keep it."""
-
-    monitor_id: UUID
-    site_id: UUID
-    at: datetime
-    result: CheckResult
-    probe: Probe
-    interval: int
-    next_check_at: datetime | None
-
-
 class DomainLookup(Protocol):
     """When the site's domain registration expires (infrastructure/rdap.py)."""
 
@@ -71,7 +58,9 @@ class Probes(Protocol):
 
     def probe(self, monitor_id: UUID) -> Probe: ...
 
-    def record(self, sample: Sample) -> None: ...
+    def record(self, samples: Sequence[Sample]) -> None:
+        """Write samples (a batch of checks, in the order they were made) at once."""
+        ...
 
     def scheduled(self, monitor_id: UUID, next_check_at: datetime | None, interval: int) -> None:
         """Note when the next check is due (enable, resume, pause)."""
@@ -109,6 +98,7 @@ class Monitoring(EventSourcedApplication):
         self.probes = probes
         self.schedule = schedule
         self.now = now
+        self.pending = PendingChecks()
 
     # -- the owner's controls ----------------------------------------------------------
     def monitor_of(self, site_id: UUID) -> Monitor:
@@ -202,7 +192,7 @@ class Monitoring(EventSourcedApplication):
 
     def job_kinds(self) -> list[JobKind]:
         return [
-            JobKind(CHECK_KIND, self.on_clock, "check a site's uptime"),
+            JobKind(CHECK_KIND, self.on_clock, "check a site's uptime", flush=self.flush),
             JobKind(DOMAIN_KIND, self.on_domain_clock, "look up a site's domain expiry (RDAP)"),
         ]
 
@@ -247,10 +237,36 @@ class Monitoring(EventSourcedApplication):
         if site.is_archived:
             self.schedule.remove(CHECK_KIND, [firing.key])
             return
-        self.check(monitor, firing.recurrence)
+        self._check(monitor, firing.recurrence, self.pending.add)
+
+    def flush(self) -> None:
+        """Write what the checks on the clock kept back: their samples, then their jobs."""
+        self._write(self.pending.take())
+
+    def _write(self, batch: CheckBatch) -> None:
+        if batch.samples:
+            self.probes.record(batch.samples)
+        if batch.moves:
+            # Putting a job drops its firing's lease: the clock will not move it again.
+            self.schedule.put(batch.moves)
+        if batch.ends:
+            self.schedule.remove(CHECK_KIND, batch.ends)
 
     def check(self, monitor: Monitor, recurrence: Recurrence | None = None) -> Sample:
         """Check once, record what changed and what was seen, and set the next check."""
+        batch = PendingChecks()
+        sample = self._check(monitor, recurrence, batch.add)
+        self._write(batch.take())
+        return sample
+
+    def _check(
+        self,
+        monitor: Monitor,
+        recurrence: Recurrence | None,
+        keep: Callable[[Sample, Job | None, str | None], None],
+    ) -> Sample:
+        """The check itself; its events are saved at once, its sample and its job's
+        move go to `keep` (written at once, or with the clock's batch)."""
         result = self.checker.check(monitor.url)
         at = self.now()
         probe = self.probes.probe(monitor.id)
@@ -272,15 +288,13 @@ class Monitoring(EventSourcedApplication):
         sample = Sample(
             monitor.id, monitor.site_id, at, result, verdict.probe, verdict.interval, next_at
         )
-        self.probes.record(sample)
         key = str(monitor.id)
-        if next_at is None:
-            self.schedule.remove(CHECK_KIND, [key])
-        elif (
+        move: Job | None = None
+        if next_at is not None and (
             recurrence is None
             or recurrence.every != verdict.interval
             or verdict.next_in != verdict.interval
         ):
-            # Putting the job drops this firing's lease: the clock will not move it again.
-            self.schedule.put([Job(CHECK_KIND, key, next_at, Recurrence(every=verdict.interval))])
+            move = Job(CHECK_KIND, key, next_at, Recurrence(every=verdict.interval))
+        keep(sample, move, key if next_at is None else None)
         return sample

@@ -17,8 +17,10 @@
 
 import contextlib
 import errno
+import heapq
 import http.client
 import ipaddress
+import itertools
 import socket
 import ssl
 import threading
@@ -75,17 +77,51 @@ class _Pinned(http.client.HTTPConnection):
         self.sock = self._pinned
 
 
+class _Watchdog:
+    """One thread that expires every request's deadline: a timer thread started per
+    request costs more than a whole check of a site on the same network."""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: "_Deadline") -> None:
+        with self._changed:
+            heapq.heappush(self._due, (deadline.ends, next(self._order), deadline))
+            # Started on first use, and again in a forked child (threads do not fork).
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadlines", daemon=True
+                )
+                self._thread.start()
+            if self._due[0][2] is deadline:
+                self._changed.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while True:
+                    now = time.monotonic()
+                    if self._due and self._due[0][0] <= now:
+                        deadline = heapq.heappop(self._due)[2]
+                        break
+                    self._changed.wait(self._due[0][0] - now if self._due else None)
+            if not deadline.cancelled:
+                deadline.expire()
+
+
 class _Deadline:
     """Shuts the socket down when the whole request has taken too long."""
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
-        self.ends = time.monotonic() + seconds
+        self.cancelled = False
+        self.ends = time.monotonic() + max(0.0, seconds)
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
-        self._timer = threading.Timer(max(0.0, seconds), self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _watchdog.watch(self)
 
     def remaining(self) -> float:
         return max(0.001, self.ends - time.monotonic())
@@ -96,8 +132,10 @@ class _Deadline:
             if self.expired:
                 self._shut()
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.cancelled:
+                return
             self.expired = True
             self._shut()
 
@@ -107,7 +145,12 @@ class _Deadline:
                 self._sock.shutdown(socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.cancelled = True
+            self._sock = None
+
+
+_watchdog = _Watchdog()
 
 
 class SafeHttpClient:

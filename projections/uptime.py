@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    case,
     delete,
     func,
     select,
@@ -412,12 +413,12 @@ class UptimeReads:
         t = self.downtimes
         with self.engine.connect() as conn:
             total = conn.execute(
-                select(func.count()).select_from(t).where(t.c.site_uuid == site_id)
+                select(func.count()).select_from(t).where(_of_site(t, site_id))
             ).scalar()
             rows = list(
                 conn.execute(
                     select(t)
-                    .where(t.c.site_uuid == site_id)
+                    .where(_of_site(t, site_id))
                     .order_by(t.c.started_at.desc(), t.c.id.desc())
                     .offset(offset)
                     .limit(limit)
@@ -445,17 +446,15 @@ class UptimeReads:
     def summary(self, site_id: UUID, now: datetime | None = None) -> UptimeSummary:
         now = now or datetime.now(UTC)
         t = self.downtimes
-        mine = t.c.site_uuid == site_id
+        mine = _of_site(t, site_id)
+        # One pass over the site's downtimes (an index range), not three.
+        counts = select(
+            func.count(),
+            func.sum(case((t.c.ended_at.is_(None), 1), else_=0)),
+            func.sum(case((t.c.started_at >= now - timedelta(days=30), 1), else_=0)),
+        ).where(mine)
         with self.engine.connect() as conn:
-            total = conn.execute(select(func.count()).select_from(t).where(mine)).scalar()
-            ongoing = conn.execute(
-                select(func.count()).select_from(t).where(mine, t.c.ended_at.is_(None))
-            ).scalar()
-            recent = conn.execute(
-                select(func.count())
-                .select_from(t)
-                .where(mine, t.c.started_at >= now - timedelta(days=30))
-            ).scalar()
+            total, ongoing, recent = conn.execute(counts).one()
         return UptimeSummary(int(total or 0), int(ongoing or 0), int(recent or 0))
 
     def response_times(self, monitor_id: UUID, grain: str, since: datetime) -> list[ResponsePoint]:
@@ -487,6 +486,12 @@ class UptimeReads:
 
     def monitor_id(self, site_id: UUID) -> UUID:
         return monitor_id_for(site_id)
+
+
+def _of_site(downtimes: Table, site_id: UUID) -> Any:
+    """A site's downtimes, by its monitor's id (derived from the site's): the table's
+    index is on (monitor, start), so a site's page reads only its own rows."""
+    return downtimes.c.monitor_uuid == monitor_id_for(site_id)
 
 
 def _uptime(

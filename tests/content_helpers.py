@@ -76,6 +76,7 @@ class Handler(BaseHTTPRequestHandler):
             site.requests.append(Seen(self.command, self.path, dict(self.headers.items())))
             site.in_flight += 1
             site.most_in_flight = max(site.most_in_flight, site.in_flight)
+        counted = False
         try:
             route = site.routes.get(self.path)
             if route is None:
@@ -92,14 +93,20 @@ class Handler(BaseHTTPRequestHandler):
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
+            # Counted out before the answer leaves: a client that has read it may send
+            # its next request before this thread runs again, and that is not overlap.
+            with site.lock:
+                site.in_flight -= 1
+                counted = True
             self.end_headers()
             if not head:
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:
-            with site.lock:
-                site.in_flight -= 1
+            if not counted:
+                with site.lock:
+                    site.in_flight -= 1
 
     def do_GET(self) -> None:
         self._answer(head=False)

@@ -11,7 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import Engine
 
-from application.clock import LEASE, RETRY_DELAYS, Clock, Firing, Job, JobKind, weekly
+from application.clock import LEASE, RETRY_DELAYS, Clock, Firing, Job, JobKind, Recurrence, weekly
 from infrastructure.persistence import ensure_schema, read_model_engine
 from infrastructure.schedule import SqlSchedule
 from infrastructure.settings import Settings
@@ -258,3 +258,40 @@ def test_racing_clocks_fire_each_job_once(settings: Settings, engine: Engine) ->
     if ON_POSTGRES:
         # Both clocks took a share: the lease, not a single winner, kept them apart.
         assert len({f.lease for f in seen.firings}) > 2
+
+
+def test_a_kinds_flush_runs_before_its_firings_are_recorded(engine: Engine) -> None:
+    """A kind that writes its handlers' results together (uptime samples) is flushed
+    before the schedule hears the firings are done; when the flush fails, nothing is
+    recorded: the leases run out and the jobs fire again."""
+    written: list[str] = []
+    pending: list[str] = []
+    failing = {"now": True}
+
+    def handler(firing: Firing) -> None:
+        pending.append(firing.key)
+
+    def flush() -> None:
+        if failing["now"]:
+            pending.clear()  # what a dying process loses
+            raise ConnectionError("database gone")
+        written.extend(pending)
+        pending.clear()
+
+    schedule = SqlSchedule(engine)
+    clock = Clock(schedule, [JobKind("test", handler, flush=flush)], host="here")
+    start = utc(2026, 6, 1, 12)
+    with time_machine.travel(start, tick=False) as traveller:
+        schedule.put([Job("test", k, start, Recurrence(every=60)) for k in ("a", "b")])
+        with pytest.raises(ConnectionError):
+            clock.tick()
+        assert written == []
+        # Not recorded: still leased, so no clock fires them again before the lease ends.
+        assert clock.tick() == 0
+        assert {j.due_at for j in schedule.keys("test").values()} == {start}
+        failing["now"] = False
+        traveller.move_to(start + LEASE + timedelta(seconds=1))
+        assert clock.tick() == 2
+        assert sorted(written) == ["a", "b"]
+        moved = start + LEASE + timedelta(seconds=61)
+        assert {j.due_at for j in schedule.keys("test").values()} == {moved}

@@ -331,6 +331,64 @@ def test_checks_of_one_monitor_never_overlap(story: Story) -> None:
     assert [f.kind for f in s.c.schedule.claim(START, 10, LEASE, (None,))] == []
 
 
+def checks_counted(s: Story) -> int:
+    points = s.c.reads.uptime.response_times(s.monitor_id, "d", START - timedelta(days=1))
+    return sum(p.up + p.down for p in points)
+
+
+def test_checks_on_the_clock_are_written_together_and_a_crash_loses_none(story: Story) -> None:
+    """The clock's checks keep their samples back and write them in one batch before
+    their firings are finished; a process that dies in between leaves the lease to run
+    out, and the monitor is checked again: no check is lost or counted twice."""
+    s = story
+    s.c.monitoring.enable(s.tracked.uuid, s.owner.uuid)
+    from application.clock import LEASE
+
+    [firing] = [f for f in s.c.schedule.claim(START, 10, LEASE, (None,)) if f.kind == CHECK_KIND]
+    s.c.clock.fire(firing)
+    s.c.projections.catch_up()
+    assert len(s.site.requests) == 1
+    view = s.c.reads.uptime.monitor(s.tracked.uuid)
+    assert view is not None and view.status_description == "Pending"  # not written yet
+    assert checks_counted(s) == 0
+    s.c.monitoring.pending.take()  # the process dies: what was kept back is gone
+
+    assert s.at(START + LEASE - timedelta(seconds=1)) == 0  # still leased
+    again = START + LEASE + timedelta(seconds=1)
+    assert s.at(again) == 1  # the lease ran out: checked again
+    view = s.c.reads.uptime.monitor(s.tracked.uuid)
+    assert view is not None and view.status_description == "Up"
+    assert view.last_check_at == again
+    assert checks_counted(s) == 1
+    assert s.job().due_at == again + timedelta(minutes=5)
+
+
+def test_a_batch_of_checks_writes_each_monitors_sample(container: Container, world: World) -> None:
+    """Several monitors checked in one turn of the clock: one batch, every sample kept,
+    the failing one re-checked soon, the others at their interval."""
+    with fake_site() as good, fake_site() as bad, time_machine.travel(START, tick=False):
+        bad.status = 500
+        owner = world.account("many@example.com", is_subscribed=True)
+        container.configuration.confirm_email(owner.uuid)
+        sites = [world.site(owner, f"{good.url()}/{i}") for i in range(3)]
+        sites.append(world.site(owner, bad.url()))
+        for site in sites:
+            container.monitoring.enable(site.uuid, owner.uuid)
+        container.clock.tick()
+        container.projections.catch_up()
+        views = [container.reads.uptime.monitor(site.uuid) for site in sites]
+        assert [v.status_description if v else None for v in views] == [
+            "Up",
+            "Up",
+            "Up",
+            "Checking (possible downtime)",
+        ]
+        dues = [container.schedule.get(CHECK_KIND, str(monitor_id_for(x.uuid))) for x in sites]
+        assert [j.due_at if j else None for j in dues] == [START + timedelta(minutes=5)] * 3 + [
+            START + timedelta(seconds=RECHECK_AFTER)
+        ]
+
+
 def test_the_api_reads_the_monitor(story: Story, client: FlaskClient) -> None:
     s = story
     key = bearer(s.world.key(s.owner))
