@@ -13,19 +13,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
+from application.log_follower import LogFollower, Positions
 from domain.errors import NotFound
 
 log = logging.getLogger("tinylytics.uptime")
 
 TOPIC = "domain.sites:Site."
 FOLLOWED = (TOPIC + "UrlChanged", TOPIC + "Unarchived")
-BATCH = 200
-
-
-class Positions(Protocol):
-    def position(self, name: str) -> int | None: ...
-
-    def advance(self, name: str, position: int) -> None: ...
 
 
 class Monitors(Protocol):
@@ -38,8 +32,10 @@ class Sites(Protocol):
     def get_site(self, site_id: UUID, owner_id: UUID | None = None) -> Any: ...
 
 
-class MonitorSiteChanges:
+class MonitorSiteChanges(LogFollower):
     name = "monitor_site_changes"
+    topics = FOLLOWED
+    log = log
 
     def __init__(
         self,
@@ -48,41 +44,14 @@ class MonitorSiteChanges:
         positions: Positions,
         monitors: Monitors,
     ) -> None:
-        self.configuration = configuration
+        super().__init__(configuration, positions)
         self.sites = sites
-        self.positions = positions
         self.monitors = monitors
-        self._failures = 0
 
-    def setup(self) -> None:
-        if self.positions.position(self.name) is None:
-            head = self.configuration.recorder.max_notification_id() or 0
-            self.positions.advance(self.name, head)
-
-    def follow(self) -> None:
-        """A turn of the projection runner's loop; never raises."""
+    def handle(self, notification: Any) -> bool:
+        """Bring a monitor up to its site's change; whether it changed."""
         try:
-            self.catch_up()
-            self._failures = 0
-        except Exception:
-            self._failures += 1
-            log.exception("monitor site changes failed (failure %d)", self._failures)
-
-    def catch_up(self) -> int:
-        """Bring monitors up to their sites' changes; how many monitors changed."""
-        changed = 0
-        while True:
-            position = self.positions.position(self.name) or 0
-            notifications = self.configuration.recorder.select_notifications(
-                start=position, limit=BATCH, inclusive_of_start=False, topics=FOLLOWED
-            )
-            if not notifications:
-                return changed
-            for notification in notifications:
-                try:
-                    site = self.sites.get_site(UUID(str(notification.originator_id)))
-                except NotFound:
-                    continue  # erased meanwhile
-                if self.monitors.follow_site(site.id, site.url, site.is_archived):
-                    changed += 1
-            self.positions.advance(self.name, notifications[-1].id)
+            site = self.sites.get_site(UUID(str(notification.originator_id)))
+        except NotFound:
+            return False  # erased meanwhile
+        return bool(self.monitors.follow_site(site.id, site.url, site.is_archived))

@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 
+from application.log_follower import LogFollower, Positions
 from application.mail import MailTemplates, Message, Postbox
 from domain.downtimes import duration_in_words
 from domain.errors import DomainError, NotFound
@@ -37,13 +38,6 @@ ALERTED = {
 }
 # A kind with its own mail template; the others share `uptime`.
 TEMPLATES = {"domain": "domain_expiry"}
-BATCH = 200
-
-
-class Positions(Protocol):
-    def position(self, name: str) -> int | None: ...
-
-    def advance(self, name: str, position: int) -> None: ...
 
 
 class Owners(Protocol):
@@ -66,8 +60,9 @@ def when(moment: datetime) -> str:
     return f"{moment:%B} {moment.day}, {moment.year} at {moment:%H:%M}"
 
 
-class UptimeAlerts:
+class UptimeAlerts(LogFollower):
     name = "uptime_alerts"
+    log = log
 
     def __init__(
         self,
@@ -78,46 +73,19 @@ class UptimeAlerts:
         owners: Owners,
         links: Links,
     ) -> None:
+        super().__init__(monitoring, positions)
         self.monitoring = monitoring
-        self.positions = positions
         self.postbox = postbox
         self.templates = templates
         self.owners = owners
         self.links = links
-        self._failures = 0
 
-    def setup(self) -> None:
-        if self.positions.position(self.name) is None:
-            head = self.monitoring.recorder.max_notification_id() or 0
-            self.positions.advance(self.name, head)
-
-    def follow(self) -> None:
-        """A turn of the projection runner's loop; never raises."""
-        try:
-            self.catch_up()
-            self._failures = 0
-        except Exception:
-            self._failures += 1
-            log.exception("uptime alerts failed (failure %d)", self._failures)
-
-    def catch_up(self) -> int:
-        sent = 0
-        while True:
-            position = self.positions.position(self.name) or 0
-            notifications = self.monitoring.recorder.select_notifications(
-                start=position, limit=BATCH, inclusive_of_start=False
-            )
-            if not notifications:
-                return sent
-            for notification in notifications:
-                kind = ALERTED.get(notification.topic)
-                if kind is None:
-                    continue
-                event: Any = clean_event(self.monitoring.mapper.to_domain_event(notification))
-                key = f"uptime:{event.originator_id}:{event.originator_version}"
-                if self.alert(kind, event, key):
-                    sent += 1
-            self.positions.advance(self.name, notifications[-1].id)
+    def handle(self, notification: Any) -> bool:
+        kind = ALERTED.get(notification.topic)
+        if kind is None:
+            return False
+        event: Any = clean_event(self.monitoring.mapper.to_domain_event(notification))
+        return self.alert(kind, event, f"uptime:{event.originator_id}:{event.originator_version}")
 
     def alert(self, kind: str, event: Any, key: str) -> bool:
         monitor: Any = self.monitoring.repository.get(
