@@ -41,7 +41,7 @@ def test_delivery_logs_past_their_age_are_pruned_every_night(container: Containe
     world = World(container)
     start = datetime(2026, 10, 1, 12, tzinfo=UTC)
     with subscriber() as sub, time_machine.travel(start, tick=False) as traveller:
-        owner = world.account(is_subscribed=True)
+        owner = world.account(is_subscribed=True, confirmed=True)
         hook = container.webhooks.create_webhook(owner.uuid, sub.url(), ["new_hit"])
         old = container.webhooks.send_test(hook.uuid, enqueue=False)
         container.webhook_sender.attempt(old.id, 1)  # delivered
