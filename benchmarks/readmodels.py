@@ -435,6 +435,27 @@ def held(lock: str | None) -> Any:
             fcntl.flock(file, fcntl.LOCK_UN)
 
 
+def serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Http]:
+    """A real `tinylytics serve` on these stores (projections left to the benchmark), and a
+    client for it, once it answers."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "tinylytics"), "serve", "--port", str(port)],
+        env={**os.environ, **env, "TINYLYTICS_INPROCESS_PROJECTIONS": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    http = Http(f"http://127.0.0.1:{port}")
+    for _ in range(300):
+        try:
+            if http.get("/healthz")[0] == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.1)
+    return server, http
+
+
 def run_recent(backend: str, total: int, lock: str | None = None) -> dict[str, Any]:
     """One site, every hit in the last 30 days; the overview and grouped API over HTTP,
     and the site's weekly report built in process."""
@@ -453,21 +474,7 @@ def run_recent(backend: str, total: int, lock: str | None = None) -> dict[str, A
         started = time.perf_counter()
         container.projections.catch_up()
         result["catch_up_per_s"] = total / (time.perf_counter() - started)
-        port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "tinylytics"), "serve", "--port", str(port)],
-            env={**__import__("os").environ, **env, "TINYLYTICS_INPROCESS_PROJECTIONS": "0"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        http = Http(f"http://127.0.0.1:{port}")
-        for _ in range(300):
-            try:
-                if http.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        server, http = serve(env)
         http.sign_in(email, password)
         with held(lock):
             timings = time_recent(container, http, site, secret)

@@ -319,10 +319,9 @@ def sites_list_main() -> None:
     from a real `tinylytics serve`, `--reads` times: p50/p95 (goal ≤ 200 ms).
     """
     import os
-    import subprocess
     import uuid as uuids
 
-    from benchmarks.readmodels import Http, free_port
+    from benchmarks.readmodels import serve
     from projections.uptime import probes
 
     parser = argparse.ArgumentParser()
@@ -412,21 +411,7 @@ def sites_list_main() -> None:
                     conn.execute(table.insert(), rows[n : n + 1000])
             for n in range(0, total, 1000):
                 conn.execute(probes.insert(), probe_rows[n : n + 1000])
-        port = free_port()
-        server = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "tinylytics"), "serve", "--port", str(port)],
-            env={**os.environ, **env, "TINYLYTICS_INPROCESS_PROJECTIONS": "0"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        http = Http(f"http://127.0.0.1:{port}")
-        for _ in range(300):
-            try:
-                if http.get("/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
+        server, http = serve(env)
         http.sign_in(email, password)
         status, page = http.get("/sites")
         assert status == 200, page[:300]
