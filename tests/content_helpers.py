@@ -167,3 +167,15 @@ def page(*body: str) -> Answer:
     return Answer(
         200, "<!doctype html><html><head></head><body>" + "".join(body) + "</body></html>"
     )
+
+
+@contextmanager
+def held_chain(first: str) -> Iterator[tuple[Site, Hold, Hold]]:
+    """A site `/` → `/one` (held, with `first` as its body) → `/two` (held). Each page adds
+    what it links to only once it is read, so what a crawl has done when it asks for a
+    held page is known exactly."""
+    one = Hold(page(first))
+    two = Hold(page("the end"))
+    routes: dict[str, Route] = {"/": page('<a href="/one">one</a>'), "/one": one, "/two": two}
+    with serving(routes) as site:
+        yield site, one, two

@@ -15,7 +15,7 @@ from application.clock import LEASE
 from application.content_checks import CHECK_KIND
 from infrastructure.bootstrap import Container
 from tests.conftest import World
-from tests.content_helpers import WAIT, Hold, Site, page, serving
+from tests.content_helpers import WAIT, Hold, Site, held_chain
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -28,11 +28,8 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def held() -> Iterator[tuple[Site, Hold, Hold]]:
-    first = Hold(page('<a href="/two">two</a> <a href="/missing">m</a>'))
-    second = Hold(page("the end"))
-    routes: dict[str, Any] = {"/": page('<a href="/one">one</a>'), "/one": first, "/two": second}
-    with serving(routes) as site:
-        yield site, first, second
+    with held_chain('<a href="/two">two</a> <a href="/missing">m</a>') as chain:
+        yield chain
 
 
 def test_a_crawl_longer_than_the_lease_keeps_it_and_completes(

@@ -6,7 +6,6 @@ mid-way (events); the clock's time is moved on so the sampler writes (time-machi
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -17,7 +16,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from infrastructure.bootstrap import Container
 from tests.conftest import World
-from tests.content_helpers import WAIT, Hold, Site, page, serving
+from tests.content_helpers import WAIT, Hold, Site, held_chain
 
 
 @pytest.fixture
@@ -28,11 +27,8 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def held() -> Iterator[tuple[Site, Hold, Hold]]:
-    first = Hold(page('<a href="/two">two</a> <a href="/missing">m</a>'))
-    second = Hold(page("the end"))
-    routes: dict[str, Any] = {"/": page('<a href="/one">one</a>'), "/one": first, "/two": second}
-    with serving(routes) as site:
-        yield site, first, second
+    with held_chain('<a href="/two">two</a> <a href="/missing">m</a>') as chain:
+        yield chain
 
 
 def test_the_progress_line_follows_a_running_check_then_the_results_show(

@@ -17,7 +17,7 @@ import time_machine
 
 from infrastructure.bootstrap import Container
 from tests.conftest import World, bearer
-from tests.content_helpers import WAIT, Hold, Site, page, serving
+from tests.content_helpers import WAIT, Hold, Site, held_chain
 from tests.dashboard.conftest import Browser, text
 
 START = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
@@ -31,13 +31,8 @@ def env(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def held() -> Iterator[tuple[Site, Hold, Hold]]:
-    # A chain: each page adds what it links to only once it is read, so what the crawl
-    # has done when it asks for a held page is known exactly.
-    first = Hold(page('<a href="http://[oops/">bad</a> <a href="/two">two</a>'))
-    second = Hold(page("the end"))
-    routes: dict[str, Any] = {"/": page('<a href="/one">one</a>'), "/one": first, "/two": second}
-    with serving(routes) as site:
-        yield site, first, second
+    with held_chain('<a href="http://[oops/">bad</a> <a href="/two">two</a>') as chain:
+        yield chain
 
 
 def test_a_running_check_shows_its_progress(
