@@ -1,5 +1,6 @@
 """Account use cases: register, find, change and erase accounts."""
 
+from collections.abc import Callable
 from uuid import UUID
 
 from application.base import Created, EventSourcedApplication
@@ -74,16 +75,12 @@ class AccountCommands(EventSourcedApplication):
 
     def end_sessions(self, account_id: UUID) -> None:
         """Sign every session of the account out (a sign-out ends them all)."""
-        for attempt in range(3):
-            account = self.get_account(account_id)
+
+        def end(account: Account) -> bool:
             account.end_sessions()
-            try:
-                self.save(account)
-            except Conflict:
-                if attempt == 2:
-                    raise
-            else:
-                return
+            return True
+
+        self._amend(account_id, end)
 
     def change_email(self, account_id: UUID, email: str) -> None:
         account = self.get_account(account_id)
@@ -154,21 +151,32 @@ class AccountCommands(EventSourcedApplication):
         if site is None or (owner_id is not None and site.owner_id != owner_id):
             raise NotFound("Site not found")
         site.confirm_deletion(confirmation)
+
+        def remove(account: Account) -> bool:
+            if site.id in account.site_ids:
+                account.remove_site(site.id)
+                return True
+            if site.id in account.removed_site_ids:
+                return False  # removed before; its erasure is being finished
+            raise NotFound("Site not found")
+
+        self._amend(site.owner_id, remove)
+        return self.site_erasure_scope(site)
+
+    def _amend(self, account_id: UUID, change: Callable[[Account], bool]) -> None:
+        """Apply `change` to the account and save it, reading it again when another writer
+        saved it meanwhile (three tries); `change` says whether there is anything to save."""
         for attempt in range(3):
-            account = self.get_account(site.owner_id)
-            if site.id not in account.site_ids:
-                if site.id not in account.removed_site_ids:
-                    raise NotFound("Site not found")
-                break
-            account.remove_site(site.id)
+            account = self.get_account(account_id)
+            if not change(account):
+                return
             try:
                 self.save(account)
             except Conflict:
                 if attempt == 2:
                     raise
             else:
-                break
-        return self.site_erasure_scope(site)
+                return
 
     def _stored_site(self, site_id: UUID) -> Site | None:
         try:
