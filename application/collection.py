@@ -278,6 +278,12 @@ class Collection:
             raise NotFound("Site not found")
         return site
 
+    def settings_changed(self) -> None:
+        """This process just changed the configuration (a site erased, say): follow the
+        log on the next lookup rather than within SETTINGS_CHECK_SECONDS, so a removed
+        site is gone for the very next request."""
+        self._next_head_check = 0.0
+
     def _follow_settings(self, now: float) -> None:
         """Drop every cached site once the configuration log has moved past what was seen."""
         if self._settings_head is None or now < self._next_head_check:

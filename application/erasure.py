@@ -6,6 +6,7 @@ clears what it keeps for each site in `site_ids`, and, only when `whole_account`
 it keeps for the account itself (its rows, keys, webhooks, mail).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 from uuid import UUID
@@ -48,13 +49,21 @@ class Erasure:
     Configuration is made. This is made last (infrastructure/bootstrap.py).
     """
 
-    def __init__(self, accounts: ErasureScopes, eraser: Eraser) -> None:
+    def __init__(
+        self,
+        accounts: ErasureScopes,
+        eraser: Eraser,
+        erased: Callable[[ErasureScope], None] = lambda _scope: None,
+    ) -> None:
         self.accounts = accounts
         self.eraser = eraser
+        # Told once an erasure has committed: caches of this process drop what went.
+        self.erased = erased
 
     def delete_account(self, account_id: UUID) -> ErasureScope:
         scope = self.accounts.erasure_scope(account_id)
         self.eraser.erase(scope)
+        self.erased(scope)
         return scope
 
     def delete_site(
@@ -68,4 +77,5 @@ class Erasure:
         """
         scope = self.accounts.remove_site(site_id, confirmation, owner_id)
         self.eraser.erase(scope)
+        self.erased(scope)
         return scope
