@@ -48,6 +48,7 @@ from domain.links import (
 from infrastructure.robots import NO_RULES, ROBOTS_BYTES, RobotRules
 from infrastructure.safe_http import (
     Fetched,
+    KeptConnections,
     Resolver,
     SafeHttpClient,
     fetchable_url,
@@ -180,20 +181,19 @@ class SafeCrawler:
         self._lock = threading.Lock()
 
     # -- requests ----------------------------------------------------------------------
-    def _request(self, method: str, url: str, max_body: int) -> Fetched:
+    def _request(self, method: str, url: str, max_body: int, kept: KeptConnections) -> Fetched:
         host = urlsplit(url).netloc
         headers = {
             "User-Agent": self.user_agent,
             "Accept": "text/html,application/xhtml+xml,text/css,*/*;q=0.8",
             "Accept-Encoding": "identity",
-            "Connection": "close",
         }
         for attempt in range(self.limits.retries_429 + 1):
             with self._lock:
                 wait_for = self._not_before.get(host, 0.0) - time.monotonic()
             if wait_for > 0:
                 self.sleep(wait_for)
-            fetched = self.client.fetch(method, url, headers, None, fetchable_url, max_body)
+            fetched = self.client.fetch(method, url, headers, None, fetchable_url, max_body, kept)
             if fetched.status != 429 or attempt == self.limits.retries_429:
                 return fetched
             delay = min(
@@ -206,11 +206,13 @@ class SafeCrawler:
             self.sleep(delay)
         return fetched  # pragma: no cover (the loop returns)
 
-    def _follow(self, method: str, url: str, max_body: int) -> tuple[str, Fetched | str]:
+    def _follow(
+        self, method: str, url: str, max_body: int, kept: KeptConnections
+    ) -> tuple[str, Fetched | str]:
         """The final URL and its answer, or an error text, after redirects."""
         seen = {url}
         for _hop in range(self.limits.max_redirects + 1):
-            fetched = self._request(method, url, max_body)
+            fetched = self._request(method, url, max_body, kept)
             location = fetched.headers.get("location")
             if fetched.status not in REDIRECTS or not location:
                 return url, fetched
@@ -226,14 +228,14 @@ class SafeCrawler:
             url = target
         return url, f"Too many redirects (more than {self.limits.max_redirects})"
 
-    def _check(self, url: str) -> _Outcome:
-        final, answer = self._follow("HEAD", url, 0)
+    def _check(self, url: str, kept: KeptConnections) -> _Outcome:
+        final, answer = self._follow("HEAD", url, 0, kept)
         if isinstance(answer, Fetched) and _head_failed(answer):
-            final, answer = self._follow("GET", url, 0)
+            final, answer = self._follow("GET", url, 0, kept)
         return _outcome(final, answer)
 
-    def _page(self, task: _Task, plan: CrawlPlan, root: str) -> _Outcome:
-        final, answer = self._follow("GET", task.url, self.limits.page_bytes)
+    def _page(self, task: _Task, plan: CrawlPlan, root: str, kept: KeptConnections) -> _Outcome:
+        final, answer = self._follow("GET", task.url, self.limits.page_bytes, kept)
         outcome = _outcome(final, answer)
         if not isinstance(answer, Fetched) or outcome.status is None or outcome.status >= 500:
             # Its links are unknown this time (a 404 page is gone, links and all).
@@ -250,18 +252,18 @@ class SafeCrawler:
         text = answer.data.decode(_charset(answer.headers.get("content-type", "")), "replace")
         return _Outcome(outcome.status, None, final, _references(text, final), page_read=True)
 
-    def _robots(self, site_url: str) -> RobotRules:
+    def _robots(self, site_url: str, kept: KeptConnections) -> RobotRules:
         """The site's robots.txt, read once per crawl (redirects followed, each checked)."""
         parts = urlsplit(start_url(site_url, "/"))
         _final, answer = self._follow(
-            "GET", f"{parts.scheme}://{parts.netloc}/robots.txt", ROBOTS_BYTES
+            "GET", f"{parts.scheme}://{parts.netloc}/robots.txt", ROBOTS_BYTES, kept
         )
         if not isinstance(answer, Fetched):
             return NO_RULES
         return RobotRules.from_answer(answer.status, answer.data)
 
-    def _css(self, url: str) -> _Outcome:
-        final, answer = self._follow("GET", url, self.limits.css_bytes)
+    def _css(self, url: str, kept: KeptConnections) -> _Outcome:
+        final, answer = self._follow("GET", url, self.limits.css_bytes, kept)
         outcome = _outcome(final, answer)
         if not isinstance(answer, Fetched) or outcome.error is not None or not answer.data:
             return outcome
@@ -273,6 +275,15 @@ class SafeCrawler:
 
     # -- the crawl ---------------------------------------------------------------------
     def crawl(self, plan: CrawlPlan, progress: Progress | None = None) -> CrawlReport:
+        # One crawl's keep-alive connections, closed when it ends: most of its requests
+        # go to one host, and a new TCP and TLS handshake each would cost more than the
+        # request itself.
+        with KeptConnections(self.limits.per_host) as kept:
+            return self._crawl(plan, progress, kept)
+
+    def _crawl(
+        self, plan: CrawlPlan, progress: Progress | None, kept: KeptConnections
+    ) -> CrawlReport:
         limits = self.limits
         started_at = self.now()
         ends = time.monotonic() + limits.crawl_seconds
@@ -301,7 +312,7 @@ class SafeCrawler:
             return CrawlReport(
                 [bad], 0, started_at, now, complete=False, stopped_because=str(error)
             )
-        rules = self._robots(plan.site_url)
+        rules = self._robots(plan.site_url, kept)
         refused: set[str] = set()  # on the site, disallowed by its robots.txt
 
         def allowed(url: str) -> bool:
@@ -383,7 +394,7 @@ class SafeCrawler:
                             break
                         task = queue.popleft()
                         in_flight[host] = in_flight.get(host, 0) + 1
-                        futures[pool.submit(self._run, task, plan, root)] = task
+                        futures[pool.submit(self._run, task, plan, root, kept)] = task
                 if not futures:
                     break
                 done, _ = wait(list(futures), timeout=0.5, return_when=FIRST_COMPLETED)
@@ -423,13 +434,13 @@ class SafeCrawler:
             disallowed=len(refused),
         )
 
-    def _run(self, task: _Task, plan: CrawlPlan, root: str) -> _Outcome:
+    def _run(self, task: _Task, plan: CrawlPlan, root: str, kept: KeptConnections) -> _Outcome:
         try:
             if task.kind == "page":
-                return self._page(task, plan, root)
+                return self._page(task, plan, root, kept)
             if task.kind == "css":
-                return self._css(task.url)
-            return self._check(task.url)
+                return self._css(task.url, kept)
+            return self._check(task.url, kept)
         except Exception as error:  # a parser or decoder surprise: the URL, not the crawl
             return _Outcome(None, f"Could not be checked: {type(error).__name__}", task.url)
 

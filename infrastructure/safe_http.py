@@ -67,14 +67,73 @@ def system_resolver(host: str, port: int) -> list[str]:
 class _Pinned(http.client.HTTPConnection):
     """An HTTP connection over a socket already connected to the checked address."""
 
-    def __init__(self, host: str, port: int, sock: socket.socket, https: bool) -> None:
+    # Never reconnect on its own: a new connection is judged by address first.
+    auto_open = 0
+
+    def __init__(
+        self, host: str, port: int, sock: socket.socket, https: bool, certificate: bytes | None
+    ) -> None:
         super().__init__(host, port)
         # The Host header leaves out the scheme's own port.
         self.default_port = 443 if https else 80
         self._pinned = sock
+        self.sock = sock
+        self.certificate = certificate
 
     def connect(self) -> None:
         self.sock = self._pinned
+
+
+class KeptConnections:
+    """Idle keep-alive connections for one run of requests (a crawl), by scheme, host and
+    port, at most `per_key` of each. Each was connected to an address the guard allowed,
+    so reusing it asks for no new lookup and cannot be moved by one; a connection the
+    server has closed meanwhile is found out on its first request and replaced."""
+
+    def __init__(self, per_key: int = 4) -> None:
+        self.per_key = per_key
+        self._idle: dict[tuple[str, str, int], list[_Pinned]] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self, key: tuple[str, str, int]) -> "_Pinned | None":
+        with self._lock:
+            idle = self._idle.get(key)
+            return idle.pop() if idle else None
+
+    def keep(self, key: tuple[str, str, int], connection: _Pinned) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(key, [])
+            if not self._closed and len(idle) < self.per_key:
+                idle.append(connection)
+                return
+        connection.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [c for kept in self._idle.values() for c in kept]
+            self._idle.clear()
+        for connection in idle:
+            with contextlib.suppress(OSError):
+                connection.close()
+
+    def __enter__(self) -> "KeptConnections":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+# A kept connection the server closed while it was idle fails like this on reuse,
+# before any answer: the request is sent again on a new connection.
+_STALE = (
+    http.client.RemoteDisconnected,
+    http.client.BadStatusLine,
+    BrokenPipeError,
+    ConnectionResetError,
+    ConnectionAbortedError,
+)
 
 
 class _Watchdog:
@@ -245,34 +304,42 @@ class SafeHttpClient:
         body: bytes | None = None,
         validate: UrlCheck = validate_webhook_url,
         max_body: int | None = None,
+        kept: KeptConnections | None = None,
     ) -> "Fetched":
         """One request to `url` (checked by `validate`, then by address); never raises.
-        The body is read up to `max_body` bytes (the client's limit when None)."""
+        The body is read up to `max_body` bytes (the client's limit when None). With
+        `kept`, a GET or HEAD goes over an idle connection to the same place when there
+        is one, and its connection is kept for the next when the answer was read whole."""
         started = time.monotonic()
         deadline = _Deadline(self.total_timeout)
         limit = self.max_body if max_body is None else max_body
-        sock: socket.socket | None = None
-        certificate: bytes | None = None
+        connection: _Pinned | None = None
         try:
             url = validate(url, self.policy)
             parts = urlsplit(url)
             host = parts.hostname or ""
             https = parts.scheme == "https"
             port = parts.port or (443 if https else 80)
-            ips = self.addresses(host, port, deadline)
-            sock = self._connect(ips, port, deadline)
-            sock.settimeout(deadline.remaining())
-            if https:
-                sock = self.tls.wrap_socket(sock, server_hostname=host)
-                deadline.watch(sock)
-                certificate = sock.getpeercert(binary_form=True)
-            connection = _Pinned(host, port, sock, https)
+            key = (parts.scheme, host.lower(), port)
+            reusing = kept is not None and method in ("GET", "HEAD")
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
-            connection.request(method, target, body=body, headers=headers)
-            response = connection.getresponse()
-            data = b"" if method == "HEAD" else response.read(limit + 1)
+            connection = kept.take(key) if reusing and kept is not None else None
+            response: http.client.HTTPResponse | None = None
+            if connection is not None:
+                try:
+                    response = self._ask(connection, deadline, method, target, body, headers)
+                except _STALE:
+                    if deadline.expired:
+                        raise
+                    connection.close()
+                    connection = None
+            if connection is None:
+                connection = self._open(host, port, https, deadline)
+                response = self._ask(connection, deadline, method, target, body, headers)
+            assert response is not None
+            data = response.read(0 if method == "HEAD" else limit + 1)
             if deadline.expired:
                 # The watchdog cut the answer short: a status alone is not a delivery.
                 raise TimeoutError
@@ -284,6 +351,11 @@ class SafeHttpClient:
                 duration_ms=_ms(started),
             )
             answered = {k.lower(): v for k, v in response.getheaders()}
+            certificate = connection.certificate
+            if reusing and kept is not None and response.isclosed() and not response.will_close:
+                deadline.cancel()
+                kept.keep(key, connection)  # read whole: the next request may use it
+                connection = None
             return Fetched(
                 outcome, None, certificate, answered, data[:limit], len(data) > limit, url
             )
@@ -295,11 +367,42 @@ class SafeHttpClient:
             error, failure = _describe(problem, deadline, self), _failure(problem, deadline)
         finally:
             deadline.cancel()
-            if sock is not None:
+            if connection is not None:
                 with contextlib.suppress(OSError):
-                    sock.close()
+                    connection.close()
         outcome = HttpOutcome(status=None, error=error, duration_ms=_ms(started))
         return Fetched(outcome, failure, url=url)
+
+    def _open(self, host: str, port: int, https: bool, deadline: _Deadline) -> _Pinned:
+        """A new connection to an allowed address of `host`, TLS-wrapped over HTTPS."""
+        sock = self._connect(self.addresses(host, port, deadline), port, deadline)
+        try:
+            sock.settimeout(deadline.remaining())
+            certificate: bytes | None = None
+            if https:
+                sock = self.tls.wrap_socket(sock, server_hostname=host)
+                deadline.watch(sock)
+                certificate = sock.getpeercert(binary_form=True)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                sock.close()
+            raise
+        return _Pinned(host, port, sock, https, certificate)
+
+    @staticmethod
+    def _ask(
+        connection: _Pinned,
+        deadline: _Deadline,
+        method: str,
+        target: str,
+        body: bytes | None,
+        headers: dict[str, str],
+    ) -> http.client.HTTPResponse:
+        assert connection.sock is not None
+        deadline.watch(connection.sock)
+        connection.sock.settimeout(deadline.remaining())
+        connection.request(method, target, body=body, headers=headers)
+        return connection.getresponse()
 
     def follow(
         self,

@@ -49,6 +49,10 @@ class Site:
         self.lock = threading.Lock()
         self.port = 0
         self.scheme = "http"
+        self.connections = 0  # TCP connections accepted
+        # Close each connection after its answer without saying so (no
+        # `Connection: close`), as a server whose keep-alive timeout is short does.
+        self.drop_silently = False
 
     @property
     def origin(self) -> str:
@@ -69,6 +73,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *_args: Any) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        site: Site = self.server.site
+        with site.lock:
+            site.connections += 1
 
     def _answer(self, head: bool) -> None:
         site: Site = self.server.site
@@ -101,6 +111,8 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             if not head:
                 self.wfile.write(body)
+            if site.drop_silently:
+                self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
             pass
         finally:

@@ -9,7 +9,16 @@ import trustme
 from application.crawling import CrawlPlan, CrawlReport, LinkCheck
 from domain.links import NotAUrl, Role, normalize
 from infrastructure.crawler import USER_AGENT, CrawlLimits, SafeCrawler
-from tests.content_helpers import LOOPBACK, Answer, Handler, Site, client_tls, page, serving
+from tests.content_helpers import (
+    LOOPBACK,
+    Answer,
+    Handler,
+    Route,
+    Site,
+    client_tls,
+    page,
+    serving,
+)
 
 
 def crawler(**limits: object) -> SafeCrawler:
@@ -302,3 +311,36 @@ def test_a_start_page_that_is_gone_leaves_the_crawl_incomplete() -> None:
         report = crawler().crawl(CrawlPlan(site.origin))
     assert report.checks[0].status_code == 404
     assert not report.complete and report.stopped_because == "the start page could not be read"
+
+
+def many_pages(count: int) -> dict[str, Route]:
+    links = "".join(f'<a href="/p{i}">{i}</a> <img src="/i{i}.png">' for i in range(count))
+    routes: dict[str, Route] = {"/": page(links)}
+    for i in range(count):
+        routes[f"/p{i}"] = page('<a href="/">home</a>')
+        routes[f"/i{i}.png"] = Answer(200, b"x", {"Content-Type": "image/png"})
+    return routes
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_connections_are_kept_alive_within_a_crawl(scheme: str) -> None:
+    ca = trustme.CA() if scheme == "https" else None
+    with serving(many_pages(40), tls=ca) as site:
+        tls = client_tls(ca) if ca is not None else None
+        crawl = SafeCrawler(LOOPBACK, CrawlLimits(per_host=3), tls=tls)
+        report = crawl.crawl(CrawlPlan(site.origin))
+    assert report.complete
+    assert len(report.checks) == 81 and not [c for c in report.checks if c.broken]
+    # 121 requests (robots.txt, 41 pages, 40 images: HEAD, then none) over at most one
+    # connection per request in flight, not one per request.
+    assert len(site.requests) >= 82
+    assert site.connections <= 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced() -> None:
+    with serving(many_pages(20)) as site:
+        site.drop_silently = True
+        report = crawler(per_host=2).crawl(CrawlPlan(site.origin))
+    assert report.complete
+    assert len(report.checks) == 41 and not [c for c in report.checks if c.broken]
+    assert site.connections == len(site.requests)  # each kept one found closed, and replaced
