@@ -290,6 +290,16 @@ class UptimeSummary:
 
 
 @dataclass(frozen=True)
+class UptimePage:
+    """A monitor, one page of its downtimes, how many there are, and the summary."""
+
+    monitor: MonitorView
+    total: int
+    downtimes: list[DowntimeRow]
+    summary: UptimeSummary
+
+
+@dataclass(frozen=True)
 class ResponsePoint:
     at: datetime
     up: int
@@ -354,15 +364,31 @@ class UptimeReads:
 
     def monitor(self, site_id: UUID, now: datetime | None = None) -> MonitorView | None:
         """The site's monitor; None when it has none or it is disabled."""
+        with self.engine.connect() as conn:
+            return self._monitor(conn, site_id, now or datetime.now(UTC))
+
+    def page(
+        self, site_id: UUID, offset: int, limit: int, now: datetime | None = None
+    ) -> UptimePage | None:
+        """What GET /sites/:id/uptime shows, over one connection; None without a
+        monitor (or a disabled one)."""
         now = now or datetime.now(UTC)
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(self.monitors).where(self.monitors.c.site_uuid == site_id)
-            ).first()
-            if row is None or not row.enabled:
+            monitor = self._monitor(conn, site_id, now)
+            if monitor is None:
                 return None
-            probe = conn.execute(select(probes).where(probes.c.monitor_uuid == row.uuid)).first()
-            spans = self._spans(conn, row.uuid, now - PERIODS["90d"])
+            summary = self._summary(conn, site_id, now)
+            downtimes = self._downtimes(conn, site_id, offset, limit, now)
+        return UptimePage(monitor, summary.total_downtimes, downtimes, summary)
+
+    def _monitor(self, conn: Connection, site_id: UUID, now: datetime) -> MonitorView | None:
+        row = conn.execute(
+            select(self.monitors).where(self.monitors.c.site_uuid == site_id)
+        ).first()
+        if row is None or not row.enabled:
+            return None
+        probe = conn.execute(select(probes).where(probes.c.monitor_uuid == row.uuid)).first()
+        spans = self._spans(conn, row.uuid, now - PERIODS["90d"])
         created = utc(row.created_at)
         uptimes = {name: _uptime(spans, created, now - span, now) for name, span in PERIODS.items()}
         return MonitorView(
@@ -410,20 +436,21 @@ class UptimeReads:
     ) -> tuple[int, list[DowntimeRow]]:
         """The site's downtimes, newest first, and how many there are."""
         now = now or datetime.now(UTC)
-        t = self.downtimes
         with self.engine.connect() as conn:
-            total = conn.execute(
-                select(func.count()).select_from(t).where(_of_site(t, site_id))
-            ).scalar()
-            rows = list(
-                conn.execute(
-                    select(t)
-                    .where(_of_site(t, site_id))
-                    .order_by(t.c.started_at.desc(), t.c.id.desc())
-                    .offset(offset)
-                    .limit(limit)
-                )
-            )
+            total = self._summary(conn, site_id, now).total_downtimes
+            return total, self._downtimes(conn, site_id, offset, limit, now)
+
+    def _downtimes(
+        self, conn: Connection, site_id: UUID, offset: int, limit: int, now: datetime
+    ) -> list[DowntimeRow]:
+        t = self.downtimes
+        rows = conn.execute(
+            select(t)
+            .where(_of_site(t, site_id))
+            .order_by(t.c.started_at.desc(), t.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
         found = []
         for r in rows:
             started, ended = utc(r.started_at), _maybe(r.ended_at)
@@ -441,10 +468,13 @@ class UptimeReads:
                     ongoing=ended is None,
                 )
             )
-        return int(total or 0), found
+        return found
 
     def summary(self, site_id: UUID, now: datetime | None = None) -> UptimeSummary:
-        now = now or datetime.now(UTC)
+        with self.engine.connect() as conn:
+            return self._summary(conn, site_id, now or datetime.now(UTC))
+
+    def _summary(self, conn: Connection, site_id: UUID, now: datetime) -> UptimeSummary:
         t = self.downtimes
         mine = _of_site(t, site_id)
         # One pass over the site's downtimes (an index range), not three.
@@ -453,8 +483,7 @@ class UptimeReads:
             func.sum(case((t.c.ended_at.is_(None), 1), else_=0)),
             func.sum(case((t.c.started_at >= now - timedelta(days=30), 1), else_=0)),
         ).where(mine)
-        with self.engine.connect() as conn:
-            total, ongoing, recent = conn.execute(counts).one()
+        total, ongoing, recent = conn.execute(counts).one()
         return UptimeSummary(int(total or 0), int(ongoing or 0), int(recent or 0))
 
     def response_times(self, monitor_id: UUID, grain: str, since: datetime) -> list[ResponsePoint]:

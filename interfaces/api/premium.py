@@ -281,16 +281,15 @@ def read_uptime(site_id: int) -> Any:
     site = _premium_site(site_id)
     query = parse(UptimeQuerySchema())
     page, per_page = query["page"], query["per_page"]
-    monitor = c.reads.uptime.monitor(site.id)
-    if monitor is None:
+    found = c.reads.uptime.page(site.id, (page - 1) * per_page, per_page)
+    if found is None:
         raise ApiError(404, UPTIME_NOT_ENABLED)
-    total, downtimes = c.reads.uptime.downtimes_of(site.id, (page - 1) * per_page, per_page)
     return UptimeSchema().dump(
         {
-            "monitor": monitor,
-            "downtimes": downtimes,
-            "pagination": pagination(page, per_page, total),
-            "summary": c.reads.uptime.summary(site.id),
+            "monitor": found.monitor,
+            "downtimes": found.downtimes,
+            "pagination": pagination(page, per_page, found.total),
+            "summary": found.summary,
         }
     )
 
