@@ -25,8 +25,19 @@ from sqlalchemy import (
 from application.erasure import ErasureScope
 from domain.kudos import Kudo
 from domain.text import clean
-from projections.base import Projection, Tables, cleaned, erase_sites, event_type, upsert_add, utc
+from projections.base import (
+    NEEDS_NOTIFICATION,
+    Projection,
+    Tables,
+    cleaned,
+    erase_sites,
+    event_type,
+    upsert_add,
+    utc,
+)
 from projections.traffic.rollups import combo_key
+
+TOPIC_PREFIX = "domain.kudos:"
 
 
 class KudosProjection(Projection):
@@ -119,9 +130,15 @@ class KudosProjection(Projection):
         event_type(Kudo, "Withdrawn"): _withdrawn,
     }
 
+    # Most of the tracking log is hits: a batch of hits alone is read as plain rows and
+    # skipped, without the library making a notification object of each.
+    reads_states = True
+
+    def decode_state(self, topic: str, state: bytes) -> Any:
+        return NEEDS_NOTIFICATION if topic.startswith(TOPIC_PREFIX) else None
+
     def decode(self, notification: Any, mapper: Any) -> Any:
-        # Most of the tracking log is hits: skip decoding what this projection ignores.
-        if not notification.topic.startswith("domain.kudos:"):
+        if not notification.topic.startswith(TOPIC_PREFIX):
             return None
         return cleaned(mapper.to_domain_event(notification))
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from application.erasure import ErasureScope
 from domain.webmentions import LIKE, QUEUED, REJECTED, REMOVED, VERIFIED, Webmention
 from projections.base import (
+    NEEDS_NOTIFICATION,
     Projection,
     Tables,
     cleaned,
@@ -144,8 +145,14 @@ class MentionsProjection(Projection):
         event_type(Webmention, "Removed"): _removed,
     }
 
+    # Most of the tracking log is hits: a batch of hits alone is read as plain rows and
+    # skipped, without the library making a notification object of each.
+    reads_states = True
+
+    def decode_state(self, topic: str, state: bytes) -> Any:
+        return NEEDS_NOTIFICATION if topic.startswith(TOPIC_PREFIX) else None
+
     def decode(self, notification: Any, mapper: Any) -> Any:
-        # Most of the tracking log is hits: skip decoding what this projection ignores.
         if not notification.topic.startswith(TOPIC_PREFIX):
             return None
         return cleaned(mapper.to_domain_event(notification))
