@@ -53,7 +53,7 @@ class Erasure:
         self,
         accounts: ErasureScopes,
         eraser: Eraser,
-        erased: Callable[[ErasureScope], None] = lambda _scope: None,
+        erased: Callable[[], None] = lambda: None,
     ) -> None:
         self.accounts = accounts
         self.eraser = eraser
@@ -63,7 +63,7 @@ class Erasure:
     def delete_account(self, account_id: UUID) -> ErasureScope:
         scope = self.accounts.erasure_scope(account_id)
         self.eraser.erase(scope)
-        self.erased(scope)
+        self.erased()
         return scope
 
     def delete_site(
@@ -77,5 +77,5 @@ class Erasure:
         """
         scope = self.accounts.remove_site(site_id, confirmation, owner_id)
         self.eraser.erase(scope)
-        self.erased(scope)
+        self.erased()
         return scope

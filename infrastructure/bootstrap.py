@@ -507,7 +507,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         links=links,
         progress=reads.content_progress,
     )
-    erasure = Erasure(configuration, eraser, lambda _scope: collection.settings_changed())
+    erasure = Erasure(configuration, eraser, collection.settings_changed)
     confirmation_purge = ConfirmationPurge(reads.accounts, configuration, erasure)
     kinds = [
         postbox.job_kind(),

@@ -329,11 +329,12 @@ class SafeHttpClient:
             https = parts.scheme == "https"
             port = parts.port or (443 if https else 80)
             key = (parts.scheme, host.lower(), port)
-            reusing = kept is not None and method in ("GET", "HEAD")
+            # Only a GET or HEAD may be sent again on a new connection, so only they reuse.
+            pool = kept if method in ("GET", "HEAD") else None
             target = parts.path or "/"
             if parts.query:
                 target += "?" + parts.query
-            connection = kept.take(key) if reusing and kept is not None else None
+            connection = pool.take(key) if pool is not None else None
             response: http.client.HTTPResponse | None = None
             if connection is not None:
                 try:
@@ -360,9 +361,9 @@ class SafeHttpClient:
             )
             answered = {k.lower(): v for k, v in response.getheaders()}
             certificate = connection.certificate
-            if reusing and kept is not None and response.isclosed() and not response.will_close:
+            if pool is not None and response.isclosed() and not response.will_close:
                 deadline.cancel()
-                kept.keep(key, connection)  # read whole: the next request may use it
+                pool.keep(key, connection)  # read whole: the next request may use it
                 connection = None
             return Fetched(
                 outcome, None, certificate, answered, data[:limit], len(data) > limit, url
