@@ -24,9 +24,15 @@ from urllib.parse import urlsplit
 import pytest
 from flask import Flask
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, WebDriverException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    TimeoutException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
 from werkzeug.datastructures import EnvironHeaders
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request as WsgiRequest
@@ -107,6 +113,24 @@ def driver(browser: WebDriver) -> Iterator[WebDriver]:
     browser.execute_cdp_cmd("Network.clearBrowserCookies", {})
     browser.execute_cdp_cmd("Network.clearBrowserCache", {})
     browser.get_log("browser")  # drop this test's console lines
+
+
+def sign_in_browser(
+    driver: WebDriver, base: str, email: str, password: str = "correct horse"
+) -> None:
+    """Sign in through the form and wait for the redirect to the sites list: the click
+    returns before the POST's answer arrives on a busy machine."""
+    driver.get(f"{base}/auth/sign_in")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    try:
+        WebDriverWait(driver, 4 * WAIT_SECONDS).until(
+            lambda d: urlsplit(d.current_url).path == "/sites"
+        )
+    except TimeoutException:
+        main = driver.find_element(By.TAG_NAME, "main").text
+        raise AssertionError(f"not signed in: at {driver.current_url}: {main!r}") from None
 
 
 # ---- what the browser sent ---------------------------------------------------------

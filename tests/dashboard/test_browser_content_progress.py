@@ -6,7 +6,6 @@ mid-way (events); the clock's time is moved on so the sampler writes (time-machi
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 import pytest
 import time_machine
@@ -15,6 +14,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from infrastructure.bootstrap import Container
+from tests.browser.conftest import sign_in_browser
 from tests.conftest import World
 from tests.content_helpers import WAIT, Hold, Site, held_chain
 
@@ -42,11 +42,7 @@ def test_the_progress_line_follows_a_running_check_then_the_results_show(
     owner = world.account("owner@example.com", is_subscribed=True)
     site = world.site(owner, local.origin, label="Local")
     uid = container.configuration.get_site(site.uuid).uid
-    driver.get(f"{tinylytics}/auth/sign_in")
-    driver.find_element(By.ID, "email").send_keys("owner@example.com")
-    driver.find_element(By.ID, "password").send_keys("correct horse")
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    assert urlsplit(driver.current_url).path == "/sites"
+    sign_in_browser(driver, tinylytics, "owner@example.com")
     with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
         container.content.enable(site.uuid)
         crawl = threading.Thread(target=container.clock.tick)

@@ -5,7 +5,7 @@ pages ask no third party for anything."""
 
 import urllib.request
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from infrastructure.bootstrap import Container
-from tests.browser.conftest import Pages, Sent
+from tests.browser.conftest import Pages, Sent, sign_in_browser
 from tests.conftest import World
 from tests.test_webmentions import hostile
 from tests.webmention_helpers import like_of
@@ -70,11 +70,7 @@ def test_a_like_on_a_local_page_becomes_a_kudo_in_the_community_and_kudos_tabs(
     assert driver.find_element(By.ID, "status").get_attribute("data-status") == "verified"
     assert "it is a like" in driver.find_element(By.ID, "status").text
 
-    driver.get(f"{tinylytics}/auth/sign_in")
-    driver.find_element(By.ID, "email").send_keys("owner@example.com")
-    driver.find_element(By.ID, "password").send_keys("correct horse")
-    driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    assert urlsplit(driver.current_url).path == "/sites"
+    sign_in_browser(driver, tinylytics, "owner@example.com")
 
     driver.get(f"{tinylytics}/sites/{uid}/community")
     mentions = driver.find_elements(By.CSS_SELECTOR, "#mentions li.mention")
