@@ -5,11 +5,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
+from application.kept_aggregates import KeptAggregates
 from domain.claims import Claim
 from domain.errors import Conflict, NotFound
 
@@ -34,6 +40,9 @@ class EventSourcedApplication(Application[UUID]):
         wakes at once."""
         super().__init__(env=env)
         self._listeners: tuple[Callable[[], None], ...] = tuple(listeners)
+
+    def construct_repository(self) -> Repository[UUID]:
+        return KeptAggregates(self.events, snapshot_store=self.snapshots)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         try:

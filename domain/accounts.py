@@ -1,5 +1,6 @@
 """The Account aggregate: a person who owns sites and API keys."""
 
+import copy
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -124,3 +125,13 @@ class Account(Aggregate):
     @event("KeyAttached")
     def attach_key(self, key_id: UUID) -> None:
         self.key_ids.append(key_id)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> "Account":
+        # What an account holds is immutable (ids, strings, a time) but for its lists: a
+        # copy a command may change needs new lists only. The generic deep copy spends
+        # 50 ms on an owner's 10,000 site ids, each read of the account.
+        copied = copy.copy(self)
+        for name, value in vars(self).items():
+            if isinstance(value, list):
+                vars(copied)[name] = list(value)
+        return copied
