@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -33,6 +33,10 @@ class Created:
 class EventSourcedApplication(Application[UUID]):
     """An `eventsourcing` application with the helpers every Tinylytics app shares."""
 
+    # Aggregates with long histories read on every request: kept between reads
+    # (application/kept_aggregates.py, decision 0018).
+    kept_kinds: ClassVar[tuple[type[Aggregate], ...]] = ()
+
     def __init__(
         self, env: dict[str, str] | None = None, listeners: Sequence[Callable[[], None]] = ()
     ) -> None:
@@ -42,7 +46,9 @@ class EventSourcedApplication(Application[UUID]):
         self._listeners: tuple[Callable[[], None], ...] = tuple(listeners)
 
     def construct_repository(self) -> Repository[UUID]:
-        return KeptAggregates(self.events, snapshot_store=self.snapshots)
+        if not self.kept_kinds:
+            return super().construct_repository()
+        return KeptAggregates(self.events, self.kept_kinds, snapshot_store=self.snapshots)
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         try:

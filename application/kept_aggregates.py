@@ -29,17 +29,25 @@ KEPT = 128
 
 
 class KeptAggregates(Repository[UUID]):
-    """The library's repository, keeping long aggregates (never the ones a command got:
-    every caller is handed its own copy, so a failed command corrupts nothing)."""
+    """The library's repository, keeping long aggregates of the given kinds (never the
+    objects a command got: every caller is handed its own copy, so a failed command
+    corrupts nothing).
+
+    Kinds are named, not every aggregate: keeping costs a copy per read, which the
+    kinds named here make cheap (`Account.__deepcopy__`), and an LRU over aggregates
+    read once each in turn (10,000 monitors checked by the clock) would only churn.
+    """
 
     def __init__(
         self,
         event_store: EventStore[UUID],
+        kinds: tuple[type, ...],
         snapshot_store: EventStore[UUID] | None = None,
         long_history: int = LONG_HISTORY,
         kept: int = KEPT,
     ) -> None:
         super().__init__(event_store, snapshot_store=snapshot_store)
+        self.kinds = kinds
         self.long_history = long_history
         self.capacity = kept
         self._kept: OrderedDict[UUID, Any] = OrderedDict()
@@ -65,7 +73,7 @@ class KeptAggregates(Repository[UUID]):
             if current is not None:
                 return current
         aggregate: Any = super().get(aggregate_id)
-        if aggregate.version >= self.long_history:
+        if aggregate.version >= self.long_history and isinstance(aggregate, self.kinds):
             self._keep(aggregate_id, copy.deepcopy(aggregate))
         return aggregate
 
