@@ -29,7 +29,7 @@ from sqlalchemy import (
 from domain.text import clean
 from projections.base import Tables
 from projections.traffic import schema
-from projections.traffic.intervals import cut, in_blocks
+from projections.traffic.intervals import cut, cut_fewest, in_blocks
 from projections.traffic.rollups import KEEPS_SOURCE
 
 # The API's group_by names and the rollup columns they sum by.
@@ -98,28 +98,18 @@ def _conditions(table: Table, filters: Filters) -> list[ColumnElement[bool]]:
     return found
 
 
-def sums_by(
-    conn: Connection,
+def _parts(
     t: Tables,
     site: UUID,
     begin: datetime,
     finish: datetime,
     column: str,
-    filters: Filters = NO_FILTERS,
-    hide_sources: tuple[str, ...] = (),
-    limit: int | None = None,
-    offset: int = 0,
-    known: bool = False,
-) -> tuple[int, list[Group]]:
-    """Hits and uniques per value of a rollup column over [begin, finish), most first
-    (then by value), and how many values there are in all; `limit` and `offset` choose
-    a page of them. Rows whose source is in `hide_sources` are left out (the referrers
-    without internal navigation), and with `known` the hits without a value (the
-    campaigns of hits that came from none).
-
-    Every piece of the range is one SELECT of (value, hits, uniques); the database sums
-    them all in one statement, sorts, counts and cuts the page, so only the page
-    leaves it."""
+    filters: Filters,
+    hide_sources: tuple[str, ...],
+    known: bool,
+) -> list[Select[Any]]:
+    """One SELECT of (value, hits, uniques) per piece of [begin, finish): their union,
+    summed by value, is the range's."""
 
     def where(table: Table) -> list[ColumnElement[bool]]:
         found = _conditions(table, filters)
@@ -127,18 +117,19 @@ def sums_by(
             found.append(table.c.source.is_(None) | table.c.source.not_in(hide_sources))
         return found
 
-    pieces = cut(begin, finish, schema.hourly_horizon())
+    pieces = cut_fewest(begin, finish, schema.hourly_horizon())
     parts: list[Select[Any]] = []
 
-    def piece(table: Table, value: Any, *conditions: ColumnElement[bool]) -> None:
+    def piece(table: Table, value: Any, *conditions: ColumnElement[bool], sign: int = 1) -> None:
         if known:
             conditions = (*conditions, value.is_not(None))
+        hits, uniques = (
+            (table.c.hits, table.c.uniques) if sign > 0 else (-table.c.hits, -table.c.uniques)
+        )
         parts.append(
-            select(
-                value.label("value"),
-                table.c.hits.label("hits"),
-                table.c.uniques.label("uniques"),
-            ).where(table.c.site_uuid == site, *conditions, *where(table))
+            select(value.label("value"), hits.label("hits"), uniques.label("uniques")).where(
+                table.c.site_uuid == site, *conditions, *where(table)
+            )
         )
 
     by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
@@ -166,6 +157,9 @@ def sums_by(
     hourly = t["hourly"]
     for a, b in pieces.hours:
         piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b)
+    # The hours of an edge day outside the range, taken away from that whole day.
+    for a, b in pieces.less:
+        piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b, sign=-1)
     hits = t["hits"]
     for a, b in pieces.raw:
         parts.append(
@@ -181,19 +175,49 @@ def sums_by(
                 *([hits.c[column].is_not(None)] if known else []),
             )
         )
+    return parts
+
+
+def _by_value(conn: Connection, value: Any) -> Any:
+    """The order Python's str sorts in: code points ("C" on PostgreSQL, BINARY on SQLite)."""
+    by_value: Any = func.coalesce(value, "")
+    if conn.dialect.name == "postgresql":
+        by_value = by_value.collate("C")
+    return by_value
+
+
+def sums_by(
+    conn: Connection,
+    t: Tables,
+    site: UUID,
+    begin: datetime,
+    finish: datetime,
+    column: str,
+    filters: Filters = NO_FILTERS,
+    hide_sources: tuple[str, ...] = (),
+    limit: int | None = None,
+    offset: int = 0,
+    known: bool = False,
+) -> tuple[int, list[Group]]:
+    """Hits and uniques per value of a rollup column over [begin, finish), most first
+    (then by value), and how many values there are in all; `limit` and `offset` choose
+    a page of them. Rows whose source is in `hide_sources` are left out (the referrers
+    without internal navigation), and with `known` the hits without a value (the
+    campaigns of hits that came from none).
+
+    Every piece of the range is one SELECT of (value, hits, uniques); the database sums
+    them all in one statement, sorts, counts and cuts the page, so only the page
+    leaves it."""
+    parts = _parts(t, site, begin, finish, column, filters, hide_sources, known)
     if not parts:
         return 0, []
     rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     total_hits = func.sum(rows.c.hits)
-    # The order Python's str sorts in: code points ("C" on PostgreSQL, BINARY on SQLite).
-    by_value: Any = func.coalesce(rows.c.value, "")
-    if conn.dialect.name == "postgresql":
-        by_value = by_value.collate("C")
     query = (
         select(rows.c.value, total_hits, func.sum(rows.c.uniques), func.count().over())
         .group_by(rows.c.value)
         .having(total_hits > 0)
-        .order_by(total_hits.desc(), by_value)
+        .order_by(total_hits.desc(), _by_value(conn, rows.c.value))
         .limit(limit)
         .offset(offset)
     )
