@@ -250,8 +250,11 @@ class DailyInsights:
     def why_not(self, site_id: UUID, at: datetime | None = None) -> str | None:
         """Why the site gets no insight now (the Insights tab says it), or None."""
         site = self.sites.get_site(site_id)
-        at = at or self.now()
-        state = self.insights.of_site(site_id)
+        return self._why_not(site_id, site, self.insights.of_site(site_id), at or self.now())
+
+    def _why_not(
+        self, site_id: UUID, site: Any, state: SiteInsights | None, at: datetime
+    ) -> str | None:
         if state is None or not state.enabled:
             return "Insights are off for this site."
         if site.is_archived:
@@ -264,13 +267,15 @@ class DailyInsights:
     def generate(self, site_id: UUID, at: datetime | None = None) -> Generated:
         """The insight for the 7 local days before the day of `at` (now), once a day."""
         at = at or self.now()
+        # The site and its insights read once for the checks and the run (each read is
+        # a replay of the aggregate).
         site = self.sites.get_site(site_id)
+        state = self.insights.of_site(site_id)
         for_day = local_day(at, site.timezone) - timedelta(days=1)
-        reason = self.why_not(site_id, at)
+        reason = self._why_not(site_id, site, state, at)
         if reason is not None:
             log.info("no insight for site %s: %s", site_id, reason)
             return Generated(site_id, for_day, None, reason)
-        state = self.insights.of_site(site_id)
         assert state is not None
         if state.has_insight_for(for_day):
             return Generated(site_id, for_day, None, "There is already an insight for the day.")

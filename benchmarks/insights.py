@@ -30,7 +30,8 @@ nearest its drawn size on a log scale, under its own id, with hits and unique hi
 multiplied by drawn / template hits (rounded). Only the rows its own insight will
 ask for are copied: all its quarters, and the dims, blocks and hourly rows of the
 days, blocks and edge hours that the week and the week before cut into in the
-site's zone (the same `rollup_span`, `cut` and `in_blocks` the reads use).
+site's zone (the same `rollup_span`, `cut_fewest` and `in_blocks` the reads use: an
+edge day read as the whole day less some hours copies that day and those hours).
 
 Why that is equivalent for what is measured: the reads are primary-key range reads
 of one site's rows; their cost is the number of rows in the ranges read, and a clone
@@ -82,7 +83,7 @@ from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from projections.base import Tables  # noqa: E402
 from projections.insights import rollup_span  # noqa: E402
-from projections.traffic.intervals import cut, in_blocks  # noqa: E402
+from projections.traffic.intervals import cut_fewest, in_blocks  # noqa: E402
 from projections.traffic.projection import TrafficProjection  # noqa: E402
 from projections.traffic.schema import BLOCK_SPANS, hourly_horizon  # noqa: E402
 
@@ -123,8 +124,8 @@ class Plan:
         self.raw = 0
         for week in weeks:
             span = rollup_span(week)
-            pieces = cut(span.begin, span.finish, hourly_horizon())
-            self.hours += pieces.hours
+            pieces = cut_fewest(span.begin, span.finish, hourly_horizon())
+            self.hours += pieces.hours + pieces.less
             self.raw += len(pieces.raw)
             if pieces.days:
                 split = in_blocks(pieces.days[0], pieces.days[1], BLOCK_SPANS)

@@ -37,6 +37,8 @@ from domain.date_ranges import DateRange, Window
 from domain.insight_signals import DayCount, HourCount, InsightNumbers, Tally, by_host
 from domain.insights import SiteInsights
 from projections.base import Projection, Tables, event_type, set_columns, utc
+from projections.traffic import grouping, series
+from projections.traffic.grouping import Top
 from projections.traffic.reads import TrafficReads
 from projections.traffic.schema import hourly_horizon
 
@@ -45,6 +47,13 @@ TOP_VALUES = 50
 # Referrers are whole URLs; the leaders among them are summed per host.
 REFERRER_VALUES = 500
 HIDDEN_SOURCES = ("internal",)  # the site's own pages linking to each other
+# What an insight breaks each week down by (the platforms all: a handful).
+BREAKDOWNS = [
+    Top("path", TOP_VALUES, known=True),
+    Top("referrer", REFERRER_VALUES, hide_sources=HIDDEN_SOURCES),
+    Top("platform", None, known=True),
+    Top("country", TOP_VALUES, known=True),
+]
 
 
 class InsightsProjection(Projection):
@@ -225,30 +234,28 @@ class InsightReads:
     def numbers(self, site_id: UUID, zone: str, for_day: date, at: datetime) -> InsightNumbers:
         """The aggregates of the 7 local days ending `for_day`, the 7 before, and the
         hours of the 8 days before `at`: quarter-hour totals and single-dimension
-        rollups (projections/traffic), a few hundred rows whatever the hits."""
+        rollups (projections/traffic), a few hundred rows whatever the hits.
+
+        Four statements on one connection: the week before's total, the quarters of
+        the week and the last 8 days (the week's total is the sum of its days), and
+        each week's four breakdowns in one (grouping.tops)."""
         week = DateRange(for_day - timedelta(days=6), for_day, zone)
         before = DateRange(for_day - timedelta(days=13), for_day - timedelta(days=7), zone)
         hour = at.replace(minute=0, second=0, microsecond=0)
         hours = Window(hour - timedelta(days=8), hour, zone)
-        current = self.traffic.totals(site_id, week)
-        previous = self.traffic.totals(site_id, before)
+        t = self.traffic.tables
+        with self.engine.connect() as conn:
+            previous = series.totals(conn, t, site_id, before.begin, before.finish)
+            days, by_hour = series.days_and_hours(conn, t, site_id, week, hours)
 
-        def top(span: DateRange, column: str, limit: int | None = TOP_VALUES) -> list[Tally]:
-            _count, groups = self.traffic.breakdown(
-                site_id, rollup_span(span), column, top=limit, known=True
-            )
-            return _tallies(groups)
+            def breakdowns(span: DateRange) -> dict[str, list[Tally]]:
+                found = rollup_span(span)
+                sums = grouping.tops(conn, t, site_id, found.begin, found.finish, BREAKDOWNS)
+                tallies = {column: _tallies(groups) for column, groups in sums.items()}
+                tallies["referrer"] = by_host(tallies["referrer"])[:TOP_VALUES]
+                return tallies
 
-        def referrers(span: DateRange) -> list[Tally]:
-            _count, groups = self.traffic.breakdown(
-                site_id,
-                rollup_span(span),
-                "referrer",
-                hide_sources=HIDDEN_SOURCES,
-                top=REFERRER_VALUES,
-            )
-            return by_host(_tallies(groups))[:TOP_VALUES]
-
+            now, then = breakdowns(week), breakdowns(before)
         return InsightNumbers(
             zone=zone,
             for_day=for_day,
@@ -256,19 +263,19 @@ class InsightReads:
             current_start=week.begin,
             current_end=week.finish,
             previous_start=before.begin,
-            current_hits=current.hits,
-            current_uniques=current.uniques,
+            current_hits=sum(p.hits for p in days),
+            current_uniques=sum(p.uniques for p in days),
             previous_hits=previous.hits,
-            days=[DayCount(p.at, p.hits) for p in self.traffic.by_day(site_id, week)],
-            hours=[HourCount(p.at, p.hits) for p in self.traffic.by_hour(site_id, hours)],  # type: ignore[arg-type]
-            pages=top(week, "path"),
-            previous_pages=top(before, "path"),
-            referrers=referrers(week),
-            previous_referrers=referrers(before),
-            platforms=top(week, "platform", None),
-            previous_platforms=top(before, "platform", None),
-            countries=top(week, "country"),
-            previous_countries=top(before, "country"),
+            days=[DayCount(p.at, p.hits) for p in days],
+            hours=[HourCount(p.at, p.hits) for p in by_hour],  # type: ignore[arg-type]
+            pages=now["path"],
+            previous_pages=then["path"],
+            referrers=now["referrer"],
+            previous_referrers=then["referrer"],
+            platforms=now["platform"],
+            previous_platforms=then["platform"],
+            countries=now["country"],
+            previous_countries=then["country"],
         )
 
     def week_hits(self, site_id: UUID, zone: str, for_day: date) -> int:

@@ -9,6 +9,7 @@ rows. Grouped answers therefore never scan the raw hits of a range.
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -16,8 +17,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     Table,
+    Uuid,
     and_,
+    bindparam,
     case,
     func,
     literal,
@@ -29,7 +33,7 @@ from sqlalchemy import (
 from domain.text import clean
 from projections.base import Tables
 from projections.traffic import schema
-from projections.traffic.intervals import cut, in_blocks
+from projections.traffic.intervals import cut, cut_fewest, in_blocks
 from projections.traffic.rollups import KEEPS_SOURCE
 
 # The API's group_by names and the rollup columns they sum by.
@@ -98,28 +102,20 @@ def _conditions(table: Table, filters: Filters) -> list[ColumnElement[bool]]:
     return found
 
 
-def sums_by(
-    conn: Connection,
+def _parts(
     t: Tables,
-    site: UUID,
+    site: Any,
     begin: datetime,
     finish: datetime,
     column: str,
-    filters: Filters = NO_FILTERS,
-    hide_sources: tuple[str, ...] = (),
-    limit: int | None = None,
-    offset: int = 0,
-    known: bool = False,
-) -> tuple[int, list[Group]]:
-    """Hits and uniques per value of a rollup column over [begin, finish), most first
-    (then by value), and how many values there are in all; `limit` and `offset` choose
-    a page of them. Rows whose source is in `hide_sources` are left out (the referrers
-    without internal navigation), and with `known` the hits without a value (the
-    campaigns of hits that came from none).
-
-    Every piece of the range is one SELECT of (value, hits, uniques); the database sums
-    them all in one statement, sorts, counts and cuts the page, so only the page
-    leaves it."""
+    filters: Filters,
+    hide_sources: tuple[str, ...],
+    known: bool,
+    horizon: datetime,
+) -> list[Select[Any]]:
+    """One SELECT of (value, hits, uniques) per piece of [begin, finish): their union,
+    summed by value, is the range's. `site` is a site's id or a bound parameter, and
+    `horizon` where the hourly rollups begin."""
 
     def where(table: Table) -> list[ColumnElement[bool]]:
         found = _conditions(table, filters)
@@ -127,18 +123,19 @@ def sums_by(
             found.append(table.c.source.is_(None) | table.c.source.not_in(hide_sources))
         return found
 
-    pieces = cut(begin, finish, schema.hourly_horizon())
+    pieces = cut_fewest(begin, finish, horizon)
     parts: list[Select[Any]] = []
 
-    def piece(table: Table, value: Any, *conditions: ColumnElement[bool]) -> None:
+    def piece(table: Table, value: Any, *conditions: ColumnElement[bool], sign: int = 1) -> None:
         if known:
             conditions = (*conditions, value.is_not(None))
+        hits, uniques = (
+            (table.c.hits, table.c.uniques) if sign > 0 else (-table.c.hits, -table.c.uniques)
+        )
         parts.append(
-            select(
-                value.label("value"),
-                table.c.hits.label("hits"),
-                table.c.uniques.label("uniques"),
-            ).where(table.c.site_uuid == site, *conditions, *where(table))
+            select(value.label("value"), hits.label("hits"), uniques.label("uniques")).where(
+                table.c.site_uuid == site, *conditions, *where(table)
+            )
         )
 
     by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
@@ -166,6 +163,9 @@ def sums_by(
     hourly = t["hourly"]
     for a, b in pieces.hours:
         piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b)
+    # The hours of an edge day outside the range, taken away from that whole day.
+    for a, b in pieces.less:
+        piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b, sign=-1)
     hits = t["hits"]
     for a, b in pieces.raw:
         parts.append(
@@ -181,19 +181,50 @@ def sums_by(
                 *([hits.c[column].is_not(None)] if known else []),
             )
         )
+    return parts
+
+
+def _by_value(dialect: str, value: Any) -> Any:
+    """The order Python's str sorts in: code points ("C" on PostgreSQL, BINARY on SQLite)."""
+    by_value: Any = func.coalesce(value, "")
+    if dialect == "postgresql":
+        by_value = by_value.collate("C")
+    return by_value
+
+
+def sums_by(
+    conn: Connection,
+    t: Tables,
+    site: UUID,
+    begin: datetime,
+    finish: datetime,
+    column: str,
+    filters: Filters = NO_FILTERS,
+    hide_sources: tuple[str, ...] = (),
+    limit: int | None = None,
+    offset: int = 0,
+    known: bool = False,
+) -> tuple[int, list[Group]]:
+    """Hits and uniques per value of a rollup column over [begin, finish), most first
+    (then by value), and how many values there are in all; `limit` and `offset` choose
+    a page of them. Rows whose source is in `hide_sources` are left out (the referrers
+    without internal navigation), and with `known` the hits without a value (the
+    campaigns of hits that came from none).
+
+    Every piece of the range is one SELECT of (value, hits, uniques); the database sums
+    them all in one statement, sorts, counts and cuts the page, so only the page
+    leaves it."""
+    horizon = schema.hourly_horizon()
+    parts = _parts(t, site, begin, finish, column, filters, hide_sources, known, horizon)
     if not parts:
         return 0, []
     rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     total_hits = func.sum(rows.c.hits)
-    # The order Python's str sorts in: code points ("C" on PostgreSQL, BINARY on SQLite).
-    by_value: Any = func.coalesce(rows.c.value, "")
-    if conn.dialect.name == "postgresql":
-        by_value = by_value.collate("C")
     query = (
         select(rows.c.value, total_hits, func.sum(rows.c.uniques), func.count().over())
         .group_by(rows.c.value)
         .having(total_hits > 0)
-        .order_by(total_hits.desc(), by_value)
+        .order_by(total_hits.desc(), _by_value(conn.dialect.name, rows.c.value))
         .limit(limit)
         .offset(offset)
     )
@@ -204,6 +235,86 @@ def sums_by(
         # A page past the end: how many there are still has to be told.
         return _count(conn, rows, total_hits), []
     return int(found[0][3]), [Group(value, int(h), int(u or 0)) for value, h, u, _ in found]
+
+
+@dataclass(frozen=True)
+class Top:
+    """One breakdown of `tops`: the first `limit` values of a rollup column (all without
+    a limit), as `sums_by` lists them with the same `known` and `hide_sources`."""
+
+    column: str
+    limit: int | None = None
+    known: bool = False
+    hide_sources: tuple[str, ...] = ()
+
+
+def tops(
+    conn: Connection, t: Tables, site: UUID, begin: datetime, finish: datetime, wanted: list[Top]
+) -> dict[str, list[Group]]:
+    """Several breakdowns of one range in one statement (an insight reads four a week):
+    each is `sums_by`'s query (summed, sorted and cut in the database), tagged with its
+    column's name; the union of them is one round trip instead of four."""
+    tables = tuple(t[name] for name in _PART_TABLES)
+    query = _tops_query(
+        tables, conn.dialect.name, begin, finish, schema.hourly_horizon(), tuple(wanted)
+    )
+    found: dict[str, list[Group]] = {w.column: [] for w in wanted}
+    if query is None:
+        return found
+    for dim, value, hits, uniques in conn.execute(query, {"site": site}):
+        found[dim].append(Group(value, int(hits), int(uniques or 0)))
+    # A union keeps no order: each page sorted again as the database sorted it (most
+    # hits first, then by value in code points, which is how Python compares str).
+    for groups in found.values():
+        groups.sort(key=lambda g: (-g.hits, g.value or ""))
+    return found
+
+
+_PART_TABLES = ("dims", "blocks", "daily", "hourly", "hits")
+
+
+# Building the statement costs more of this process's time than the database's answer
+# for most sites. Its shape and every value but the site's id depend only on the range
+# and the hourly horizon, which all the sites of a zone share in the hour their nightly
+# insights run: it is built once for them, with the site as a parameter.
+@lru_cache(maxsize=64)
+def _tops_query(
+    tables: tuple[Table, ...],
+    dialect: str,
+    begin: datetime,
+    finish: datetime,
+    horizon: datetime,
+    wanted: tuple[Top, ...],
+) -> Any:
+    t = dict(zip(_PART_TABLES, tables, strict=True))
+    site = bindparam("site", type_=Uuid())
+    pages: list[Select[Any]] = []
+    for w in wanted:
+        parts = _parts(
+            t, site, begin, finish, w.column, NO_FILTERS, w.hide_sources, w.known, horizon
+        )
+        if not parts:
+            continue
+        rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+        total_hits = func.sum(rows.c.hits)
+        page = (
+            select(
+                rows.c.value.label("value"),
+                total_hits.label("hits"),
+                func.sum(rows.c.uniques).label("uniques"),
+            )
+            .group_by(rows.c.value)
+            .having(total_hits > 0)
+            .order_by(total_hits.desc(), _by_value(dialect, rows.c.value))
+            .limit(w.limit)
+            .subquery()
+        )
+        label = literal(w.column, String()).label("dim")
+        columns: list[Any] = [label, page.c.value, page.c.hits, page.c.uniques]
+        pages.append(select(*columns))
+    if not pages:
+        return None
+    return union_all(*pages) if len(pages) > 1 else pages[0]
 
 
 def _count(conn: Connection, rows: Any, total_hits: Any) -> int:

@@ -6,9 +6,16 @@ the daily rollups), whole hours at its edges (the hourly rollups, which keep the
 HOURLY_DAYS days) and what is left over: the minutes of a zone whose offset is not a
 whole hour, and edge hours older than the hourly rollups, read from raw rows of at
 most two partial days.
+
+`cut_fewest` is `cut` for the sums by dimension: an edge of more than half its UTC
+day, in whole hours the hourly rollups still hold, is read as that whole day less the
+hours it leaves out. An hour's rows are combinations of every dimension (thousands an
+hour on a busy site) and a day's single-dimension rows about as many as one such hour,
+so the week of a site in New York (edges of 19 and 5 hours) reads 10 hours of
+combinations instead of 24, one in Berlin 2 instead of 24.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 _EPOCH = date(1970, 1, 1)
@@ -37,6 +44,8 @@ class Pieces:
     days: tuple[date, date] | None  # [first, last) UTC days
     hours: list[tuple[datetime, datetime]]
     raw: list[tuple[datetime, datetime]]
+    # Whole hours to take away from `days` (cut_fewest): inside them, never in `hours`.
+    less: list[tuple[datetime, datetime]] = field(default_factory=list)
 
 
 def cut(begin: datetime, finish: datetime, hourly_from: datetime) -> Pieces:
@@ -55,15 +64,59 @@ def cut(begin: datetime, finish: datetime, hourly_from: datetime) -> Pieces:
     hours: list[tuple[datetime, datetime]] = []
     raw: list[tuple[datetime, datetime]] = []
     for a, b in edges:
-        if a >= b:
-            continue
-        ha, hb = _ceil_hour(max(a, hourly_from)), _floor_hour(b)
-        if ha < hb and ha >= hourly_from:
-            hours.append((ha, hb))
-            raw += [(a, ha), (hb, b)]
-        else:
-            raw.append((a, b))
+        _edge(a, b, hourly_from, hours, raw)
     return Pieces(days, hours, [(a, b) for a, b in raw if a < b])
+
+
+def _edge(
+    a: datetime,
+    b: datetime,
+    hourly_from: datetime,
+    hours: list[tuple[datetime, datetime]],
+    raw: list[tuple[datetime, datetime]],
+) -> None:
+    """[a, b) as whole hours of the hourly rollups and leftover minutes."""
+    if a >= b:
+        return
+    ha, hb = _ceil_hour(max(a, hourly_from)), _floor_hour(b)
+    if ha < hb and ha >= hourly_from:
+        hours.append((ha, hb))
+        raw += [(a, ha), (hb, b)]
+    else:
+        raw.append((a, b))
+
+
+_DAY = timedelta(days=1)
+_HALF_DAY = timedelta(hours=12)
+
+
+def _whole_hour(moment: datetime) -> bool:
+    return moment == _floor_hour(moment)
+
+
+def cut_fewest(begin: datetime, finish: datetime, hourly_from: datetime) -> Pieces:
+    """As `cut`, but an edge longer than half a day, of whole hours, is its whole UTC
+    day (in `days`) less the hours of that day outside the range (in `less`), when the
+    hourly rollups hold those hours. The sums are the same; the rows read are fewer."""
+    first_day, last_day = _ceil_day(begin), _floor_day(finish)
+    if first_day >= last_day:
+        return cut(begin, finish, hourly_from)
+    start, end = first_day, last_day
+    hours: list[tuple[datetime, datetime]] = []
+    raw: list[tuple[datetime, datetime]] = []
+    less: list[tuple[datetime, datetime]] = []
+    lead_day = first_day - _DAY
+    if first_day - begin > _HALF_DAY and _whole_hour(begin) and lead_day >= hourly_from:
+        start = lead_day
+        less.append((lead_day, begin))
+    else:
+        _edge(begin, first_day, hourly_from, hours, raw)
+    if finish - last_day > _HALF_DAY and _whole_hour(finish) and finish >= hourly_from:
+        end = last_day + _DAY
+        less.append((finish, end))
+    else:
+        _edge(last_day, finish, hourly_from, hours, raw)
+    return Pieces((start.date(), end.date()), hours, [(a, b) for a, b in raw if a < b], less)
 
 
 @dataclass(frozen=True)

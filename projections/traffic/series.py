@@ -56,26 +56,49 @@ def totals(conn: Connection, t: Tables, site: UUID, begin: datetime, finish: dat
 
 def by_day(conn: Connection, t: Tables, site: UUID, span: DateRange) -> list[Point]:
     """Hits and unique hits on each local day of the range, every day listed."""
-    days = span.days()
-    starts = [span.day_window(day).begin for day in days]
-    sums = [[0, 0] for _ in days]
-    for at, hits, uniques in _quarters(conn, t, site, span.begin, span.finish):
-        entry = sums[bisect_right(starts, at) - 1]
-        entry[0] += hits
-        entry[1] += uniques
-    return [Point(day, h, u) for day, (h, u) in zip(days, sums, strict=True)]
+    return _days(span, _quarters(conn, t, site, span.begin, span.finish))
 
 
 def by_hour(conn: Connection, t: Tables, site: UUID, window: Window) -> list[Point]:
     """Hits and unique hits in each whole UTC hour of the window, every hour listed."""
+    return _hours(window, _quarters(conn, t, site, window.begin, window.finish))
+
+
+def days_and_hours(
+    conn: Connection, t: Tables, site: UUID, span: DateRange, window: Window
+) -> tuple[list[Point], list[Point]]:
+    """`by_day` of the range and `by_hour` of the window from one read of the quarters
+    from the earlier start to the later end (an insight's week and last 8 days overlap
+    by about 7 days: some 800 rows instead of 1,440)."""
+    begin, finish = min(span.begin, window.begin), max(span.finish, window.finish)
+    rows = _quarters(conn, t, site, begin, finish)
+    return _days(span, rows), _hours(window, rows)
+
+
+def _days(span: DateRange, rows: list[tuple[datetime, int, int]]) -> list[Point]:
+    days = span.days()
+    starts = [span.day_window(day).begin for day in days]
+    begin, finish = span.begin, span.finish  # worked out from the zone at each call
+    sums = [[0, 0] for _ in days]
+    for at, hits, uniques in rows:
+        if begin <= at < finish:
+            entry = sums[bisect_right(starts, at) - 1]
+            entry[0] += hits
+            entry[1] += uniques
+    return [Point(day, h, u) for day, (h, u) in zip(days, sums, strict=True)]
+
+
+def _hours(window: Window, rows: list[tuple[datetime, int, int]]) -> list[Point]:
     hour = timedelta(hours=1)
     first = window.begin.replace(minute=0, second=0, microsecond=0)
     count = int((window.finish - first) / hour) + (
         0 if (window.finish - first) % hour == timedelta(0) else 1
     )
+    begin, finish = window.begin, window.finish
     sums = [[0, 0] for _ in range(count)]
-    for at, hits, uniques in _quarters(conn, t, site, window.begin, window.finish):
-        entry = sums[int((at - first) / hour)]
-        entry[0] += hits
-        entry[1] += uniques
+    for at, hits, uniques in rows:
+        if begin <= at < finish:
+            entry = sums[int((at - first) / hour)]
+            entry[0] += hits
+            entry[1] += uniques
     return [Point(first + i * hour, h, u) for i, (h, u) in enumerate(sums)]
