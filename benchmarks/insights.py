@@ -70,14 +70,21 @@ from sqlalchemy import (  # noqa: E402
     Uuid,
     and_,
     cast,
-    event,
     func,
     literal,
     or_,
     select,
 )
 
-from benchmarks.readmodels import Traffic, drop_schema, say, stores, write  # noqa: E402
+from benchmarks.readmodels import (  # noqa: E402
+    Traffic,
+    drop_schema,
+    naming_raw_tables,
+    say,
+    statements_sent,
+    stores,
+    write,
+)
 from domain.date_ranges import DateRange, local_day  # noqa: E402
 from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
@@ -87,7 +94,6 @@ from projections.traffic.intervals import cut_fewest, in_blocks  # noqa: E402
 from projections.traffic.projection import TrafficProjection  # noqa: E402
 from projections.traffic.schema import BLOCK_SPANS, hourly_horizon  # noqa: E402
 
-RAW_TABLES = ("traffic_hits", "traffic_events")
 ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney")
 DAYS = 15
 TEMPLATES = (10_000, 30_000, 100_000, 300_000, 1_000_000)
@@ -268,24 +274,18 @@ def run(
             cloned_rows = count_rows(conn, tables, real)
         say(f"{backend}: cloned {cloned_rows:,} rows in {seeding['clone_s']:.0f}s; the nightly run")
 
-        statements: list[str] = []
-
-        def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-            statements.append(statement)
-
-        event.listen(container.engine, "before_cursor_execute", seen)
         walls: list[float] = []
         made_insights = 0
-        cpu0, wall0 = cpu_seconds(), time.perf_counter()
-        for site_id in made:
-            t0 = time.perf_counter()
-            found = container.daily_insights.generate(site_id)
-            walls.append((time.perf_counter() - t0) * 1000)
-            made_insights += found.insight_id is not None
-        cpu = cpu_seconds() - cpu0
-        wall = time.perf_counter() - wall0
-        event.remove(container.engine, "before_cursor_execute", seen)
-        raw = [s for s in statements if any(t in s for t in RAW_TABLES)]
+        with statements_sent(container.engine) as statements:
+            cpu0, wall0 = cpu_seconds(), time.perf_counter()
+            for site_id in made:
+                t0 = time.perf_counter()
+                found = container.daily_insights.generate(site_id)
+                walls.append((time.perf_counter() - t0) * 1000)
+                made_insights += found.insight_id is not None
+            cpu = cpu_seconds() - cpu0
+            wall = time.perf_counter() - wall0
+        raw = naming_raw_tables(statements)
         walls.sort()
         return {
             "backend": backend,

@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,25 @@ def generate_recent(container: Any, site: uuid.UUID, total: int, seed: int = 11)
     span = timedelta(days=30).total_seconds() - 60
     moments = sorted(now - timedelta(seconds=rng.random() * span) for _ in range(total))
     write(container, (traffic.hit(site, at, True) for at in moments), total)
+
+
+@contextlib.contextmanager
+def statements_sent(engine: Any) -> Iterator[list[str]]:
+    """Every statement the engine sends inside the block, in order."""
+    sent: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def naming_raw_tables(statements: list[str]) -> list[str]:
+    return [s for s in statements if any(t in s for t in RAW_TABLES)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -515,22 +535,14 @@ def time_recent(container: Any, http: Http, site: Any, secret: str) -> dict[str,
     # The weekly report (issue 14): built and rendered in process, as the clock does,
     # with every statement it sends watched for the raw-hit tables it must not read.
     reports = []
-    statements: list[str] = []
-
-    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(container.engine, "before_cursor_execute", seen)
-    try:
+    with statements_sent(container.engine) as statements:
         for _ in range(10):
             t0 = time.perf_counter()
             report = container.reports.build(site.uuid)
             container.reports.message(report, "bench@example.com")
             reports.append((time.perf_counter() - t0) * 1000)
-    finally:
-        event.remove(container.engine, "before_cursor_execute", seen)
     timings["weekly_report_build"] = reports
-    raw = [s for s in statements if any(t in s for t in RAW_TABLES)]
+    raw = naming_raw_tables(statements)
     say(f"weekly report: {len(statements)} statements, {len(raw)} naming a raw-hit table")
     return timings
 

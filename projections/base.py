@@ -92,6 +92,10 @@ class Projection(ABC):
     # True when `decode_state` can decode (most) stored events: the runner then reads
     # the log as plain rows, and whole notifications only for a batch that needs them.
     reads_states: ClassVar[bool] = False
+    # The topic prefix of the events this projection reads from a log it shares with
+    # others (kudos in the tracking log of hits): the rest decode to None, and with
+    # `reads_states` a batch of others' events is skipped without being decoded.
+    topics: ClassVar[str | None] = None
 
     @staticmethod
     @abstractmethod
@@ -100,11 +104,15 @@ class Projection(ABC):
     def decode(self, notification: Any, mapper: Any) -> Any:
         """The domain event of a notification, its texts `cleaned`; a projection may read
         fewer fields faster."""
+        if self.topics is not None and not notification.topic.startswith(self.topics):
+            return None
         return cleaned(mapper.to_domain_event(notification))
 
     def decode_state(self, topic: str, state: bytes) -> Any:
         """What `decode` would give, from the stored topic and state alone; or
         NEEDS_NOTIFICATION when only `decode` can tell (used when `reads_states`)."""
+        if self.topics is not None and not topic.startswith(self.topics):
+            return None
         return NEEDS_NOTIFICATION
 
     # Optional hooks: most projections keep nothing in memory.

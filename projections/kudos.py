@@ -26,18 +26,14 @@ from application.erasure import ErasureScope
 from domain.kudos import Kudo
 from domain.text import clean
 from projections.base import (
-    NEEDS_NOTIFICATION,
     Projection,
     Tables,
-    cleaned,
     erase_sites,
     event_type,
     upsert_add,
     utc,
 )
 from projections.traffic.rollups import combo_key
-
-TOPIC_PREFIX = "domain.kudos:"
 
 
 class KudosProjection(Projection):
@@ -133,14 +129,7 @@ class KudosProjection(Projection):
     # Most of the tracking log is hits: a batch of hits alone is read as plain rows and
     # skipped, without the library making a notification object of each.
     reads_states = True
-
-    def decode_state(self, topic: str, state: bytes) -> Any:
-        return NEEDS_NOTIFICATION if topic.startswith(TOPIC_PREFIX) else None
-
-    def decode(self, notification: Any, mapper: Any) -> Any:
-        if not notification.topic.startswith(TOPIC_PREFIX):
-            return None
-        return cleaned(mapper.to_domain_event(notification))
+    topics = "domain.kudos:"
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         erase_sites(conn, tables, scope)

@@ -25,17 +25,13 @@ from sqlalchemy import (
 from application.erasure import ErasureScope
 from domain.webmentions import LIKE, QUEUED, REJECTED, REMOVED, VERIFIED, Webmention
 from projections.base import (
-    NEEDS_NOTIFICATION,
     Projection,
     Tables,
-    cleaned,
     erase_sites,
     event_type,
     update_originator,
     utc,
 )
-
-TOPIC_PREFIX = "domain.webmentions:"
 
 
 class MentionsProjection(Projection):
@@ -148,14 +144,7 @@ class MentionsProjection(Projection):
     # Most of the tracking log is hits: a batch of hits alone is read as plain rows and
     # skipped, without the library making a notification object of each.
     reads_states = True
-
-    def decode_state(self, topic: str, state: bytes) -> Any:
-        return NEEDS_NOTIFICATION if topic.startswith(TOPIC_PREFIX) else None
-
-    def decode(self, notification: Any, mapper: Any) -> Any:
-        if not notification.topic.startswith(TOPIC_PREFIX):
-            return None
-        return cleaned(mapper.to_domain_event(notification))
+    topics = "domain.webmentions:"
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         erase_sites(conn, tables, scope)
