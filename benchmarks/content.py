@@ -1,6 +1,6 @@
 """Content crawl benchmark: our crawler and linkinator on the same generated local site.
 
-    npm install --prefix .bench/linkinator linkinator@8      # once
+    npm install --prefix .bench/linkinator linkinator@6      # once (8 needs Node 22)
     flock /tmp/tinylytics-bench.lock .venv/bin/python benchmarks/content.py \
         [--pages 5000] [--timeout 5] [--per-host 4] [--skip-linkinator]
 
