@@ -2,7 +2,7 @@
 once when the site qualifies), see the newest insight with its signals as cards and the
 ones before it, save their settings and turn insights off; others are told why not."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -37,12 +37,20 @@ def test_an_owner_without_a_subscription_is_told_why(
 def test_enable_see_the_insight_save_settings_and_disable(
     world: World, person: Browser, container: Container
 ) -> None:
+    # Noon today, whatever the hour the suite runs: the planted spike (yesterday at
+    # 9 PM) is in the 24 hours before the first insight only until 10 PM.
+    today = local_day(datetime.now(UTC), "UTC")
+    with time_machine.travel(datetime.combine(today, time(12), UTC), tick=True):
+        see_the_insight_save_settings_and_disable(world, person, container, today)
+
+
+def see_the_insight_save_settings_and_disable(
+    world: World, person: Browser, container: Container, today: date
+) -> None:
     site = subscribed_owner(world, person)
     site_id = UUID(str(site.uuid))
-    now = datetime.now(UTC)
     extra = [(1, 21, {"path": "/blog/b"}) for _ in range(30)]
-    with time_machine.travel(now - timedelta(minutes=1), tick=False):
-        Traffic("UTC", local_day(now, "UTC"), extra=extra).record(container, site_id)
+    Traffic("UTC", today, extra=extra).record(container, site_id)
     url = f"/sites/{site.uid}/insights"
     assert "Enable Insights" in text(person.get(url))
     response = person.submit(f"{url}/enable", {}, page=url)
