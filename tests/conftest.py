@@ -1,14 +1,15 @@
 """Fixtures: every test gets its own stores — a fresh SQLite folder, or, when
-DATABASE_URL is set, a fresh PostgreSQL schema and Redis key prefix that are
-dropped afterwards."""
+DATABASE_URL is set, a PostgreSQL schema and a Redis key prefix of its own. The
+schema is one a fresh start makes, or one an earlier test left in that shape and
+emptied (tests/schema_pool.py); the keys are deleted afterwards."""
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import redis
 from flask import Flask
@@ -18,6 +19,7 @@ from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.persistence import postgres_url
 from infrastructure.settings import Settings
 from interfaces.app import create_app
+from tests.schema_pool import SchemaPool
 
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
 
@@ -35,16 +37,46 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     if os.environ.get("REDIS_URL"):
         values["REDIS_URL"] = os.environ["REDIS_URL"]
         values["TINYLYTICS_REDIS_PREFIX"] = f"test-{tag}"
-    yield values
     settings = Settings.from_env(values)
-    if settings.is_postgres and settings.db_schema:
-        url = postgres_url(settings).set(drivername="postgresql")
-        with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{settings.db_schema}" CASCADE')
+    pool = schema_pool(settings) if settings.is_postgres and settings.db_schema else None
+    if pool is not None:
+        pool.take(values["TINYLYTICS_DB_SCHEMA"])
+    yield values
+    if pool is not None:
+        pool.give_back(values["TINYLYTICS_DB_SCHEMA"])
     if settings.redis_url:
         client = redis.Redis.from_url(settings.redis_url)
         for key in client.scan_iter(f"{settings.redis_prefix}*"):
             client.delete(key)
+
+
+_pools: dict[str, SchemaPool] = {}
+
+
+def schema_pool(settings: Settings) -> SchemaPool:
+    """This process's spare schemas in the test database (tests/schema_pool.py)."""
+    url = postgres_url(settings).set(drivername="postgresql").render_as_string(hide_password=False)
+    if url not in _pools:
+
+        def pristine(schema: str) -> None:
+            with tempfile.TemporaryDirectory() as data:
+                fresh = Settings.from_env(
+                    {
+                        "TINYLYTICS_DATA_DIR": data,
+                        "TINYLYTICS_GEOIP_REFRESH": "off",
+                        "DATABASE_URL": os.environ["DATABASE_URL"],
+                        "TINYLYTICS_DB_SCHEMA": schema,
+                    }
+                )
+                bootstrap(fresh, fast_passwords=True).close()
+
+        _pools[url] = SchemaPool(url, pristine)
+    return _pools[url]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    for pool in _pools.values():
+        pool.close()
 
 
 @pytest.fixture
