@@ -7,6 +7,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,17 @@ class World:
 @pytest.fixture
 def world(container: Container) -> World:
     return World(container)
+
+
+def noon_tomorrow() -> datetime:
+    """A moment ahead of every fixture's and twelve hours from either edge of its day.
+
+    A test that checks what "today" or "the last 24 hours" shows travels there
+    (`time_machine.travel(noon_tomorrow(), tick=True)`): on the real clock it would
+    fail whenever it straddles midnight, or runs in the hours a planted hit falls out
+    of a window. Ahead, so that no session or token made before looks issued in the
+    future."""
+    return datetime.combine(datetime.now(UTC).date() + timedelta(days=1), time(12), UTC)
 
 
 def bearer(secret: str) -> dict[str, str]:

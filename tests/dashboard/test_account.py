@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from application.sites import SiteChanges
 from domain.errors import NotFound
-from tests.conftest import World, bearer
+from tests.conftest import World, bearer, noon_tomorrow
 from tests.dashboard.conftest import PASSWORD, hit, record, text
 
 
@@ -144,6 +145,14 @@ def test_the_time_zone_is_saved_or_refused(owner: Any) -> None:
 
 
 def test_an_api_key_is_shown_once_works_shows_its_last_use_and_can_be_revoked(
+    owner: Any, app: Any
+) -> None:
+    # Not across midnight: the key is made and used "today", then the page is read.
+    with time_machine.travel(noon_tomorrow(), tick=True):
+        an_api_key_is_shown_once_works_shows_its_last_use_and_can_be_revoked(owner, app)
+
+
+def an_api_key_is_shown_once_works_shows_its_last_use_and_can_be_revoked(
     owner: Any, app: Any
 ) -> None:
     person = owner.browser

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 
 from infrastructure.bootstrap import Container, bootstrap
 from infrastructure.settings import Settings
 from interfaces.app import create_app
-from tests.conftest import World
+from tests.conftest import World, noon_tomorrow
 from tests.dashboard.conftest import Browser, hit, plain_text, record, text
 from tests.dashboard.test_sites import edit_data
 from tests.mail_helpers import free_port
@@ -22,6 +23,12 @@ def report_mails(browser: Browser) -> list[Any]:
 
 
 def test_send_report_now_mails_the_owner_and_every_recipient(owner: Any) -> None:
+    # Not across midnight: the hit of "today" would be in the report of the days before.
+    with time_machine.travel(noon_tomorrow(), tick=True):
+        send_report_now_mails_the_owner_and_every_recipient(owner)
+
+
+def send_report_now_mails_the_owner_and_every_recipient(owner: Any) -> None:
     person = owner.browser
     record(person.container, [hit(owner.site_id, datetime.now(UTC), "/hello")])
     saved = person.submit(

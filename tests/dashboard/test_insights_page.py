@@ -2,15 +2,14 @@
 once when the site qualifies), see the newest insight with its signals as cards and the
 ones before it, save their settings and turn insights off; others are told why not."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 import time_machine
 
-from domain.date_ranges import local_day
 from infrastructure.bootstrap import Container
-from tests.conftest import World
+from tests.conftest import World, noon_tomorrow
 from tests.dashboard.conftest import Browser, text
 from tests.insight_helpers import Traffic
 
@@ -37,11 +36,11 @@ def test_an_owner_without_a_subscription_is_told_why(
 def test_enable_see_the_insight_save_settings_and_disable(
     world: World, person: Browser, container: Container
 ) -> None:
-    # Noon today, whatever the hour the suite runs: the planted spike (yesterday at
+    # At noon, whatever the hour the suite runs: the planted spike (the day before at
     # 9 PM) is in the 24 hours before the first insight only until 10 PM.
-    today = local_day(datetime.now(UTC), "UTC")
-    with time_machine.travel(datetime.combine(today, time(12), UTC), tick=True):
-        see_the_insight_save_settings_and_disable(world, person, container, today)
+    at = noon_tomorrow()
+    with time_machine.travel(at, tick=True):
+        see_the_insight_save_settings_and_disable(world, person, container, at.date())
 
 
 def see_the_insight_save_settings_and_disable(

@@ -130,10 +130,11 @@ def test_the_24_hour_chart_has_an_hourly_bar_for_each_hour(owner: Any) -> None:
 def test_the_chart_follows_the_site_time_zone(owner: Any) -> None:
     container = owner.browser.container
     container.configuration.change_site(owner.site_id, SiteChanges(timezone="Pacific/Kiritimati"))
-    now = datetime.now(UTC)
-    record(container, [hit(owner.site_id, now - timedelta(minutes=1), "/")])
+    at = datetime.now(UTC) - timedelta(minutes=1)
+    record(container, [hit(owner.site_id, at, "/")])
     page = owner.browser.get(f"/sites/{owner.uid}?period=7d")
-    local_today = (now + timedelta(hours=14)).date()
+    # The hit's own local day (at 10:00 UTC, local midnight, a minute ago was yesterday).
+    local_today = (at + timedelta(hours=14)).date()
     rows = re.findall(
         r"<tr><td>([^<]+)</td><td class=\"num\">(\d+)</td>", page.get_data(as_text=True)
     )
