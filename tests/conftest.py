@@ -25,16 +25,23 @@ from tests.schema_pool import SchemaPool
 ON_POSTGRES = bool(os.environ.get("DATABASE_URL"))
 
 
+def stores_env(data_dir: Path, schema: str) -> dict[str, str]:
+    """The environment of a process with stores of its own: a data folder and, on
+    PostgreSQL, a schema."""
+    # No test fetches the country database from the network (tests/test_reports.py
+    # runs the refresh job with a local file instead).
+    values = {"TINYLYTICS_DATA_DIR": str(data_dir), "TINYLYTICS_GEOIP_REFRESH": "off"}
+    if ON_POSTGRES:
+        values["DATABASE_URL"] = os.environ["DATABASE_URL"]
+        values["TINYLYTICS_DB_SCHEMA"] = schema
+    return values
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment a server process would be started with for this test."""
     tag = uuid.uuid4().hex[:12]
-    # No test fetches the country database from the network (tests/test_reports.py
-    # runs the refresh job with a local file instead).
-    values = {"TINYLYTICS_DATA_DIR": str(tmp_path / "data"), "TINYLYTICS_GEOIP_REFRESH": "off"}
-    if ON_POSTGRES:
-        values["DATABASE_URL"] = os.environ["DATABASE_URL"]
-        values["TINYLYTICS_DB_SCHEMA"] = f"test_{tag}"
+    values = stores_env(tmp_path / "data", f"test_{tag}")
     if os.environ.get("REDIS_URL"):
         values["REDIS_URL"] = os.environ["REDIS_URL"]
         values["TINYLYTICS_REDIS_PREFIX"] = f"test-{tag}"
@@ -61,14 +68,7 @@ def schema_pool(settings: Settings) -> SchemaPool:
 
         def pristine(schema: str) -> None:
             with tempfile.TemporaryDirectory() as data:
-                fresh = Settings.from_env(
-                    {
-                        "TINYLYTICS_DATA_DIR": data,
-                        "TINYLYTICS_GEOIP_REFRESH": "off",
-                        "DATABASE_URL": os.environ["DATABASE_URL"],
-                        "TINYLYTICS_DB_SCHEMA": schema,
-                    }
-                )
+                fresh = Settings.from_env(stores_env(Path(data), schema))
                 bootstrap(fresh, fast_passwords=True).close()
 
         _pools[url] = SchemaPool(url, pristine)
