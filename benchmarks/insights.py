@@ -90,6 +90,7 @@ from infrastructure.bootstrap import bootstrap  # noqa: E402
 from infrastructure.settings import Settings  # noqa: E402
 from projections.base import Tables  # noqa: E402
 from projections.insights import rollup_span  # noqa: E402
+from projections.traffic.blocks import sealed_day  # noqa: E402
 from projections.traffic.intervals import cut_fewest, in_blocks  # noqa: E402
 from projections.traffic.projection import TrafficProjection  # noqa: E402
 from projections.traffic.schema import BLOCK_SPANS, hourly_horizon  # noqa: E402
@@ -118,7 +119,7 @@ class Plan:
     """The rollup rows one site's insight reads, in its zone, now (as InsightReads.numbers
     cuts its week and the week before)."""
 
-    def __init__(self, zone: str, at: datetime) -> None:
+    def __init__(self, zone: str, at: datetime, sealed: date | None) -> None:
         for_day = local_day(at, zone) - timedelta(days=1)
         weeks = (
             DateRange(for_day - timedelta(days=6), for_day, zone),
@@ -134,7 +135,7 @@ class Plan:
             self.hours += pieces.hours + pieces.less
             self.raw += len(pieces.raw)
             if pieces.days:
-                split = in_blocks(pieces.days[0], pieces.days[1], BLOCK_SPANS)
+                split = in_blocks(pieces.days[0], pieces.days[1], BLOCK_SPANS, sealed)
                 self.days += split.days
                 for size, starts in split.blocks.items():
                     self.blocks.setdefault(size, []).extend(starts)
@@ -162,6 +163,7 @@ def clone(
 
     quarters, dims, blocks, hourly = t["quarters"], t["dims"], t["blocks"], t["hourly"]
     copy(quarters, quarters.c.at >= datetime(1970, 1, 1, tzinfo=UTC))
+    copy(t["seal"], t["seal"].c.day.is_not(None))
     if plan.days:
         copy(
             dims,
@@ -252,7 +254,12 @@ def run(
         started = time.perf_counter()
         tables = container.projections.tables[TrafficProjection.name]
         at = datetime.now(UTC)
-        plans = {zone: Plan(zone, at) for zone in ZONES}
+        with container.engine.connect() as conn:
+            seals = {size: sealed_day(conn, tables, s) for size, s in template_sites.items()}
+        # A clone reads the blocks its template's seal closed (it gets that seal, too).
+        plans = {
+            (zone, sealed): Plan(zone, at, sealed) for zone in ZONES for sealed in seals.values()
+        }
         assert not any(p.raw for p in plans.values()), "a whole-hour zone read raw rows"
         per_template: dict[int, int] = dict.fromkeys(templates, 0)
         for start in range(0, sites, 50):
@@ -266,7 +273,7 @@ def run(
                         template_sites[size],
                         made[i],
                         counts[i] / size,
-                        plans[zones[i]],
+                        plans[(zones[i], seals[size])],
                     )
         seeding["clone_s"] = time.perf_counter() - started
         with container.engine.connect() as conn:

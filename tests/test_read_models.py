@@ -129,8 +129,12 @@ def hand_count(
 ) -> dict[str, dict[Any, Any]]:
     """What `counters` must find after exactly these hits (and (id, custom event) pairs).
 
-    Hourly rollups exist only from the horizon on (the `horizon` fixture fixes it).
+    Hourly rollups exist only from the horizon on (the `horizon` fixture fixes it), and
+    blocks only when they end by their site's newest hit's UTC day (its seal, blocks.py).
     """
+    sealed: dict[UUID, date] = {}
+    for hit in made:
+        sealed[hit.site] = max(sealed.get(hit.site, EPOCH), hit.at.date())
     uniques = unique_ids(made)
     out: dict[str, dict[Any, Any]] = defaultdict(dict)
     totals: dict[str, dict[Any, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
@@ -154,7 +158,8 @@ def hand_count(
             number = (hit.at.date() - EPOCH).days
             for span in (2, 4, 8, 16, 32):
                 start = EPOCH + timedelta(days=number - number % span)
-                keys.append(("blocks", (hit.site, dim, span, start, value, source)))
+                if start + timedelta(days=span) <= sealed[hit.site]:
+                    keys.append(("blocks", (hit.site, dim, span, start, value, source)))
         for name, key in keys:
             totals[name][key][0] += 1
             totals[name][key][1] += unique
@@ -538,6 +543,75 @@ def test_one_batch_across_many_sites_and_days(
             assert grouped_as_counts(body["grouped_hits"], "country") == {
                 k: (v[0], 0) for k, v in group_counts(made_hits, selected, "country").items()
             }
+
+
+def test_late_hits_add_to_closed_blocks_and_reads_cross_each_sites_seal(
+    client: FlaskClient, world: World, container: Container
+) -> None:
+    """Blocks are summed once they close (blocks.py): a site's newest day seals the
+    blocks that end by it; a late hit for an older day adds to the closed blocks that
+    hold it; a read takes blocks up to its site's seal and single days after it, so a
+    quiet site (an old seal) answers as right as a busy one."""
+    owner = world.account("seal@example.com")
+    busy_site, quiet_site = (
+        world.site(owner, "https://busy.example"),
+        world.site(owner, "https://quiet.example"),
+    )
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(40)]
+    events = sorted(
+        [*traffic(busy_site, 5, days, 400), *traffic(quiet_site, 6, days[:15], 100)],
+        key=lambda e: e.timestamp,
+    )
+    made: list[Made] = []
+    for start in range(0, len(events), 90):
+        made += record(container, events[start : start + 90])
+    # After the seals moved on: hits of closed blocks' days, of a 2-day block that
+    # ends on the seal, and of the open day, for both sites.
+    late = [
+        hit_event(
+            busy_site.uuid, at("2026-01-03T10:00:00"), "/late", referrer="https://late.example/"
+        ),
+        hit_event(busy_site.uuid, at("2026-02-08T23:59:00"), "/late"),
+        hit_event(busy_site.uuid, at("2026-02-09T08:00:00"), "/late"),
+        hit_event(quiet_site.uuid, at("2026-01-02T10:00:00"), "/late", country="FR"),
+    ]
+    made += record(container, late)
+    with container.engine.connect() as conn:
+        seal = container.projections.tables["traffic"]["seal"]
+        sealed = dict(conn.execute(select(seal.c.site_uuid, seal.c.day)).all())
+    assert sealed == {busy_site.uuid: date(2026, 2, 9), quiet_site.uuid: date(2026, 1, 15)}
+    assert counters(container) == hand_count(made)
+    live = snapshot(container)
+
+    headers = bearer(world.key(owner, "reader"))
+    for site in (busy_site, quiet_site):
+        for first, last in (
+            (date(2026, 1, 1), date(2026, 2, 9)),
+            (date(2026, 1, 2), date(2026, 1, 31)),
+        ):
+            begin, finish = interval(first, last)
+            selected = select_hits(made, site.uuid, begin, finish)
+            for group_by in ("path", "referrer", "country"):
+                body = json_of(
+                    client.get(
+                        f"/api/v1/sites/{site.id}/hits",
+                        headers=headers,
+                        query_string={
+                            "start_date": first.isoformat(),
+                            "end_date": last.isoformat(),
+                            "grouped": "true",
+                            "group_by": group_by,
+                        },
+                    )
+                )
+                expected = group_counts(made, selected, group_by)
+                if group_by != "path":
+                    expected = {k: (v[0], 0) for k, v in expected.items()}
+                assert grouped_as_counts(body["grouped_hits"], group_by) == expected
+
+    # A rebuild seals each site at its newest day too, and sums the same blocks.
+    container.projections.rebuild("traffic")
+    assert snapshot(container) == live
 
 
 # -- erasure -------------------------------------------------------------------------------

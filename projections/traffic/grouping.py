@@ -8,7 +8,7 @@ rows. Grouped answers therefore never scan the raw hits of a range.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -33,6 +33,7 @@ from sqlalchemy import (
 from domain.text import clean
 from projections.base import Tables
 from projections.traffic import schema
+from projections.traffic.blocks import sealed_day
 from projections.traffic.intervals import cut, cut_fewest, in_blocks
 from projections.traffic.rollups import KEEPS_SOURCE
 
@@ -112,10 +113,11 @@ def _parts(
     hide_sources: tuple[str, ...],
     known: bool,
     horizon: datetime,
+    sealed: date | None,
 ) -> list[Select[Any]]:
     """One SELECT of (value, hits, uniques) per piece of [begin, finish): their union,
-    summed by value, is the range's. `site` is a site's id or a bound parameter, and
-    `horizon` where the hourly rollups begin."""
+    summed by value, is the range's. `site` is a site's id or a bound parameter,
+    `horizon` where the hourly rollups begin and `sealed` the day the blocks end by."""
 
     def where(table: Table) -> list[ColumnElement[bool]]:
         found = _conditions(table, filters)
@@ -140,7 +142,7 @@ def _parts(
 
     by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
     if pieces.days and by_dimension:
-        split = in_blocks(pieces.days[0], pieces.days[1], schema.BLOCK_SPANS)
+        split = in_blocks(pieces.days[0], pieces.days[1], schema.BLOCK_SPANS, sealed)
         dims, blocks = t["dims"], t["blocks"]
         for first, last in split.days:
             piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
@@ -215,7 +217,8 @@ def sums_by(
     them all in one statement, sorts, counts and cuts the page, so only the page
     leaves it."""
     horizon = schema.hourly_horizon()
-    parts = _parts(t, site, begin, finish, column, filters, hide_sources, known, horizon)
+    sealed = sealed_day(conn, t, site)
+    parts = _parts(t, site, begin, finish, column, filters, hide_sources, known, horizon, sealed)
     if not parts:
         return 0, []
     rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -256,7 +259,13 @@ def tops(
     column's name; the union of them is one round trip instead of four."""
     tables = tuple(t[name] for name in _PART_TABLES)
     query = _tops_query(
-        tables, conn.dialect.name, begin, finish, schema.hourly_horizon(), tuple(wanted)
+        tables,
+        conn.dialect.name,
+        begin,
+        finish,
+        schema.hourly_horizon(),
+        sealed_day(conn, t, site),
+        tuple(wanted),
     )
     found: dict[str, list[Group]] = {w.column: [] for w in wanted}
     if query is None:
@@ -274,9 +283,9 @@ _PART_TABLES = ("dims", "blocks", "daily", "hourly", "hits")
 
 
 # Building the statement costs more of this process's time than the database's answer
-# for most sites. Its shape and every value but the site's id depend only on the range
-# and the hourly horizon, which all the sites of a zone share in the hour their nightly
-# insights run: it is built once for them, with the site as a parameter.
+# for most sites. Its shape and every value but the site's id depend only on the range,
+# the hourly horizon and the blocks' seal, which all the sites of a zone share in the
+# hour their nightly insights run: it is built once for them, with the site as a parameter.
 @lru_cache(maxsize=64)
 def _tops_query(
     tables: tuple[Table, ...],
@@ -284,6 +293,7 @@ def _tops_query(
     begin: datetime,
     finish: datetime,
     horizon: datetime,
+    sealed: date | None,
     wanted: tuple[Top, ...],
 ) -> Any:
     t = dict(zip(_PART_TABLES, tables, strict=True))
@@ -291,7 +301,7 @@ def _tops_query(
     pages: list[Select[Any]] = []
     for w in wanted:
         parts = _parts(
-            t, site, begin, finish, w.column, NO_FILTERS, w.hide_sources, w.known, horizon
+            t, site, begin, finish, w.column, NO_FILTERS, w.hide_sources, w.known, horizon, sealed
         )
         if not parts:
             continue

@@ -125,16 +125,18 @@ class Blocks:
     blocks: dict[int, list[date]]  # span -> the first days of the blocks of that span
 
 
-def in_blocks(first: date, last: date, spans: tuple[int, ...]) -> Blocks:
+def in_blocks(first: date, last: date, spans: tuple[int, ...], sealed: date | None) -> Blocks:
     """[first, last) as the fewest aligned blocks (a block of `span` days starts on a day
-    whose number since 1970 is a multiple of it) and single days: the blocks grow
-    while the range allows, then shrink towards its end."""
+    whose number since 1970 is a multiple of it) that end by `sealed` (the closed ones,
+    projections/traffic/blocks.py; none for None) and single days: the blocks grow
+    while the range allows, then shrink towards its end or the seal."""
     start, end = (first - _EPOCH).days, (last - _EPOCH).days
+    closed = start if sealed is None else min(end, (sealed - _EPOCH).days)
     runs: list[tuple[date, date]] = []
     blocks: dict[int, list[date]] = {}
     at = start
     while at < end:
-        span = next((s for s in reversed(spans) if at % s == 0 and at + s <= end), 1)
+        span = next((s for s in reversed(spans) if at % s == 0 and at + s <= closed), 1)
         if span == 1:
             day = _EPOCH + timedelta(days=at)
             if runs and runs[-1][1] == day:

@@ -7,6 +7,7 @@ first_seen.py.
 
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, MetaData, Table, delete
@@ -15,16 +16,15 @@ from application.erasure import ErasureScope
 from projections.base import Projection, Tables, erase_sites
 from projections.bulk import Bulk
 from projections.traffic import schema
+from projections.traffic.blocks import late_block_rows, seal, sealed_days
 from projections.traffic.decoding import TrafficDecoder, TrafficItem, utc_text
 from projections.traffic.first_seen import SEEN_COLUMNS, first_in_table
 from projections.traffic.replay import Replay
 from projections.traffic.rollups import (
-    block_rows,
     cached_combo_key,
     combo_key,
     country_rows,
     cube_rows,
-    derive_blocks,
     derive_dims,
     dim_rows,
     path_rows,
@@ -81,7 +81,7 @@ class TrafficProjection(Projection):
         bulk = Bulk(conn)
         bulk.insert(tables["daily"], cube_columns("day"), cube_rows(replay.rest()))
         derive_dims(conn, tables)
-        derive_blocks(conn, tables)
+        seal(conn, tables, _days(replay.newest), {})
         bulk.insert(tables["seen"], SEEN_COLUMNS, replay.seen.rows())
         bulk.insert(tables["paths"], PATH_COLUMNS, path_rows(replay.paths))
         bulk.insert(tables["countries"], COUNTRY_COLUMNS, country_rows(replay.countries))
@@ -201,6 +201,7 @@ class TrafficProjection(Projection):
             upsert_daily = list(daily.items())
         else:
             complete, upsert_daily = replay.take_daily(daily)
+            replay.add_newest(sites)
             bulk.insert(t["daily"], cube_columns("day"), cube_rows(complete))
             replay.sites.update(sites)
         bulk.upsert_add(
@@ -212,6 +213,7 @@ class TrafficProjection(Projection):
         )
         if replay is None:
             dim_sums = dim_rows(upsert_daily)
+            sealed = sealed_days(conn, t, sites)
             bulk.upsert_add(
                 t["dims"],
                 DIM_COLUMNS,
@@ -224,8 +226,10 @@ class TrafficProjection(Projection):
                 BLOCK_COLUMNS,
                 ("site_uuid", "dim", "span", "start", "key"),
                 ("hits", "uniques"),
-                block_rows(dim_sums),
+                late_block_rows(dim_sums, sealed),
             )
+            # The blocks that each site's newest day closes, from the days just written.
+            seal(conn, t, _days({site: entry[2] for site, entry in sites.items()}), sealed)
         bulk.upsert_add(
             t["hourly"],
             cube_columns("hour"),
@@ -324,3 +328,8 @@ class TrafficProjection(Projection):
 
     def erase(self, conn: Connection, tables: Tables, scope: ErasureScope) -> None:
         erase_sites(conn, tables, scope)
+
+
+def _days(times: dict[str, str]) -> dict[str, date]:
+    """Each site's UTC day of a time given as UTC text."""
+    return {site: date.fromisoformat(at[:10]) for site, at in times.items()}

@@ -42,6 +42,9 @@ class Replay:
         self.sites: set[str] = set()
         self.paths: dict[tuple[str, str], list[int]] = {}  # (site, path): hits, uniques
         self.countries: dict[tuple[str, str], int] = {}  # (site, country): hits
+        # Each site's newest hit so far (UTC text): the blocks that end by its day are
+        # summed at the end (blocks.py).
+        self.newest: dict[str, str] = {}
 
     def forget_erased(self, conn: Connection, totals: Table) -> None:
         if not self.sites:
@@ -52,10 +55,18 @@ class Replay:
             return
         self.sites -= gone
         self.seen.forget(gone)
+        for site in gone:
+            self.newest.pop(site, None)
         kept: list[dict[Any, Any]] = [*self.days.values(), self.paths, self.countries]
         for rows in kept:
             for key in [key for key in rows if key[0] in gone]:
                 del rows[key]
+
+    def add_newest(self, sites: dict[str, list[Any]]) -> None:
+        """Keep each site's newest hit from a batch's totals (hits, uniques, newest)."""
+        for site, (_hits, _uniques, at) in sites.items():
+            if at > self.newest.get(site, ""):
+                self.newest[site] = at
 
     def add_counters(
         self, paths: dict[tuple[str, str], list[int]], countries: dict[tuple[str, str], int]

@@ -8,18 +8,14 @@ computed in Python by a live batch (`dim_rows`) and in SQL by a rebuild
 
 import hashlib
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, String, cast, func, literal, null, select, union_all
+from sqlalchemy import Connection, String, cast, func, literal, null, select, union_all
 
 from domain.bounded_cache import memoized
 from projections.base import Tables
 from projections.traffic.replay import Bucket, Rollup
 from projections.traffic.schema import (
-    BLOCK_COLUMNS,
-    BLOCK_SPANS,
     DIM_COLUMNS,
     DIMENSIONS,
     HITS_AT,
@@ -82,75 +78,6 @@ def dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
         (site, dim, day, dim_key(value, source), value, source, hits, uniques)
         for (site, day, dim, value, source), (hits, uniques) in sums.items()
     ]
-
-
-_EPOCH = date(1970, 1, 1)
-
-
-@lru_cache(maxsize=4096)
-def block_starts(day: str) -> tuple[str, ...]:
-    """The first days ("YYYY-MM-DD") of the blocks of each span (BLOCK_SPANS) that hold a day."""
-    number = (date.fromisoformat(day) - _EPOCH).days
-    return tuple(
-        (_EPOCH + timedelta(days=number - number % span)).isoformat() for span in BLOCK_SPANS
-    )
-
-
-def block_rows(dims: Iterable[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Block rows (`BLOCK_COLUMNS`) summed from single-dimension daily rows (`DIM_COLUMNS`),
-    for a live batch; `derive_blocks` does the same in SQL for a rebuild."""
-    sums: dict[tuple[str, str, int, str, str], list[Any]] = {}
-    for site, dim, day, key, value, source, hits, uniques in dims:
-        for span, start in zip(BLOCK_SPANS, block_starts(day), strict=True):
-            found = (site, dim, span, start, key)
-            total = sums.get(found)
-            if total is None:
-                sums[found] = [value, source, hits, uniques]
-            else:
-                total[2] += hits
-                total[3] += uniques
-    return [(*bucket, *rest) for bucket, rest in sums.items()]
-
-
-def derive_blocks(conn: Connection, t: Tables) -> None:
-    """Fill the block rows at the end of a replay, one statement per span: the 2-day
-    blocks from the single-dimension daily rows, and each longer span from the one
-    before it (aligned blocks nest, so a 4-day block is two 2-day blocks), which reads
-    a fraction of the rows that summing every span from the days would."""
-    dims, blocks = t["dims"], t["blocks"]
-    pg = conn.dialect.name == "postgresql"
-    source: Any = dims
-    day: Any = dims.c.day
-    previous: int | None = None
-    for span in BLOCK_SPANS:
-        if pg:
-            start: Any = day - func.mod(day - literal(_EPOCH), span)
-        else:
-            # julianday() of 1970-01-01 is 2440587.5: whole days since then, as an integer.
-            number = cast(func.julianday(day) - 2440587.5, Integer)
-            start = func.date(func.julianday(day) - number % span)
-        summed: Any = select(
-            source.c.site_uuid,
-            source.c.dim,
-            literal(span, Integer).label("span"),
-            start.label("start"),
-            source.c.key,
-            func.min(source.c.value).label("value"),
-            func.min(source.c.source).label("source"),
-            func.sum(source.c.hits).label("hits"),
-            func.sum(source.c.uniques).label("uniques"),
-        ).group_by(source.c.site_uuid, source.c.dim, start, source.c.key)
-        if previous is not None:
-            summed = summed.where(source.c.span == previous)
-        if pg:
-            # In the primary key's order, so the index grows at its right edge instead of
-            # splitting pages all over, and a range read finds its rows on neighbouring pages.
-            rows = summed.subquery()
-            summed = select(*rows.c).order_by(
-                rows.c.site_uuid, rows.c.dim, rows.c.start, rows.c.key
-            )
-        conn.execute(blocks.insert().from_select(BLOCK_COLUMNS, summed))
-        source, day, previous = blocks, blocks.c.start, span
 
 
 def derive_dims(conn: Connection, t: Tables) -> None:

@@ -9,7 +9,9 @@
   dimension (referrer rows also keep their source), for the unfiltered grouped
   queries and the daily chart: the combinations above are about as many as the hits
   when traffic is varied, a single dimension's values a few thousand a day at most.
-- `traffic_dim_blocks`: the same summed over aligned blocks of 2 to 32 days.
+- `traffic_dim_blocks`: the same summed over aligned blocks of 2 to 32 days, the
+  closed ones only: those that end by their site's day in `traffic_block_seal`
+  (blocks.py).
 - `traffic_hourly`: the same per UTC hour for the last HOURLY_DAYS days (the 24-hour
   chart, and the partial days at the edges of a range in another time zone; older
   edges are read from the raw rows of at most two partial days).
@@ -186,6 +188,15 @@ def define_tables(metadata: MetaData, suffix: str) -> Tables:
         Column("uniques", BigInteger, nullable=False),
         **CLUSTERED,
     )
+    # Every block of a site that ends on or before its UTC day here is in `blocks`,
+    # complete, and no other (blocks.py).
+    seal = Table(
+        "traffic_block_seal" + suffix,
+        metadata,
+        Column("site_uuid", Uuid, primary_key=True),
+        Column("day", Date, nullable=False),
+        **CLUSTERED,
+    )
     hourly = cube(
         "traffic_hourly",
         metadata,
@@ -269,6 +280,7 @@ def define_tables(metadata: MetaData, suffix: str) -> Tables:
         "daily": daily,
         "dims": dims,
         "blocks": blocks,
+        "seal": seal,
         "hourly": hourly,
         "event_daily": event_daily,
         "paths": paths,
