@@ -25,14 +25,9 @@ def _long_paths(count: int) -> Iterator[str]:
         yield f"{PAD}/{n:08d}"
 
 
-def _combo(path: str) -> Any:
-    return traffic.cached_combo_key((path, "https://news.example/x", "news", "DE", "Firefox", None))
-
-
 # name, a call through the cache, the memoised function, distinct paths to feed: the
 # collector's functions are slower, and 50k turn their generations over 20 times.
 CACHED: list[tuple[str, Callable[[str], Any], Any, int]] = [
-    ("traffic combo keys", _combo, traffic.cached_combo_key, 300_000),
     ("traffic dimension keys", lambda p: traffic.dim_key(p, "news"), traffic.dim_key, 300_000),
     (
         "collector clean URLs",
@@ -169,8 +164,7 @@ def test_the_budget_is_a_setting_and_shared_by_the_caches(tmp_path: Any) -> None
     try:
         shares = {c.name: c.max_bytes for c in bounded_cache.caches()}
         assert shares == {
-            "traffic combo keys": 4 * 1024 * 1024,
-            "traffic dimension keys": 2 * 1024 * 1024,
+            "traffic dimension keys": 6 * 1024 * 1024,
             "collector clean URLs": 1024 * 1024,
             "collector referrer sources": 1024 * 1024,
         }
@@ -185,8 +179,8 @@ def test_the_budget_is_a_setting_and_shared_by_the_caches(tmp_path: Any) -> None
 
 def test_a_smaller_budget_empties_a_cache_over_it() -> None:
     for path in _long_paths(5000):
-        _combo(path)
-    cache = traffic.cached_combo_key.cache  # type: ignore[attr-defined]
-    assert cache.nbytes > 100_000
-    set_budget(200_000)
-    assert cache.nbytes <= cache.max_bytes == 100_000
+        traffic.dim_key(path, "news")
+    cache = traffic.dim_key.cache  # type: ignore[attr-defined]
+    assert cache.nbytes > 300_000
+    set_budget(400_000)  # three quarters of it for these keys
+    assert cache.nbytes <= cache.max_bytes == 300_000

@@ -21,7 +21,6 @@ from projections.traffic.decoding import TrafficDecoder, TrafficItem, utc_text
 from projections.traffic.first_seen import SEEN_COLUMNS, first_in_table
 from projections.traffic.replay import Replay
 from projections.traffic.rollups import (
-    cached_combo_key,
     combo_key,
     country_rows,
     cube_rows,
@@ -132,6 +131,10 @@ class TrafficProjection(Projection):
         sites: dict[str, list[Any]] = {}
         quarters: dict[tuple[str, str], list[int]] = {}
         feeds: dict[tuple[str, str], tuple[str, int]] = {}  # (site, source): (at, count)
+        # The batch's combinations and their keys: a process-wide cache of them cost more
+        # than the digest itself when traffic is varied (their combinations are about as
+        # many as their hits), and the batch's dict goes with it.
+        keys: dict[tuple[str | None, ...], str] = {}
         for nid, (_kind, site, at, f) in hits:
             get = f.get
             unique = nid in first
@@ -153,7 +156,9 @@ class TrafficProjection(Projection):
                 )
             )  # fmt: skip
             dims = (path, referrer, source, country, browser, platform, campaign)
-            key = cached_combo_key(dims)
+            key = keys.get(dims)
+            if key is None:
+                key = keys[dims] = combo_key(dims)
             bucket = (site, at[:10], key)
             entry = daily.get(bucket)
             if entry is None:

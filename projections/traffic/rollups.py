@@ -7,7 +7,7 @@ computed in Python by a live batch (`dim_rows`) and in SQL by a rebuild
 """
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, String, cast, func, literal, null, select, union_all
@@ -28,14 +28,6 @@ def combo_key(values: Sequence[str | None]) -> str:
     return hashlib.blake2b(joined.encode("utf-8"), digest_size=16).hexdigest()
 
 
-# combo_key, remembered: traffic repeats the same few thousand combinations. Bounded
-# by bytes (half the process's cache budget): a combination holds a path and a
-# referrer of up to 2 kB each.
-cached_combo_key: Callable[[tuple[str | None, ...]], str] = memoized("traffic combo keys", 0.5)(
-    combo_key
-)
-
-
 def cube_rows(rows: list[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
     """Daily rollup rows as `cube_columns("day")` lists them."""
     return [(s, d, k, *v) for (s, d, k), v in rows]
@@ -54,7 +46,7 @@ _DIM_SLOTS = tuple(
 _NULL, _SEP = "\x1e", "\x1f"
 
 
-@memoized("traffic dimension keys", 0.25)
+@memoized("traffic dimension keys", 0.75)
 def dim_key(value: str | None, source: str | None) -> str:
     text = f"{_NULL if value is None else value}{_SEP}{_NULL if source is None else source}"
     return hashlib.md5(text.encode("utf-8")).hexdigest()
