@@ -115,6 +115,10 @@ class Projection(ABC):
             return None
         return NEEDS_NOTIFICATION
 
+    # The tables `end_replay` writes (None: any of them). A rebuild on PostgreSQL builds
+    # the indexes and statistics of the others meanwhile, on a connection of their own.
+    written_at_replay_end: ClassVar[frozenset[str] | None] = None
+
     # Optional hooks: most projections keep nothing in memory.
     def start_replay(self, tables: Tables) -> None:  # noqa: B027
         """A rebuild is about to replay the whole log, in order and in this process, into

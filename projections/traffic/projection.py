@@ -69,6 +69,10 @@ class TrafficProjection(Projection):
         return self._decoder.decode(notification, mapper)
 
     # -- replaying -----------------------------------------------------------------------
+    written_at_replay_end = frozenset(
+        {"daily", "dims", "blocks", "seal", "seen", "paths", "countries"}
+    )
+
     def start_replay(self, tables: Tables) -> None:
         self._replays[tables["seen"].name] = Replay()
 
