@@ -14,7 +14,7 @@ from uuid import UUID
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, inspect, select, update
 
 import projections.runner as runner
 import projections.traffic.decoding as decoding
@@ -610,6 +610,35 @@ def test_late_hits_add_to_closed_blocks_and_reads_cross_each_sites_seal(
                 assert grouped_as_counts(body["grouped_hits"], group_by) == expected
 
     # A rebuild seals each site at its newest day too, and sums the same blocks.
+    container.projections.rebuild("traffic")
+    assert snapshot(container) == live
+
+
+def test_a_rebuild_whose_indexes_fail_keeps_the_old_tables_serving(
+    container: Container, busy: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fresh tables' indexes and statistics are built beside the replay's end on
+    PostgreSQL (runner._Finishing), after it on SQLite: either way, a failure there
+    fails the rebuild, drops every fresh table and leaves the old ones as they were."""
+    live = snapshot(container)
+    real_finish = runner._finish
+    calls = {"n": 0}
+
+    def failing(conn: Any, tables: Any, deferred: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Crash("the disk filled up building an index")
+        real_finish(conn, tables, deferred)
+
+    monkeypatch.setattr(runner, "_finish", failing)
+    with pytest.raises(Crash):
+        container.projections.rebuild("traffic")
+    with container.engine.connect() as conn:
+        assert [t for t in inspect(conn).get_table_names() if "__r" in t] == []
+    assert snapshot(container) == live
+    assert counters(container) == hand_count(busy["made"], busy["events"])
+    # The next rebuild goes through and gives the same tables.
+    monkeypatch.setattr(runner, "_finish", real_finish)
     container.projections.rebuild("traffic")
     assert snapshot(container) == live
 
