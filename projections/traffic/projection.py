@@ -1,8 +1,8 @@
 """The traffic projection: hits and custom events into raw rows, rollups and counters.
 
 The tables are in schema.py, decoding in decoding.py, rollup keys and sums in
-rollups.py, what a rebuild keeps in memory in replay.py, which hits are unique in
-first_seen.py.
+rollups.py, the blocks of days and their seal in blocks.py, what a rebuild keeps in
+memory in replay.py, which hits are unique in first_seen.py.
 """
 
 from collections import defaultdict
