@@ -49,7 +49,7 @@ ERASED_TOPIC = "tinylytics:erased"
 BATCH_SIZE = 5000
 # A projection behind the log (a catch-up, a restart, a replay from the start) reads
 # this many batches' worth at a time: a batch's fixed costs (a dozen statements, the
-# blocks its days close) spread over four times the hits, +20% hits/s at 1M hits. A
+# blocks its days close) spread over four times the hits (+20% hits/s at 300k). A
 # rebuild reads five (it holds no live reader up: its tables are not read yet).
 CATCH_UP_BATCHES = 4
 
@@ -587,8 +587,8 @@ class ProjectionRunner:
     ) -> "_Finishing | None":
         """On PostgreSQL, start building the deferred indexes and statistics of the fresh
         tables the replay's end leaves alone, beside it on another connection (and the
-        machine's other core): the hits' indexes and statistics were a fifth of what a
-        rebuild did after its last batch."""
+        machine's other core): the hits' indexes and statistics were about a sixth of
+        what a rebuild did after its last batch."""
         ends = projection.written_at_replay_end
         if not self.is_postgres or ends is None:
             return None
