@@ -84,7 +84,7 @@ class TrafficProjection(Projection):
         bulk = Bulk(conn)
         bulk.insert(tables["daily"], cube_columns("day"), cube_rows(replay.rest()))
         derive_dims(conn, tables)
-        seal(conn, tables, _days(replay.newest), {})
+        seal(conn, tables, _days(replay.sites), {})
         bulk.insert(tables["seen"], SEEN_COLUMNS, replay.seen.rows())
         bulk.insert(tables["paths"], PATH_COLUMNS, path_rows(replay.paths))
         bulk.insert(tables["countries"], COUNTRY_COLUMNS, country_rows(replay.countries))
@@ -210,9 +210,8 @@ class TrafficProjection(Projection):
             upsert_daily = list(daily.items())
         else:
             complete, upsert_daily = replay.take_daily(daily)
-            replay.add_newest(sites)
             bulk.insert(t["daily"], cube_columns("day"), cube_rows(complete))
-            replay.sites.update(sites)
+            replay.add_sites(sites)
         bulk.upsert_add(
             t["daily"],
             cube_columns("day"),

@@ -37,36 +37,33 @@ class Replay:
         self.days: dict[str, dict[Bucket, Rollup]] = {}
         # The daily rows of days before this one are in the table, the others only here.
         self.written_before = ""
-        # The sites of the batches so far: each has lifetime totals in the fresh tables,
-        # unless it was erased since.
-        self.sites: set[str] = set()
+        # The sites of the batches so far, each with its newest hit (UTC text): each has
+        # lifetime totals in the fresh tables, unless it was erased since, and the
+        # blocks that end by its newest day are summed at the end (blocks.py).
+        self.sites: dict[str, str] = {}
         self.paths: dict[tuple[str, str], list[int]] = {}  # (site, path): hits, uniques
         self.countries: dict[tuple[str, str], int] = {}  # (site, country): hits
-        # Each site's newest hit so far (UTC text): the blocks that end by its day are
-        # summed at the end (blocks.py).
-        self.newest: dict[str, str] = {}
 
     def forget_erased(self, conn: Connection, totals: Table) -> None:
         if not self.sites:
             return
         remaining = {site.hex for site in conn.execute(select(totals.c.site_uuid)).scalars()}
-        gone = self.sites - remaining
+        gone = self.sites.keys() - remaining
         if not gone:
             return
-        self.sites -= gone
-        self.seen.forget(gone)
         for site in gone:
-            self.newest.pop(site, None)
+            del self.sites[site]
+        self.seen.forget(gone)
         kept: list[dict[Any, Any]] = [*self.days.values(), self.paths, self.countries]
         for rows in kept:
             for key in [key for key in rows if key[0] in gone]:
                 del rows[key]
 
-    def add_newest(self, sites: dict[str, list[Any]]) -> None:
-        """Keep each site's newest hit from a batch's totals (hits, uniques, newest)."""
+    def add_sites(self, sites: dict[str, list[Any]]) -> None:
+        """Keep a batch's sites and their newest hits, from its totals (hits, uniques, newest)."""
         for site, (_hits, _uniques, at) in sites.items():
-            if at > self.newest.get(site, ""):
-                self.newest[site] = at
+            if at > self.sites.get(site, ""):
+                self.sites[site] = at
 
     def add_counters(
         self, paths: dict[tuple[str, str], list[int]], countries: dict[tuple[str, str], int]
