@@ -20,6 +20,8 @@ def utc(moment: datetime) -> datetime:
 
 
 Handler = Callable[[Any, Connection, Tables, Any, int], None]
+# Work a rebuild's end leaves to do in a transaction of its own (`Projection.end_replay`).
+Step = Callable[[Connection], None]
 
 # What `decode_state` returns for a stored event it cannot decode from its state alone.
 NEEDS_NOTIFICATION: Any = object()
@@ -125,10 +127,15 @@ class Projection(ABC):
         these fresh tables: until `end_replay`, the projection may keep what it needs
         to remember between batches in memory instead of reading it back."""
 
-    def end_replay(self, conn: Connection | None, tables: Tables) -> None:  # noqa: B027
+    def end_replay(self, conn: Connection | None, tables: Tables) -> Sequence[Step]:
         """The replay is over: write what was kept in memory into the fresh tables
         (inside the caller's transaction), or, without a connection (the rebuild
-        failed), forget it."""
+        failed), forget it.
+
+        Returns the steps left: each derives rows of its own from what is committed
+        by then, so the runner runs them after this transaction, each in one of its
+        own, beside each other on PostgreSQL, under the position lock."""
+        return ()
 
     def apply_batch(
         self, conn: Connection, tables: Tables, events: Sequence[tuple[int, Any]]

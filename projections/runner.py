@@ -15,9 +15,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.application import Application
@@ -37,7 +39,7 @@ from sqlalchemy import (
 
 from application.erasure import ErasureScope
 from projections import quarantine
-from projections.base import NEEDS_NOTIFICATION, Projection, ReadModelTables, Tables
+from projections.base import NEEDS_NOTIFICATION, Projection, ReadModelTables, Step, Tables
 from projections.log import select_states
 from projections.quarantine import Poisoned, Quarantined, describe, is_poison
 
@@ -52,6 +54,9 @@ BATCH_SIZE = 5000
 # blocks its days close) spread over four times the hits (+20% hits/s at 300k). A
 # rebuild reads five (it holds no live reader up: its tables are not read yet).
 CATCH_UP_BATCHES = 4
+# The connections a rebuild's end on PostgreSQL uses at a time for its steps (summing
+# rollups, building indexes): they are few and large, and each keeps a core busy.
+BESIDE = 2
 
 positions_metadata = MetaData()
 positions = Table(
@@ -535,6 +540,7 @@ class ProjectionRunner:
         if not careful:
             projection.start_replay(fresh)
         aside: _Finishing | None = None
+        left: Sequence[Step] = ()
         try:
             while True:
                 # Under the position lock, like a live batch: an erasure cannot fall between
@@ -543,16 +549,24 @@ class ProjectionRunner:
                     last, events, unreadable = self._read(projection, position, BATCH_SIZE * 5)
                     if last == position:
                         aside = self._finish_aside(projection, fresh, deferred)
-                        projection.end_replay(conn, fresh)
+                        left = projection.end_replay(conn, fresh)
                         break
                     apply(conn, events)
                 set_aside.extend(unreadable)
                 position = last
                 if progress:
                     progress(position, max(head, position))
+            if left:
+                with collector_paused(), self.locked([name]) as (conn, _found):
+                    self._beside(left, conn)
             finished = aside.wait() if aside is not None else set()
-            with self.engine.begin() as conn:
-                _finish(conn, [t for t in fresh.values() if t.name not in finished], deferred)
+            self._beside(
+                [
+                    partial(_finish, tables=[table], deferred=deferred)
+                    for table in fresh.values()
+                    if table.name not in finished
+                ]
+            )
             with collector_paused(), self.locked([name]) as (conn, _found):
                 late: list[Poisoned] = []
                 while True:
@@ -594,6 +608,31 @@ class ProjectionRunner:
             return None
         tables = [table for base, table in fresh.items() if base not in ends]
         return _Finishing(self.engine, tables, deferred)
+
+    def _beside(self, steps: Sequence[Step], conn: Connection | None = None) -> None:
+        """Run steps that write rows of their own, each in a transaction of its own: on
+        PostgreSQL on connections of their own, BESIDE at a time (the caller's `conn`,
+        holding a lock for them, waits); on SQLite, which writes one transaction at a
+        time, one after the other in `conn` (or in one transaction of their own)."""
+        if not self.is_postgres:
+            if conn is not None:
+                for step in steps:
+                    step(conn)
+                return
+            with self.engine.begin() as own:
+                for step in steps:
+                    step(own)
+            return
+
+        def run(step: Step) -> None:
+            with self.engine.begin() as own:
+                own.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                step(own)
+
+        with ThreadPoolExecutor(BESIDE, thread_name_prefix="rebuild-beside") as pool:
+            done = [pool.submit(run, step) for step in steps]
+        for future in done:  # every step has ended: none writes into tables being dropped
+            future.result()
 
     def _drop_leftovers(self, name: str) -> None:
         """Drop tables a crashed or failed rebuild left behind."""

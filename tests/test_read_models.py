@@ -18,6 +18,7 @@ from sqlalchemy import delete, inspect, select, update
 
 import projections.runner as runner
 import projections.traffic.decoding as decoding
+import projections.traffic.projection as traffic_projection
 import projections.traffic.schema as traffic_schema
 from infrastructure.bootstrap import Container
 from interfaces.api.leaderboard import forget_cached
@@ -639,6 +640,35 @@ def test_a_rebuild_whose_indexes_fail_keeps_the_old_tables_serving(
     assert counters(container) == hand_count(busy["made"], busy["events"])
     # The next rebuild goes through and gives the same tables.
     monkeypatch.setattr(runner, "_finish", real_finish)
+    container.projections.rebuild("traffic")
+    assert snapshot(container) == live
+
+
+def test_a_rebuild_whose_summing_fails_after_a_step_committed_keeps_the_old_tables(
+    container: Container, busy: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild's end sums the single-dimension and block rows in steps, each in a
+    transaction of its own (beside each other on PostgreSQL): when one fails after
+    another committed, the rebuild fails, every fresh table goes, the old ones serve."""
+    live = snapshot(container)
+    real_close = traffic_projection.close_blocks
+    summed: list[tuple[str, ...]] = []
+
+    def failing(conn: Any, t: Any, moved: Any, dims: tuple[str, ...] = ()) -> None:
+        if dims != ("path",):
+            raise Crash("the disk filled up summing blocks")
+        real_close(conn, t, moved, dims)
+        summed.append(dims)
+
+    monkeypatch.setattr(traffic_projection, "close_blocks", failing)
+    with pytest.raises(Crash):
+        container.projections.rebuild("traffic")
+    assert summed == [("path",)]  # the paths' step ran to its end
+    with container.engine.connect() as conn:
+        assert [t for t in inspect(conn).get_table_names() if "__r" in t] == []
+    assert snapshot(container) == live
+    assert counters(container) == hand_count(busy["made"], busy["events"])
+    monkeypatch.setattr(traffic_projection, "close_blocks", real_close)
     container.projections.rebuild("traffic")
     assert snapshot(container) == live
 

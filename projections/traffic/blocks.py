@@ -92,24 +92,45 @@ def sealed_days(conn: Connection, t: Tables, sites: Iterable[str]) -> dict[str, 
     return found
 
 
+Moves = dict[tuple[date | None, date], list[UUID]]  # (seal before, after): the sites
+
+
 def seal(conn: Connection, t: Tables, through: dict[str, date], sealed: dict[str, date]) -> None:
     """Move each site's seal (`sealed`, as `sealed_days` read it) on to its day in
     `through`, summing the blocks that close from the single-dimension days (which must
-    hold every hit of those days). Sites whose seals move alike are summed together."""
-    moves: dict[tuple[date | None, date], list[UUID]] = defaultdict(list)
+    hold every hit of those days)."""
+    moved = moves(through, sealed)
+    close_blocks(conn, t, moved)
+    write_seals(conn, t, moved)
+
+
+def moves(through: dict[str, date], sealed: dict[str, date]) -> Moves:
+    """The seals that move on to the days in `through`, grouped by where they were and
+    where they go: the sites of a group have their blocks summed together."""
+    moved: Moves = defaultdict(list)
     for site, day in through.items():
         before = sealed.get(site)
         if before is None or day > before:
-            moves[(before, day)].append(UUID(hex=site))
-    for (before, day), sites in moves.items():
+            moved[(before, day)].append(UUID(hex=site))
+    return moved
+
+
+def close_blocks(
+    conn: Connection, t: Tables, moved: Moves, dims: tuple[str, ...] = DIMENSIONS
+) -> None:
+    """Sum the blocks of these dimensions that the moves close."""
+    for (before, day), sites in moved.items():
         for at in range(0, len(sites), _CHUNK):
-            _derive(conn, t, sites[at : at + _CHUNK], before, day)
+            _derive(conn, t, sites[at : at + _CHUNK], before, day, dims)
+
+
+def write_seals(conn: Connection, t: Tables, moved: Moves) -> None:
     Bulk(conn).upsert_latest(
         t["seal"],
         ("site_uuid", "day"),
         ("site_uuid",),
         "day",
-        [(site.hex, day.isoformat()) for (_b, day), sites in moves.items() for site in sites],
+        [(site.hex, day.isoformat()) for (_b, day), sites in moved.items() for site in sites],
     )
 
 
@@ -118,13 +139,18 @@ _CHUNK = 1000
 
 
 def _derive(
-    conn: Connection, t: Tables, sites: list[UUID], after: date | None, through: date
+    conn: Connection,
+    t: Tables,
+    sites: list[UUID],
+    after: date | None,
+    through: date,
+    wanted: tuple[str, ...],
 ) -> None:
-    """Insert the sites' blocks that end after `after` (any, for None) and on or before
-    `through`, one statement per span: the 2-day blocks from the single-dimension daily
-    rows, and each longer span from the one before it (aligned blocks nest, so a
-    4-day block is two 2-day blocks), which reads a fraction of the rows that summing
-    every span from the days would."""
+    """Insert the sites' blocks of the `wanted` dimensions that end after `after` (any,
+    for None) and on or before `through`, one statement per span: the 2-day blocks from
+    the single-dimension daily rows, and each longer span from the one before it
+    (aligned blocks nest, so a 4-day block is two 2-day blocks), which reads a fraction
+    of the rows that summing every span from the days would."""
     dims, blocks = t["dims"], t["blocks"]
     pg = conn.dialect.name == "postgresql"
     last = (through - _EPOCH).days
@@ -161,6 +187,8 @@ def _derive(
             summing = summing.where(source.c.span == previous)
         summed: Any
         if begin is None:
+            if wanted != DIMENSIONS:
+                summing = summing.where(source.c.dim.in_(wanted))
             summed = summing
             if pg:
                 # All of the sites' blocks at once (a rebuild): in the primary key's order,
@@ -175,6 +203,6 @@ def _derive(
             # primary key (site, dim, then day or span and start) finds just those days
             # instead of every row of the sites, whatever the planner guesses.
             summing = summing.where(day >= _EPOCH + timedelta(days=begin))
-            summed = union_all(*(summing.where(source.c.dim == dim) for dim in DIMENSIONS))
+            summed = union_all(*(summing.where(source.c.dim == dim) for dim in wanted))
         conn.execute(blocks.insert().from_select(BLOCK_COLUMNS, summed))
         source, day, previous = blocks, blocks.c.start, span

@@ -72,15 +72,18 @@ def dim_rows(rows: Iterable[tuple[Bucket, Rollup]]) -> list[tuple[Any, ...]]:
     ]
 
 
-def derive_dims(conn: Connection, t: Tables) -> None:
-    """Fill the single-dimension rows from the daily combination rows, at the end of a
-    replay: the database sums them in one statement, where summing in Python batch by
-    batch cost a rebuild several microseconds a hit (its combinations are about as
-    many as its hits). `dim_rows` does the same for live batches; the keys agree."""
+def derive_dims(conn: Connection, t: Tables, wanted: tuple[str, ...] = DIMENSIONS) -> None:
+    """Fill the single-dimension rows of these dimensions from the daily combination
+    rows, at the end of a replay: the database sums them in one statement, where
+    summing in Python batch by batch cost a rebuild several microseconds a hit (its
+    combinations are about as many as its hits). `dim_rows` does the same for live
+    batches; the keys agree."""
     daily, dims = t["daily"], t["dims"]
     pg = conn.dialect.name == "postgresql"
     parts = []
     for dim, _at, source_at in _DIM_SLOTS:
+        if dim not in wanted:
+            continue
         value = daily.c[dim]
         source = daily.c.source if source_at is not None else None
         kept: Any = source if source is not None else cast(null(), String)
@@ -99,7 +102,7 @@ def derive_dims(conn: Connection, t: Tables) -> None:
                 daily.c.site_uuid, daily.c.day, value, *([source] if source is not None else [])
             )
         )
-    summed: Any = union_all(*parts)
+    summed: Any = parts[0] if len(parts) == 1 else union_all(*parts)
     if pg:
         # Enough memory to sum by hashing (sorting paths spilled to disk at 4 MB), and
         # rows in the order a range read wants them: a 30-day read of one dimension
