@@ -25,6 +25,8 @@ from interfaces.api.leaderboard import forget_cached
 from projections.base import NEEDS_NOTIFICATION, utc
 from projections.bulk import Bulk
 from projections.runner import ProjectionRunner
+from projections.traffic import grouping
+from projections.traffic.blocks import Seals, sealed_day
 from projections.traffic.projection import TrafficProjection
 from tests.analytics_helpers import (
     GROUP_COLUMN,
@@ -613,6 +615,39 @@ def test_late_hits_add_to_closed_blocks_and_reads_cross_each_sites_seal(
     # A rebuild seals each site at its newest day too, and sums the same blocks.
     container.projections.rebuild("traffic")
     assert snapshot(container) == live
+
+
+def test_a_read_with_a_seal_read_before_it_moved_on_answers_the_same(
+    world: World, container: Container
+) -> None:
+    """A reader keeps the seals it read for a while (blocks.Seals): once the seal has
+    moved on, the older seal takes fewer blocks and more single days, and the sums
+    are those of the hits all the same."""
+    owner = world.account("stale-seal@example.com")
+    site = world.site(owner, "https://stale.example")
+    days = [date(2026, 3, 1) + timedelta(days=i) for i in range(60)]
+    made = record(container, traffic(site, 8, days[:20], 300))
+    tables = container.projections.tables["traffic"]
+    seals = Seals(max_age=3600)
+    begin, finish = interval(days[0], days[-1])
+    with container.engine.connect() as conn:
+        grouping.sums_by(conn, tables, site.uuid, begin, finish, "path", seals=seals)
+        old = seals.day(conn, tables, site.uuid)
+    made += record(container, traffic(site, 9, days[20:], 300))
+    with container.engine.connect() as conn:
+        assert old is not None and sealed_day(conn, tables, site.uuid) == days[-1] > old
+        assert seals.day(conn, tables, site.uuid) == old  # still the one read before
+        for column in ("path", "referrer", "country"):
+            for first, last in ((days[0], days[-1]), (days[3], days[41]), (days[17], days[50])):
+                begin, finish = interval(first, last)
+                count, groups = grouping.sums_by(
+                    conn, tables, site.uuid, begin, finish, column, seals=seals
+                )
+                expected = group_counts(made, select_hits(made, site.uuid, begin, finish), column)
+                assert {g.value: (g.hits, g.uniques) for g in groups} == expected
+                assert count == len(expected)
+                fresh = grouping.sums_by(conn, tables, site.uuid, begin, finish, column)
+                assert fresh == (count, groups)
 
 
 def test_a_rebuild_whose_indexes_fail_keeps_the_old_tables_serving(

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from domain.text import clean
 from projections.base import Tables
 from projections.traffic import schema
-from projections.traffic.blocks import sealed_day
+from projections.traffic.blocks import Seals, sealed_day
 from projections.traffic.intervals import cut, cut_fewest, in_blocks
 from projections.traffic.rollups import KEEPS_SOURCE
 
@@ -206,18 +206,20 @@ def sums_by(
     limit: int | None = None,
     offset: int = 0,
     known: bool = False,
+    seals: Seals | None = None,
 ) -> tuple[int, list[Group]]:
     """Hits and uniques per value of a rollup column over [begin, finish), most first
     (then by value), and how many values there are in all; `limit` and `offset` choose
     a page of them. Rows whose source is in `hide_sources` are left out (the referrers
     without internal navigation), and with `known` the hits without a value (the
-    campaigns of hits that came from none).
+    campaigns of hits that came from none). The blocks' seal comes from `seals` when
+    given, else from the table.
 
     Every piece of the range is one SELECT of (value, hits, uniques); the database sums
     them all in one statement, sorts, counts and cuts the page, so only the page
     leaves it."""
     horizon = schema.hourly_horizon()
-    sealed = sealed_day(conn, t, site)
+    sealed = seals.day(conn, t, site) if seals is not None else sealed_day(conn, t, site)
     parts = _parts(t, site, begin, finish, column, filters, hide_sources, known, horizon, sealed)
     if not parts:
         return 0, []

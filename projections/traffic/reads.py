@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from domain.date_ranges import DateRange, Window
 from projections.base import Tables
 from projections.traffic import grouping, journeys, listings, series, totals
+from projections.traffic.blocks import Seals
 from projections.traffic.grouping import GROUPABLE, NO_FILTERS, EventCount, Filters, Group
 from projections.traffic.journeys import Journeys
 from projections.traffic.listings import EventRow, FeedReader, HitRow
@@ -27,6 +28,7 @@ class TrafficReads:
     def __init__(self, engine: Engine, tables: Tables) -> None:
         self.engine = engine
         self.tables = tables
+        self._seals = Seals()
 
     # -- sums over a range ---------------------------------------------------------------
     def grouped(
@@ -51,6 +53,7 @@ class TrafficReads:
                 filters,
                 limit=limit,
                 offset=offset,
+                seals=self._seals,
             )
 
     def breakdown(
@@ -79,6 +82,7 @@ class TrafficReads:
                 hide_sources,
                 limit=top,
                 known=known,
+                seals=self._seals,
             )
 
     def events(self, site: UUID, span: Span) -> list[EventCount]:
