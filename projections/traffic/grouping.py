@@ -16,6 +16,7 @@ from uuid import UUID
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     Select,
     String,
     Table,
@@ -93,39 +94,124 @@ def _like(text: str) -> str:
 
 
 def _conditions(table: Table, filters: Filters) -> list[ColumnElement[bool]]:
+    referrer = _like(filters.referrer) if filters.referrer else None
+    return _matching(table, filters.country or None, filters.path or None, referrer)
+
+
+def _matching(table: Table, country: Any, path: Any, referrer: Any) -> list[ColumnElement[bool]]:
+    """The conditions of a filter's values (or their parameters; None: not asked);
+    `referrer` is a LIKE pattern."""
     found: list[ColumnElement[bool]] = []
-    if filters.country:
-        found.append(table.c.country == filters.country)
-    if filters.path:
-        found.append(table.c.path == filters.path)
-    if filters.referrer:
-        found.append(func.lower(table.c.referrer).like(_like(filters.referrer), escape="\\"))
+    if country is not None:
+        found.append(table.c.country == country)
+    if path is not None:
+        found.append(table.c.path == path)
+    if referrer is not None:
+        found.append(func.lower(table.c.referrer).like(referrer, escape="\\"))
     return found
 
 
-def _parts(
-    t: Tables,
-    site: Any,
+@dataclass(frozen=True)
+class _Plan:
+    """The rows a range's sums read, from the range, the hourly horizon and the blocks'
+    seal (`_plan`). Each value in it is the value itself, or its bound parameter's name
+    (`_named`), or that parameter (`_bound`)."""
+
+    runs: tuple[tuple[Any, Any], ...]  # [first, last) runs of single days (traffic_dims)
+    blocks: tuple[tuple[int, tuple[Any, ...]], ...]  # a span, the first days of its blocks
+    days: tuple[Any, Any] | None  # [first, last) days of the combinations (a filter asks)
+    hours: tuple[tuple[Any, Any], ...]
+    less: tuple[tuple[Any, Any], ...]  # hours to take away from an edge day
+    raw: tuple[tuple[Any, Any], ...]
+    country: Any
+    path: Any
+    referrer: Any  # a LIKE pattern
+    hide: tuple[Any, ...]
+
+
+def _plan(
     begin: datetime,
     finish: datetime,
     column: str,
     filters: Filters,
     hide_sources: tuple[str, ...],
-    known: bool,
     horizon: datetime,
     sealed: date | None,
-) -> list[Select[Any]]:
-    """One SELECT of (value, hits, uniques) per piece of [begin, finish): their union,
-    summed by value, is the range's. `site` is a site's id or a bound parameter,
-    `horizon` where the hourly rollups begin and `sealed` the day the blocks end by."""
+) -> _Plan:
+    pieces = cut_fewest(begin, finish, horizon)
+    runs: tuple[tuple[Any, Any], ...] = ()
+    blocks: tuple[tuple[int, tuple[Any, ...]], ...] = ()
+    days = pieces.days
+    if days and not filters.any and (not hide_sources or column in KEEPS_SOURCE):
+        split = in_blocks(days[0], days[1], schema.BLOCK_SPANS, sealed)
+        runs = tuple(split.days)
+        blocks = tuple((span, tuple(starts)) for span, starts in split.blocks.items())
+        days = None
+    return _Plan(
+        runs=runs,
+        blocks=blocks,
+        days=days,
+        hours=tuple(pieces.hours),
+        less=tuple(pieces.less),
+        raw=tuple(pieces.raw),
+        country=filters.country or None,
+        path=filters.path or None,
+        referrer=_like(filters.referrer) if filters.referrer else None,
+        hide=hide_sources,
+    )
 
-    def where(table: Table) -> list[ColumnElement[bool]]:
-        found = _conditions(table, filters)
-        if hide_sources:
-            found.append(table.c.source.is_(None) | table.c.source.not_in(hide_sources))
+
+def _mapped(plan: _Plan, leaf: Any) -> _Plan:
+    """The plan with each value replaced by `leaf(value)`, always in the same order."""
+
+    def pair(found: tuple[Any, Any]) -> tuple[Any, Any]:
+        return leaf(found[0]), leaf(found[1])
+
+    def one(found: Any) -> Any:
+        return None if found is None else leaf(found)
+
+    return _Plan(
+        runs=tuple(pair(run) for run in plan.runs),
+        blocks=tuple((span, tuple(leaf(s) for s in starts)) for span, starts in plan.blocks),
+        days=None if plan.days is None else pair(plan.days),
+        hours=tuple(pair(hour) for hour in plan.hours),
+        less=tuple(pair(hour) for hour in plan.less),
+        raw=tuple(pair(run) for run in plan.raw),
+        country=one(plan.country),
+        path=one(plan.path),
+        referrer=one(plan.referrer),
+        hide=tuple(leaf(h) for h in plan.hide),
+    )
+
+
+def _named(plan: _Plan) -> tuple[_Plan, dict[str, Any]]:
+    """The plan with a parameter's name for each value, and the values by name: plans of
+    the same shape are named alike, so one statement serves them all."""
+    values: dict[str, Any] = {}
+
+    def name(value: Any) -> str:
+        found = f"p{len(values)}"
+        values[found] = value
         return found
 
-    pieces = cut_fewest(begin, finish, horizon)
+    return _mapped(plan, name), values
+
+
+def _bound(named: _Plan) -> _Plan:
+    """The named plan with its parameters, each of the type of the column it meets."""
+    return _mapped(named, bindparam)
+
+
+def _parts(t: Tables, site: Any, column: str, known: bool, plan: _Plan) -> list[Select[Any]]:
+    """One SELECT of (value, hits, uniques) per piece of the plan: their union, summed by
+    value, is the range's. `site` is a site's id or a bound parameter."""
+
+    def where(table: Table) -> list[ColumnElement[bool]]:
+        found = _matching(table, plan.country, plan.path, plan.referrer)
+        if plan.hide:
+            found.append(table.c.source.is_(None) | table.c.source.not_in(plan.hide))
+        return found
+
     parts: list[Select[Any]] = []
 
     def piece(table: Table, value: Any, *conditions: ColumnElement[bool], sign: int = 1) -> None:
@@ -140,36 +226,28 @@ def _parts(
             )
         )
 
-    by_dimension = not filters.any and (not hide_sources or column in KEEPS_SOURCE)
-    if pieces.days and by_dimension:
-        split = in_blocks(pieces.days[0], pieces.days[1], schema.BLOCK_SPANS, sealed)
-        dims, blocks = t["dims"], t["blocks"]
-        for first, last in split.days:
-            piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
-        if split.blocks:
-            chosen = or_(
-                *(
-                    and_(blocks.c.span == span, blocks.c.start.in_(starts))
-                    for span, starts in split.blocks.items()
-                )
+    dims, blocks = t["dims"], t["blocks"]
+    for first, last in plan.runs:
+        piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
+    if plan.blocks:
+        chosen = or_(
+            *(
+                and_(blocks.c.span == span, blocks.c.start.in_(starts))
+                for span, starts in plan.blocks
             )
-            piece(blocks, blocks.c.value, blocks.c.dim == column, chosen)
-    elif pieces.days:
-        daily = t["daily"]
-        piece(
-            daily,
-            daily.c[column],
-            daily.c.day >= pieces.days[0],
-            daily.c.day < pieces.days[1],
         )
+        piece(blocks, blocks.c.value, blocks.c.dim == column, chosen)
+    if plan.days is not None:
+        daily = t["daily"]
+        piece(daily, daily.c[column], daily.c.day >= plan.days[0], daily.c.day < plan.days[1])
     hourly = t["hourly"]
-    for a, b in pieces.hours:
+    for a, b in plan.hours:
         piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b)
     # The hours of an edge day outside the range, taken away from that whole day.
-    for a, b in pieces.less:
+    for a, b in plan.less:
         piece(hourly, hourly.c[column], hourly.c.hour >= a, hourly.c.hour < b, sign=-1)
     hits = t["hits"]
-    for a, b in pieces.raw:
+    for a, b in plan.raw:
         parts.append(
             select(
                 hits.c[column].label("value"),
@@ -220,26 +298,60 @@ def sums_by(
     leaves it."""
     horizon = schema.hourly_horizon()
     sealed = seals.day(conn, t, site) if seals is not None else sealed_day(conn, t, site)
-    parts = _parts(t, site, begin, finish, column, filters, hide_sources, known, horizon, sealed)
-    if not parts:
+    named, values = _named(_plan(begin, finish, column, filters, hide_sources, horizon, sealed))
+    limited = limit is not None
+    tables = tuple(t[name] for name in _PART_TABLES)
+    key = (tables, conn.dialect.name, column, known, limited, named)
+    statements = _SUMS_STATEMENTS.get(key, _UNBUILT)
+    if statements is _UNBUILT:
+        plan = _bound(named)
+        statements = _sums_statements(t, conn.dialect.name, column, known, limited, plan)
+        if len(_SUMS_STATEMENTS) >= 512:
+            _SUMS_STATEMENTS.clear()  # shapes are few: this happens only to odd traffic
+        _SUMS_STATEMENTS[key] = statements
+    if statements is None:
         return 0, []
-    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    total_hits = func.sum(rows.c.hits)
-    query = (
-        select(rows.c.value, total_hits, func.sum(rows.c.uniques), func.count().over())
-        .group_by(rows.c.value)
-        .having(total_hits > 0)
-        .order_by(total_hits.desc(), _by_value(conn.dialect.name, rows.c.value))
-        .limit(limit)
-        .offset(offset)
-    )
-    found = conn.execute(query).all()
+    page, count = statements
+    values |= {"site": site, "limit": limit, "offset": offset}
+    found = conn.execute(page, values).all()
     if not found:
         if offset == 0:
             return 0, []
         # A page past the end: how many there are still has to be told.
-        return _count(conn, rows, total_hits), []
+        return int(conn.execute(count, values).scalar() or 0), []
     return int(found[0][3]), [Group(value, int(h), int(u or 0)) for value, h, u, _ in found]
+
+
+# Building a grouped statement cost more of this process's time than the database's
+# answer for most ranges. Every value is a parameter, so ranges of the same shape (the
+# same number of single days, blocks of each span, edge hours) share one statement.
+_SUMS_STATEMENTS: dict[Any, Any] = {}
+_UNBUILT = object()
+
+
+def _sums_statements(
+    t: Tables, dialect: str, column: str, known: bool, limited: bool, plan: _Plan
+) -> tuple[Any, Any] | None:
+    """The page statement of `sums_by` (values, sums, how many values in all) and the
+    statement that counts the values, with the site, offset and (if `limited`) limit
+    as parameters."""
+    site = bindparam("site", type_=Uuid())
+    parts = _parts(t, site, column, known, plan)
+    if not parts:
+        return None
+    rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
+    total_hits = func.sum(rows.c.hits)
+    page = (
+        select(rows.c.value, total_hits, func.sum(rows.c.uniques), func.count().over())
+        .group_by(rows.c.value)
+        .having(total_hits > 0)
+        .order_by(total_hits.desc(), _by_value(dialect, rows.c.value))
+        .offset(bindparam("offset", type_=Integer()))
+    )
+    if limited:
+        page = page.limit(bindparam("limit", type_=Integer()))
+    grouped = select(rows.c.value).group_by(rows.c.value).having(total_hits > 0).subquery()
+    return page, select(func.count()).select_from(grouped)
 
 
 @dataclass(frozen=True)
@@ -302,9 +414,8 @@ def _tops_query(
     site = bindparam("site", type_=Uuid())
     pages: list[Select[Any]] = []
     for w in wanted:
-        parts = _parts(
-            t, site, begin, finish, w.column, NO_FILTERS, w.hide_sources, w.known, horizon, sealed
-        )
+        plan = _plan(begin, finish, w.column, NO_FILTERS, w.hide_sources, horizon, sealed)
+        parts = _parts(t, site, w.column, w.known, plan)
         if not parts:
             continue
         rows = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -327,11 +438,6 @@ def _tops_query(
     if not pages:
         return None
     return union_all(*pages) if len(pages) > 1 else pages[0]
-
-
-def _count(conn: Connection, rows: Any, total_hits: Any) -> int:
-    grouped = select(rows.c.value).group_by(rows.c.value).having(total_hits > 0).subquery()
-    return int(conn.execute(select(func.count()).select_from(grouped)).scalar() or 0)
 
 
 def event_counts(
