@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -59,8 +60,9 @@ def test_the_progress_line_follows_a_running_check_then_the_results_show(
                 lambda d: "2 pages crawled" in d.find_element(By.ID, "content-progress").text
             )
             second.release.set()
-            # Over: the poll sees it and the page reloads with the results.
-            WebDriverWait(driver, WAIT).until(
+            # Over: the poll sees it and the page reloads with the results (an element
+            # found just before the reload is gone when its text is asked for).
+            WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
                 lambda d: "Last checked" in d.find_element(By.TAG_NAME, "main").text
             )
         finally:
