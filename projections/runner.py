@@ -99,6 +99,15 @@ def _finish(conn: Connection, tables: Sequence[Table], deferred: dict[str, set[A
             conn.exec_driver_sql(f'ANALYZE "{table.name}"')
 
 
+def _in_own_transaction(engine: Engine, step: Step) -> None:
+    """A step of a rebuild on PostgreSQL, on a connection and transaction of its own."""
+    with engine.begin() as conn:
+        # Fresh tables only: a crash before the swap loses the rebuild either way, and
+        # the swap's commit comes after this one in the log.
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        step(conn)
+
+
 class _Finishing:
     """`_finish` for some tables, in a thread of its own and its own transaction."""
 
@@ -108,8 +117,7 @@ class _Finishing:
 
         def run() -> None:
             try:
-                with engine.begin() as conn:
-                    _finish(conn, tables, deferred)
+                _in_own_transaction(engine, partial(_finish, tables=tables, deferred=deferred))
             except BaseException as error:  # handed to the rebuild by wait()
                 self._error = error
 
@@ -624,13 +632,8 @@ class ProjectionRunner:
                     step(own)
             return
 
-        def run(step: Step) -> None:
-            with self.engine.begin() as own:
-                own.exec_driver_sql("SET LOCAL synchronous_commit = off")
-                step(own)
-
         with ThreadPoolExecutor(BESIDE, thread_name_prefix="rebuild-beside") as pool:
-            done = [pool.submit(run, step) for step in steps]
+            done = [pool.submit(_in_own_transaction, self.engine, step) for step in steps]
         for future in done:  # every step has ended: none writes into tables being dropped
             future.result()
 
