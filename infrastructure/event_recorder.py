@@ -18,10 +18,19 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
+# The library's calls wait out a database slow to answer this way (ten tries, 0.2 s
+# apart, each waiting POSTGRES_CONNECT_TIMEOUT for a connection): about 22 s.
+_WHILE_UNAVAILABLE = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+
 
 class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        # Building a recorder reads its composite types from the database, and making
+        # the table follows: neither is retried by the library, so a process starting
+        # while its database restarts, or while a new pool's first connection is slow
+        # to come on a loaded machine, failed after one wait of 2 s. Each step sets
+        # its attributes afresh, so a second try starts clean.
+        _WHILE_UNAVAILABLE(super().__init__)(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
         table = Identifier(self.events_table_name)
         function = Identifier(f"{self.events_table_name}_insert")
@@ -58,7 +67,11 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
         ).format(schema=schema, function=function)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @_WHILE_UNAVAILABLE
+    def create_table(self) -> None:
+        super().create_table()
+
+    @_WHILE_UNAVAILABLE
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:

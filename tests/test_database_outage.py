@@ -8,6 +8,7 @@ on both passes of the suite: the shared server on 5432 is never stopped.
 """
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,10 +19,13 @@ from typing import Any
 
 import pytest
 import time_machine
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 from flask.testing import FlaskClient
 
 from infrastructure.bootstrap import Container
 from infrastructure.database_watch import DatabaseWatch
+from infrastructure.persistence import ensure_schema, event_store_env
 from infrastructure.settings import Settings
 from tests.conftest import World, bearer
 from tests.dashboard.conftest import Browser, csrf_token
@@ -239,3 +243,42 @@ def test_a_server_under_load_loses_no_acknowledged_hit_when_postgresql_restarts(
     answers = {answer for phase in figures.answers.values() for answer in phase}
     assert answers <= {"204", "503"}, figures
     assert load.tally.without_retry_after == 0, figures
+
+
+class Probe(Application):
+    """An event store as every application of ours makes it (our recorder)."""
+
+
+@pytest.mark.slow
+def test_an_event_store_made_while_the_database_is_down_waits_for_it_to_come_back(
+    settings: Settings, cluster: PrivatePostgres
+) -> None:
+    """Making a recorder reads the database (its composite types, then its table): a
+    process starting during a restart, or a pool whose first connection is slow to come,
+    waits as the library's calls do instead of failing after one wait of 2 s."""
+    ensure_schema(settings)
+    made: list[Probe] = []
+    failed: list[BaseException] = []
+
+    def make() -> None:
+        try:
+            made.append(Probe(env=event_store_env(settings, "probe")))
+        except BaseException as error:
+            failed.append(error)
+
+    cluster.stop()
+    maker = threading.Thread(target=make)
+    try:
+        maker.start()
+        maker.join(timeout=4)  # past one wait for a connection (2 s)
+        assert not failed, failed
+        assert maker.is_alive()
+    finally:
+        cluster.start()
+    maker.join(timeout=30)
+    assert not failed, failed
+    (probe,) = made
+    kept = Aggregate()
+    probe.save(kept)
+    assert probe.repository.get(kept.id).version == kept.version
+    probe.close()
