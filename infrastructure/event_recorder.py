@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
@@ -92,3 +92,15 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
                 prepare=True,
             )
             return [next(iter(row.values())) for row in cursor.fetchall()]
+
+
+class PatientProcessRecorder(PostgresProcessRecorder):
+    """The library's process recorder (the webhooks' store: its events and the
+    dispatcher's position in one transaction), made as patiently as the one above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        _WHILE_UNAVAILABLE(super().__init__)(*args, **kwargs)
+
+    @_WHILE_UNAVAILABLE
+    def create_table(self) -> None:
+        super().create_table()

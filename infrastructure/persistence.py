@@ -74,6 +74,7 @@ def event_store_env(settings: Settings, store: str) -> dict[str, str]:
         "APPLICATION_RECORDER_TOPIC": (
             "infrastructure.event_recorder:ArrayInsertApplicationRecorder"
         ),
+        "PROCESS_RECORDER_TOPIC": "infrastructure.event_recorder:PatientProcessRecorder",
         "POSTGRES_DBNAME": url.database or "postgres",
         "POSTGRES_HOST": url.host or "127.0.0.1",
         "POSTGRES_PORT": str(url.port or 5432),

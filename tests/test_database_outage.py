@@ -21,6 +21,7 @@ import pytest
 import time_machine
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import ProcessRecorder
 from flask.testing import FlaskClient
 
 from infrastructure.bootstrap import Container
@@ -246,7 +247,14 @@ def test_a_server_under_load_loses_no_acknowledged_hit_when_postgresql_restarts(
 
 
 class Probe(Application):
-    """An event store as every application of ours makes it (our recorder)."""
+    """An event store as our applications make it (our recorder)."""
+
+
+class ProcessProbe(Probe):
+    """An event store as the webhooks make it (a process recorder)."""
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
 
 
 @pytest.mark.slow
@@ -260,25 +268,32 @@ def test_an_event_store_made_while_the_database_is_down_waits_for_it_to_come_bac
     made: list[Probe] = []
     failed: list[BaseException] = []
 
-    def make() -> None:
+    def make(kind: type[Probe], name: str) -> None:
         try:
-            made.append(Probe(env=event_store_env(settings, "probe")))
+            made.append(kind(env=event_store_env(settings, name)))
         except BaseException as error:
             failed.append(error)
 
     cluster.stop()
-    maker = threading.Thread(target=make)
+    makers = [
+        threading.Thread(target=make, args=(Probe, "probe")),
+        threading.Thread(target=make, args=(ProcessProbe, "process_probe")),
+    ]
     try:
-        maker.start()
-        maker.join(timeout=4)  # past one wait for a connection (2 s)
+        for maker in makers:
+            maker.start()
+        for maker in makers:
+            maker.join(timeout=4)  # past one wait for a connection (2 s)
         assert not failed, failed
-        assert maker.is_alive()
+        assert all(maker.is_alive() for maker in makers)
     finally:
         cluster.start()
-    maker.join(timeout=30)
+    for maker in makers:
+        maker.join(timeout=30)
     assert not failed, failed
-    (probe,) = made
-    kept = Aggregate()
-    probe.save(kept)
-    assert probe.repository.get(kept.id).version == kept.version
-    probe.close()
+    assert len(made) == 2
+    for probe in made:
+        kept = Aggregate()
+        probe.save(kept)
+        assert probe.repository.get(kept.id).version == kept.version
+        probe.close()
