@@ -97,7 +97,7 @@ from infrastructure.webmention_limits import WebmentionLimiter
 from infrastructure.webmention_sources import SafeSourceReader
 from projections.accounts import AccountsProjection
 from projections.api_keys import ApiKeysProjection
-from projections.base import ReadModelTables
+from projections.base import ReadModelTables, for_reading
 from projections.content import ContentProjection
 from projections.insights import InsightsProjection
 from projections.kudos import KudosProjection
@@ -327,7 +327,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         env=event_store_env(settings, CONTENT_STORE), sites=configuration, listeners=[wake.set]
     )
     content_rows = EventStoreRows(settings, CONTENT_STORE, content_monitoring.name)
-    webhook_reads = WebhookReads(engine, tables[WebhooksProjection.name], tables["sites"])
+    webhook_reads = WebhookReads(
+        for_reading(engine), tables[WebhooksProjection.name], tables["sites"]
+    )
     # Made before the runner: the uptime check and its alerts are the runner's sources
     # and followers, and they use the schedule and the postbox.
     schedule = SqlSchedule(engine)
@@ -343,7 +345,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     probes.setup()
     positions = SqlPositions(engine)
     positions.setup()
-    uptime_reads = UptimeReads(engine, tables[UptimeProjection.name])
+    uptime_reads = UptimeReads(for_reading(engine), tables[UptimeProjection.name])
     monitoring = Monitoring(
         env=event_store_env(settings, MONITORING_STORE),
         owners=configuration,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, MetaData, Table, delete, update
+from sqlalchemy import Connection, Engine, MetaData, Table, delete, update
 
 from application.erasure import ErasureScope
 from domain.text import clean_event
@@ -17,6 +17,30 @@ Tables = dict[str, Table]
 def utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def for_reading(engine: Engine) -> Engine:
+    """The engine the readers ask through: on PostgreSQL each statement commits on its
+    own. At READ COMMITTED a statement sees a snapshot of its own inside a transaction
+    too, so a reader's transaction bought only the ROLLBACK every connection sends on
+    its way back to the pool: about 0.3 ms, a third of a small grouped read (a warm
+    30-day read of spread traffic, 200k hits: 1.03 -> 0.74 ms p50). Only readers get
+    it (projections/reads.py): the crawl's sample rows write through the plain engine,
+    in transactions."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
+def streamed(conn: Connection, rows: int) -> Connection:
+    """`conn` reading its answer `rows` at a time: on PostgreSQL a server-side cursor,
+    which lives only in a transaction, so a reader's connection (`for_reading`) goes
+    back to the engine's own isolation for it. Ask it before the connection's first
+    statement."""
+    options: dict[str, Any] = {"stream_results": True, "yield_per": rows}
+    if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        options["isolation_level"] = conn.default_isolation_level
+    return conn.execution_options(**options)
 
 
 Handler = Callable[[Any, Connection, Tables, Any, int], None]

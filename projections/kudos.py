@@ -30,6 +30,7 @@ from projections.base import (
     Tables,
     erase_sites,
     event_type,
+    streamed,
     upsert_add,
     utc,
 )
@@ -256,7 +257,7 @@ class KudoReads:
         """Every live kudo of a site, oldest first, streamed."""
         table = self.kudos
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=2000).execute(
+            result = streamed(conn, 2000).execute(
                 select(table.c.id, table.c.uid, table.c.path, table.c.channel, table.c.created_at)
                 .where(table.c.site_uuid == site, table.c.withdrawn_at.is_(None))
                 .order_by(table.c.created_at, table.c.id)

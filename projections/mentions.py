@@ -29,6 +29,7 @@ from projections.base import (
     Tables,
     erase_sites,
     event_type,
+    streamed,
     update_originator,
     utc,
 )
@@ -238,7 +239,7 @@ class MentionReads:
         """Every mention of a site, whatever its status, oldest first, streamed."""
         t = self.mentions
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=1000).execute(
+            result = streamed(conn, 1000).execute(
                 select(t).where(t.c.site_uuid == site).order_by(t.c.received_at, t.c.id)
             )
             for r in result:

@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import MetaData
 
 from projections.accounts import AccountReads, AccountRow
+from projections.base import for_reading
 from projections.content import ContentReads, LinkCheckRows, check_rows_table
 from projections.content_progress import CrawlProgressRows, progress_table
 from projections.insights import InsightReads, InsightRow, InsightSettingsRow
@@ -101,7 +102,7 @@ class ReadModels:
         webhooks: WebhookReads,
         uptime: UptimeReads | None = None,
     ) -> None:
-        engine, tables = projections.engine, projections.tables
+        engine, tables = for_reading(projections.engine), projections.tables
         self._projections = projections
         self.webhooks = webhooks  # made first: the webhook dispatcher reads through it too
         self.accounts = AccountReads(engine, tables["accounts"])
@@ -114,9 +115,9 @@ class ReadModels:
         self.uptime = uptime or UptimeReads(engine, tables["uptime"])
         self.insights = InsightReads(engine, tables["insights"], self.traffic)
         # Each crawl's rows: written by content checks (their CheckRows), read here.
-        self.content_checks = LinkCheckRows(engine, check_rows_table(MetaData()))
+        self.content_checks = LinkCheckRows(projections.engine, check_rows_table(MetaData()))
         # The running crawl's sample: written by its sampler (a ProgressBoard), read here.
-        self.content_progress = CrawlProgressRows(engine, progress_table(MetaData()))
+        self.content_progress = CrawlProgressRows(projections.engine, progress_table(MetaData()))
         self.content = ContentReads(
             engine, tables["content"], self.content_checks.table, self.content_progress
         )

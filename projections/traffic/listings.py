@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import Connection, Engine, Table, and_, func, select
 
 from domain.hits import Visit
-from projections.base import Tables, utc
+from projections.base import Tables, streamed, utc
 from projections.traffic.grouping import Filters, _conditions
 
 STREAM_ROWS = 2000
@@ -191,7 +191,7 @@ def stream(
     if finish is not None:
         where.append(table.c.created_at < finish)
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(
+        result = streamed(conn, STREAM_ROWS).execute(
             select(table).where(*where).order_by(table.c.created_at, table.c.id)
         )
         yield from result
