@@ -650,6 +650,28 @@ def test_a_read_with_a_seal_read_before_it_moved_on_answers_the_same(
                 assert fresh == (count, groups)
 
 
+def test_ranges_ending_on_any_day_share_a_statement_and_sum_to_their_hits(
+    world: World, container: Container
+) -> None:
+    """A grouped statement is built once per shape of range (grouping._named): a range's
+    blocks are one list and its single days two runs, so 30-day ranges ending on each
+    of 40 days (blocks of every span, in every number) share one statement a column."""
+    owner = world.account("shapes@example.com")
+    site = world.site(owner, "https://shapes.example")
+    days = [date(2026, 3, 1) + timedelta(days=i) for i in range(80)]
+    made = record(container, traffic(site, 10, days, 400))
+    tables = container.projections.tables["traffic"]
+    grouping._SUMS_STATEMENTS.clear()
+    with container.engine.connect() as conn:
+        for column in ("path", "country"):
+            for end in days[30:70]:
+                begin, finish = interval(end - timedelta(days=29), end)
+                _, groups = grouping.sums_by(conn, tables, site.uuid, begin, finish, column)
+                expected = group_counts(made, select_hits(made, site.uuid, begin, finish), column)
+                assert {g.value: (g.hits, g.uniques) for g in groups} == expected
+    assert len(grouping._SUMS_STATEMENTS) == 2
+
+
 def left_as_they_were(container: Container, busy: dict, live: Any) -> None:
     """After a failed rebuild: no fresh table is left and the old ones serve as before."""
     with container.engine.connect() as conn:

@@ -21,13 +21,12 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
-    and_,
     bindparam,
     case,
     func,
     literal,
-    or_,
     select,
+    tuple_,
     union_all,
 )
 
@@ -118,7 +117,7 @@ class _Plan:
     (`_named`), or that parameter (`_bound`)."""
 
     runs: tuple[tuple[Any, Any], ...]  # [first, last) runs of single days (traffic_dims)
-    blocks: tuple[tuple[int, tuple[Any, ...]], ...]  # a span, the first days of its blocks
+    blocks: Any  # (span, first day) of each block, all as one value (a list when named)
     days: tuple[Any, Any] | None  # [first, last) days of the combinations (a filter asks)
     hours: tuple[tuple[Any, Any], ...]
     less: tuple[tuple[Any, Any], ...]  # hours to take away from an edge day
@@ -140,12 +139,17 @@ def _plan(
 ) -> _Plan:
     pieces = cut_fewest(begin, finish, horizon)
     runs: tuple[tuple[Any, Any], ...] = ()
-    blocks: tuple[tuple[int, tuple[Any, ...]], ...] = ()
+    blocks: tuple[tuple[int, date], ...] = ()
     days = pieces.days
     if days and not filters.any and (not hide_sources or column in KEEPS_SOURCE):
         split = in_blocks(days[0], days[1], schema.BLOCK_SPANS, sealed)
+        # Ranges share a statement when their plans have the same shape (`_named`): the
+        # blocks are one list whatever their spans and number, and the single days
+        # always two runs, one at each end (in_blocks makes no more), empty if need be.
+        # 30-day ranges ending on random days came in 11 shapes a dimension before.
         runs = tuple(split.days)
-        blocks = tuple((span, tuple(starts)) for span, starts in split.blocks.items())
+        runs += ((days[0], days[0]),) * (_RUNS - len(runs))
+        blocks = tuple((span, start) for span, starts in split.blocks.items() for start in starts)
         days = None
     return _Plan(
         runs=runs,
@@ -161,8 +165,16 @@ def _plan(
     )
 
 
+_RUNS = 2
+
+
+def _no_blocks(plan: _Plan) -> bool:
+    return isinstance(plan.blocks, tuple) and not plan.blocks
+
+
 def _mapped(plan: _Plan, leaf: Any) -> _Plan:
-    """The plan with each value replaced by `leaf(value)`, always in the same order."""
+    """The plan with each value replaced by `leaf(value)`, always in the same order; the
+    blocks are one value."""
 
     def pair(found: tuple[Any, Any]) -> tuple[Any, Any]:
         return leaf(found[0]), leaf(found[1])
@@ -172,7 +184,7 @@ def _mapped(plan: _Plan, leaf: Any) -> _Plan:
 
     return _Plan(
         runs=tuple(pair(run) for run in plan.runs),
-        blocks=tuple((span, tuple(leaf(s) for s in starts)) for span, starts in plan.blocks),
+        blocks=() if _no_blocks(plan) else leaf(plan.blocks),
         days=None if plan.days is None else pair(plan.days),
         hours=tuple(pair(hour) for hour in plan.hours),
         less=tuple(pair(hour) for hour in plan.less),
@@ -198,8 +210,9 @@ def _named(plan: _Plan) -> tuple[_Plan, dict[str, Any]]:
 
 
 def _bound(named: _Plan) -> _Plan:
-    """The named plan with its parameters, each of the type of the column it meets."""
-    return _mapped(named, bindparam)
+    """The named plan with its parameters, each of the type of the column it meets; the
+    blocks' list expanded into the statement when it runs."""
+    return _mapped(named, lambda name: bindparam(name, expanding=name == named.blocks))
 
 
 def _parts(t: Tables, site: Any, column: str, known: bool, plan: _Plan) -> list[Select[Any]]:
@@ -229,13 +242,8 @@ def _parts(t: Tables, site: Any, column: str, known: bool, plan: _Plan) -> list[
     dims, blocks = t["dims"], t["blocks"]
     for first, last in plan.runs:
         piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
-    if plan.blocks:
-        chosen = or_(
-            *(
-                and_(blocks.c.span == span, blocks.c.start.in_(starts))
-                for span, starts in plan.blocks
-            )
-        )
+    if not _no_blocks(plan):
+        chosen = tuple_(blocks.c.span, blocks.c.start).in_(plan.blocks)
         piece(blocks, blocks.c.value, blocks.c.dim == column, chosen)
     if plan.days is not None:
         daily = t["daily"]
