@@ -655,7 +655,7 @@ def test_ranges_ending_on_any_day_share_a_statement_and_sum_to_their_hits(
 ) -> None:
     """A grouped statement is built once per shape of range (grouping._named): a range's
     blocks are one list and its single days two runs, so 30-day ranges ending on each
-    of 40 days (blocks of every span, in every number) share one statement a column."""
+    of 40 days (blocks of 2 to 16 days, in every number) share one statement a column."""
     owner = world.account("shapes@example.com")
     site = world.site(owner, "https://shapes.example")
     days = [date(2026, 3, 1) + timedelta(days=i) for i in range(80)]

@@ -128,6 +128,14 @@ class _Plan:
     hide: tuple[Any, ...]
 
 
+# Runs of single days a plan always has: one at each end of its blocks.
+_RUNS = 2
+
+
+def _no_blocks(plan: _Plan) -> bool:
+    return isinstance(plan.blocks, tuple) and not plan.blocks
+
+
 def _plan(
     begin: datetime,
     finish: datetime,
@@ -163,13 +171,6 @@ def _plan(
         referrer=_like(filters.referrer) if filters.referrer else None,
         hide=hide_sources,
     )
-
-
-_RUNS = 2
-
-
-def _no_blocks(plan: _Plan) -> bool:
-    return isinstance(plan.blocks, tuple) and not plan.blocks
 
 
 def _mapped(plan: _Plan, leaf: Any) -> _Plan:
