@@ -327,9 +327,9 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
         env=event_store_env(settings, CONTENT_STORE), sites=configuration, listeners=[wake.set]
     )
     content_rows = EventStoreRows(settings, CONTENT_STORE, content_monitoring.name)
-    webhook_reads = WebhookReads(
-        for_reading(engine), tables[WebhooksProjection.name], tables["sites"]
-    )
+    # The readers made before the front door ask as its own readers do (for_reading).
+    reading = for_reading(engine)
+    webhook_reads = WebhookReads(reading, tables[WebhooksProjection.name], tables["sites"])
     # Made before the runner: the uptime check and its alerts are the runner's sources
     # and followers, and they use the schedule and the postbox.
     schedule = SqlSchedule(engine)
@@ -345,7 +345,7 @@ def bootstrap(settings: Settings | None = None, fast_passwords: bool = False) ->
     probes.setup()
     positions = SqlPositions(engine)
     positions.setup()
-    uptime_reads = UptimeReads(for_reading(engine), tables[UptimeProjection.name])
+    uptime_reads = UptimeReads(reading, tables[UptimeProjection.name])
     monitoring = Monitoring(
         env=event_store_env(settings, MONITORING_STORE),
         owners=configuration,

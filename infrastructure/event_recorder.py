@@ -14,7 +14,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresProcessRecorder
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
+    PostgresRecorder,
+)
 from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier, Literal
 
@@ -23,14 +27,24 @@ from psycopg.sql import SQL, Identifier, Literal
 _WHILE_UNAVAILABLE = retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 
 
-class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
+class _MadePatiently(PostgresRecorder):
+    """Building a recorder reads its composite types from the database, and making its
+    tables follows: neither is retried by the library, so a process starting while its
+    database restarts, or while a new pool's first connection is slow to come on a
+    loaded machine, failed after one wait of 2 s. Each step sets its attributes
+    afresh, so a second try starts clean."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Building a recorder reads its composite types from the database, and making
-        # the table follows: neither is retried by the library, so a process starting
-        # while its database restarts, or while a new pool's first connection is slow
-        # to come on a loaded machine, failed after one wait of 2 s. Each step sets
-        # its attributes afresh, so a second try starts clean.
         _WHILE_UNAVAILABLE(super().__init__)(*args, **kwargs)
+
+    @_WHILE_UNAVAILABLE
+    def create_table(self) -> None:
+        super().create_table()
+
+
+class ArrayInsertApplicationRecorder(_MadePatiently, PostgresApplicationRecorder):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
         table = Identifier(self.events_table_name)
         function = Identifier(f"{self.events_table_name}_insert")
@@ -68,10 +82,6 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
         ).format(schema=schema, function=function)
 
     @_WHILE_UNAVAILABLE
-    def create_table(self) -> None:
-        super().create_table()
-
-    @_WHILE_UNAVAILABLE
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -94,13 +104,6 @@ class ArrayInsertApplicationRecorder(PostgresApplicationRecorder):
             return [next(iter(row.values())) for row in cursor.fetchall()]
 
 
-class PatientProcessRecorder(PostgresProcessRecorder):
+class PatientProcessRecorder(_MadePatiently, PostgresProcessRecorder):
     """The library's process recorder (the webhooks' store: its events and the
     dispatcher's position in one transaction), made as patiently as the one above."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        _WHILE_UNAVAILABLE(super().__init__)(*args, **kwargs)
-
-    @_WHILE_UNAVAILABLE
-    def create_table(self) -> None:
-        super().create_table()

@@ -117,7 +117,7 @@ class _Plan:
     (`_named`), or that parameter (`_bound`)."""
 
     runs: tuple[tuple[Any, Any], ...]  # [first, last) runs of single days (traffic_dims)
-    blocks: Any  # (span, first day) of each block, all as one value (a list when named)
+    blocks: Any  # (span, first day) of each block, all as one value; None: no blocks
     days: tuple[Any, Any] | None  # [first, last) days of the combinations (a filter asks)
     hours: tuple[tuple[Any, Any], ...]
     less: tuple[tuple[Any, Any], ...]  # hours to take away from an edge day
@@ -132,10 +132,6 @@ class _Plan:
 _RUNS = 2
 
 
-def _no_blocks(plan: _Plan) -> bool:
-    return isinstance(plan.blocks, tuple) and not plan.blocks
-
-
 def _plan(
     begin: datetime,
     finish: datetime,
@@ -147,7 +143,7 @@ def _plan(
 ) -> _Plan:
     pieces = cut_fewest(begin, finish, horizon)
     runs: tuple[tuple[Any, Any], ...] = ()
-    blocks: tuple[tuple[int, date], ...] = ()
+    blocks: tuple[tuple[int, date], ...] | None = None
     days = pieces.days
     if days and not filters.any and (not hide_sources or column in KEEPS_SOURCE):
         split = in_blocks(days[0], days[1], schema.BLOCK_SPANS, sealed)
@@ -157,7 +153,8 @@ def _plan(
         # 30-day ranges ending on random days came in 11 shapes a dimension before.
         runs = tuple(split.days)
         runs += ((days[0], days[0]),) * (_RUNS - len(runs))
-        blocks = tuple((span, start) for span, starts in split.blocks.items() for start in starts)
+        pairs = [(span, start) for span, starts in split.blocks.items() for start in starts]
+        blocks = tuple(pairs) or None
         days = None
     return _Plan(
         runs=runs,
@@ -185,7 +182,7 @@ def _mapped(plan: _Plan, leaf: Any) -> _Plan:
 
     return _Plan(
         runs=tuple(pair(run) for run in plan.runs),
-        blocks=() if _no_blocks(plan) else leaf(plan.blocks),
+        blocks=one(plan.blocks),
         days=None if plan.days is None else pair(plan.days),
         hours=tuple(pair(hour) for hour in plan.hours),
         less=tuple(pair(hour) for hour in plan.less),
@@ -243,7 +240,7 @@ def _parts(t: Tables, site: Any, column: str, known: bool, plan: _Plan) -> list[
     dims, blocks = t["dims"], t["blocks"]
     for first, last in plan.runs:
         piece(dims, dims.c.value, dims.c.dim == column, dims.c.day >= first, dims.c.day < last)
-    if not _no_blocks(plan):
+    if plan.blocks is not None:
         chosen = tuple_(blocks.c.span, blocks.c.start).in_(plan.blocks)
         piece(blocks, blocks.c.value, blocks.c.dim == column, chosen)
     if plan.days is not None:
