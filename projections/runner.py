@@ -15,11 +15,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from itertools import pairwise
 from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.application import Application
@@ -54,6 +55,13 @@ BATCH_SIZE = 5000
 # blocks its days close) spread over four times the hits (+20% hits/s at 300k). A
 # rebuild reads five (it holds no live reader up: its tables are not read yet).
 CATCH_UP_BATCHES = 4
+# A rebuild and a catch-up read what they take under one lock in this many parts, each
+# read on another thread while the part before it is applied: the applying thread's
+# waits on the database leave the interpreter to the decoding, and the database works
+# on the writes while the next part is decoded. 1M hits on PostgreSQL: a rebuild's
+# replay before its end 20.2-21.3 s in one part, 18.9-20.4 s in two, 17.0-19.4 s in
+# three; a catch-up 51.2-53.8 s in one, 49.7-50.0 in two, 48.9-49.4 in three.
+READ_AHEAD_PARTS = 3
 # The connections a rebuild's end on PostgreSQL uses at a time for its steps (summing
 # rollups, building indexes): they are few and large, and each keeps a core busy.
 BESIDE = 2
@@ -312,6 +320,35 @@ class ProjectionRunner:
             return self._read_one_by_one(projection, notifications, mapper)
         return Batch(notifications[-1].id, events, [])
 
+    def _read_ahead(
+        self,
+        reading: ThreadPoolExecutor,
+        projection: Projection,
+        after: int,
+        limit: int,
+        parts: int,
+    ) -> Iterator[Batch]:
+        """Up to `limit` events after a position, in up to `parts` batches: each part
+        after the first is read on `reading` while the caller applies the one before it.
+        A batch that met the head of the log is the last. Every part has been read when
+        this ends, so all are read under the caller's lock."""
+        parts = max(1, min(parts, limit))
+        sizes = [limit // parts + (1 if i < limit % parts else 0) for i in range(parts)]
+        batch = self._read(projection, after, sizes[0])
+        for read, size in pairwise(sizes):
+            # Ids grow by at least one a notification: fewer ids than asked for were fewer
+            # notifications, so that read met the head (an empty one too).
+            if batch.last - after < read:
+                break
+            ahead = reading.submit(self._read, projection, batch.last, size)
+            try:
+                yield batch
+            finally:
+                # Also when the caller stops early or fails: no read outlives its lock.
+                wait([ahead])
+            after, batch = batch.last, ahead.result()
+        yield batch
+
     def _read_one_by_one(
         self, projection: Projection, notifications: Sequence[Any], mapper: Any
     ) -> Batch:
@@ -333,21 +370,30 @@ class ProjectionRunner:
         return self.sources[source].recorder.max_notification_id() or 0
 
     # -- running ---------------------------------------------------------------------
-    def step(self, name: str, limit: int = BATCH_SIZE) -> int:
-        """Apply one batch to one projection; returns how many notifications it read."""
+    def step(self, name: str, limit: int = BATCH_SIZE, parts: int = 1) -> int:
+        """Apply one batch to one projection, read and applied in `parts` (each read
+        while the one before is applied, `_read_ahead`); returns how many notifications
+        it read."""
         projection = self.projections[name]
         if self._seen.get(name, -1) >= self.head(projection.source):
             # Nothing new in its log since this process last looked: skip the write lock.
             return 0
         try:
-            with collector_paused(), self.locked([name]) as (conn, found):
-                position = found[name]
-                last, events, unreadable = self._read(projection, position, limit)
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="projection-reading") as reading,
+                collector_paused(),
+                self.locked([name]) as (conn, found),
+            ):
+                position = last = found[name]
+                for batch in self._read_ahead(reading, projection, position, limit, parts):
+                    if batch.last == last:
+                        break
+                    projection.apply_batch(conn, self.tables[name], batch.events)
+                    self._set_aside(conn, name, batch.unreadable)
+                    last = batch.last
                 if last == position:
                     self._seen[name] = position
                     return 0
-                projection.apply_batch(conn, self.tables[name], events)
-                self._set_aside(conn, name, unreadable)
                 self._set_position(conn, name, last)
         except Exception as error:
             if not is_poison(error):
@@ -418,7 +464,7 @@ class ProjectionRunner:
         for name in names or list(self.projections):
             while True:
                 limit = BATCH_SIZE * CATCH_UP_BATCHES
-                moved = self.step(name, limit)
+                moved = self.step(name, limit, READ_AHEAD_PARTS)
                 done += moved
                 # A batch that was not full reached the head of the log. Stepping again
                 # at once, under a steady stream of hits, would apply batches of a few
@@ -549,20 +595,29 @@ class ProjectionRunner:
             projection.start_replay(fresh)
         aside: _Finishing | None = None
         left: Sequence[Step] = ()
+        reading = ThreadPoolExecutor(1, thread_name_prefix="rebuild-reading")
         try:
-            while True:
+            ended = False
+            while not ended:
                 # Under the position lock, like a live batch: an erasure cannot fall between
                 # reading events here and writing them into the fresh tables.
                 with collector_paused(), self.locked([name]) as (conn, _found):
-                    last, events, unreadable = self._read(projection, position, BATCH_SIZE * 5)
-                    if last == position:
-                        aside = self._finish_aside(projection, fresh, deferred)
-                        left = projection.end_replay(conn, fresh)
-                        break
-                    apply(conn, events)
-                set_aside.extend(unreadable)
-                position = last
-                if progress:
+                    held_at = position
+                    for last, events, unreadable in self._read_ahead(
+                        reading, projection, position, BATCH_SIZE * 5, READ_AHEAD_PARTS
+                    ):
+                        if last == position:
+                            # The end is for a lock that applied nothing: the progress
+                            # callback sees every applied batch before the replay ends.
+                            if position == held_at:
+                                aside = self._finish_aside(projection, fresh, deferred)
+                                left = projection.end_replay(conn, fresh)
+                                ended = True
+                            break
+                        apply(conn, events)
+                        set_aside.extend(unreadable)
+                        position = last
+                if progress and not ended:
                     progress(position, max(head, position))
             if left:
                 with collector_paused(), self.locked([name]) as (conn, _found):
@@ -600,6 +655,8 @@ class ProjectionRunner:
                 aside.wait(raising=False)
             self._drop_leftovers(name)
             raise
+        finally:
+            reading.shutdown()
         if progress:
             progress(position, max(head, position))
         return position

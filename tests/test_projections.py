@@ -3,7 +3,8 @@
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -228,6 +229,52 @@ def test_rebuild_loses_nothing_while_events_keep_arriving(
     # Replaying again from scratch agrees with what the live rebuild produced.
     container.projections.rebuild("sites")
     assert table_rows(container, "sites")["sites"] == rows
+
+
+def test_a_rebuild_reads_its_parts_beside_applying_them_all_under_its_lock(
+    world: World, container: Container, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild reads the events it takes under one lock in parts, the next part on
+    another thread while it applies the one before; no part is read outside the lock
+    (an erasure between reading and applying would be undone), and the tables are those
+    of a rebuild that reads in one part."""
+    populate(world, container, accounts=3)
+    monkeypatch.setattr(runner, "BATCH_SIZE", 2)  # 10 events a lock, in parts of 4, 3, 3
+    engine = container.projections
+    held: list[bool] = []
+    reads: list[tuple[str, bool, int]] = []
+    real_locked, real_read = engine.locked, engine._read
+
+    @contextmanager
+    def locked(names: Sequence[str]) -> Iterator[tuple[Any, dict[str, int]]]:
+        with real_locked(names) as found:
+            held.append(True)
+            try:
+                yield found
+            finally:
+                held.pop()
+
+    def read(projection: Projection, after: int, limit: int) -> Any:
+        began = bool(held)
+        found = real_read(projection, after, limit)
+        reads.append((threading.current_thread().name, began and bool(held), limit))
+        return found
+
+    monkeypatch.setattr(engine, "locked", locked)
+    monkeypatch.setattr(engine, "_read", read)
+    for name in ("sites", "api_keys"):
+        monkeypatch.setattr(runner, "READ_AHEAD_PARTS", 1)
+        engine.rebuild(name)
+        in_one_part = table_rows(container, name)
+        monkeypatch.setattr(runner, "READ_AHEAD_PARTS", 3)
+        reads.clear()
+        engine.rebuild(name)
+        assert table_rows(container, name) == in_one_part
+        assert all(under_lock for _thread, under_lock, _limit in reads)
+        beside = {limit for thread, _, limit in reads if thread.startswith("rebuild-reading")}
+        first = {limit for thread, _, limit in reads if not thread.startswith("rebuild-reading")}
+        # The swap's last look at the log (its own lock) reads in one part.
+        assert beside == {3} and first == {4, 10}
 
 
 def test_rebuild_alongside_a_writer_thread(world: World, container: Container) -> None:
