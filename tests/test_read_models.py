@@ -6,6 +6,7 @@ a wrong count, or a crash that loses the same hits twice, still fails.
 """
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -484,6 +485,32 @@ def test_a_stored_form_only_the_mapper_reads_sends_its_batch_the_librarys_way(
         pass
     assert library_reads == [15]  # only the batch with the odd event
     assert counters(container) == hand_count(made)
+
+
+def test_a_stored_hit_decodes_alike_whichever_json_reader_takes_it(
+    world: World, container: Container
+) -> None:
+    """orjson reads the stored JSON; what it refuses (an escaped lone surrogate, NaN) the
+    standard library reads, cleaned as before; what neither reads as one document goes
+    to the mapper."""
+    site = world.site(world.account())
+    (made,) = record(container, traffic(site, 1, [date(2026, 4, 1)], 1), catch_up=False)
+    stored = container.tracking.recorder.select_notifications(start=made.id, limit=1)[0]
+    topic, state = stored.topic, stored.state
+    fast = decoding.TrafficDecoder().decode_state(topic, state)
+    assert isinstance(fast, decoding.TrafficItem) and fast.moment == decoding.utc_text(made.at)
+    fields = json.loads(state)
+
+    def decoded(changed: dict[str, Any]) -> Any:
+        text = json.dumps({**fields, **changed}, separators=(",", ":"))
+        return decoding.TrafficDecoder().decode_state(topic, text.encode())
+
+    assert decoded({}) == fast
+    # A lone surrogate escaped by an older writer: read by the standard library, cleaned.
+    surrogate = decoded({"referrer": "https://r.example/\ud800x"})
+    assert surrogate == fast._replace(fields={**fast.fields, "referrer": "https://r.example/x"})
+    assert math.isnan(decoded({"subscribers": float("nan")}).fields["subscribers"])
+    assert decoding.TrafficDecoder().decode_state(topic, state + b" {}") is NEEDS_NOTIFICATION
 
 
 def test_one_batch_across_many_sites_and_days(
