@@ -68,6 +68,9 @@ _SUBSCRIBERS = re.compile(
     re.IGNORECASE,
 )
 MAX_USER_AGENT = 1000
+# More than any feed has: a count past it is a user agent's noise, not a count, and
+# would not fit the read side's columns (32-bit on PostgreSQL).
+MAX_SUBSCRIBERS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -100,4 +103,15 @@ def subscriber_count(user_agent: str) -> int | None:
     if not found:
         return None
     digits = re.sub(r"\D", "", found["before"] or found["after"])
-    return int(digits) if digits else None
+    return believed_subscribers(int(digits)) if digits else None
+
+
+def believed_subscribers(count: object) -> int | None:
+    """A reported subscriber count as kept, or None when no feed could have it: also for
+    a hit stored before the bound, whose count may be any JSON number."""
+    if isinstance(count, bool) or not isinstance(count, int | float):
+        return None
+    # NaN fails both comparisons.
+    if not 0 <= count <= MAX_SUBSCRIBERS:
+        return None
+    return int(count)

@@ -1,12 +1,14 @@
 """The collector (POST /collect/<uid>) and the pixel (GET /pixel/<uid>.gif)."""
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from application.sites import SiteChanges
+from domain.hits import Hit, Visit
 from infrastructure.bootstrap import Container
 from interfaces.collect.pixel import GIF
 from tests.conftest import World
@@ -214,6 +216,36 @@ def test_pixel_names_the_feed_reader_and_keeps_subscribers(
     assert stored.path == "/post-slug"
     assert stored.source == "feedly"
     assert stored.subscribers == 1234
+
+
+def test_a_count_no_feed_has_keeps_the_hit_without_it_new_or_stored_before(
+    client: FlaskClient, site: Any, container: Container
+) -> None:
+    feedly = "Feedly/1.0 (+http://www.feedly.com/fetcher.html; {} subscribers)"
+    huge = "99999999999999999999999"
+    client.get(f"/pixel/{site.uid}.gif?path=/new", headers={"User-Agent": feedly.format(huge)})
+    [new] = recorded(container)
+    assert (new.path, new.source, new.subscribers) == ("/new", "feedly", None)
+    # Stored before the bound: past 64 bits (orjson reads it as a float), past BIGINT,
+    # past PostgreSQL's INTEGER. One of them stopped the traffic projection on SQLite.
+    site_id = container.configuration.get_site(site.uuid).id
+    for path, count in [("/a", 10**23), ("/b", 2**63), ("/c", 3_000_000_000), ("/d", 77)]:
+        visit = Visit(
+            path=path, url=None, referrer=None, country="XX", browser="Feedly", platform=None,
+            is_mobile=False, source="feedly", utm_campaign=None, utm_medium=None,
+            unique_hash=path, visitor_hash=path, channel="pixel",
+        )  # fmt: skip
+        old = Hit.record(site_id, visit)
+        object.__setattr__(old, "subscribers", count)
+        container.tracking.recorder.insert_events([container.tracking.mapper.to_stored_event(old)])
+    container.projections.catch_up()
+    assert all(s.lag == 0 and s.quarantined == 0 for s in container.projections.status())
+    rows = sorted(container.reads.traffic.export_hits(site.uuid), key=lambda r: r.path)
+    assert [(r.path, r.subscribers) for r in rows] == [
+        ("/a", None), ("/b", None), ("/c", None), ("/d", 77), ("/new", None),
+    ]  # fmt: skip
+    readers = container.reads.traffic.feed_readers(site.uuid, datetime(2000, 1, 1, tzinfo=UTC))
+    assert [(r.source, r.subscribers) for r in readers] == [("feedly", 77)]
 
 
 def test_pixel_drops_bots_and_ignored_paths(

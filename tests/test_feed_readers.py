@@ -1,6 +1,12 @@
 import pytest
 
-from domain.feed_readers import FeedReader, detect_feed_reader, subscriber_count
+from domain.feed_readers import (
+    MAX_SUBSCRIBERS,
+    FeedReader,
+    believed_subscribers,
+    detect_feed_reader,
+    subscriber_count,
+)
 
 
 @pytest.mark.parametrize(
@@ -121,6 +127,10 @@ def test_anything_else_is_not_a_reader(user_agent: str | None) -> None:
         ("Feedbin feed-id:1373711 - 142 subscribers", 142),
         ("X/2.0 (+http://x.example/; subscribers)", None),
         ("X/1.0", None),
+        # Past any feed's count (and the read side's columns): noise, not a count.
+        ("X (1,000,000,000 subscribers)", 1_000_000_000),
+        ("X (1,000,000,001 subscribers)", None),
+        ("X (99999999999999999999999 subscribers)", None),
     ],
 )
 def test_subscriber_counts_are_parsed_robustly(text: str, count: int | None) -> None:
@@ -137,3 +147,26 @@ def test_a_huge_user_agent_is_cut_not_scanned_whole() -> None:
     assert detect_feed_reader("x" * 100_000 + " Feedly") is None
     reader = detect_feed_reader("Feedly/1.0 (; 9 subscribers)" + "x" * 100_000)
     assert reader == FeedReader("Feedly", 9)
+
+
+@pytest.mark.parametrize(
+    ("stored", "kept"),
+    [
+        (0, 0),
+        (1234, 1234),
+        (MAX_SUBSCRIBERS, MAX_SUBSCRIBERS),
+        (MAX_SUBSCRIBERS + 1, None),
+        (2**63, None),
+        (10**23, None),
+        # orjson reads an integer past 64 bits as a float.
+        (1e23, None),
+        (12.0, 12),
+        (float("nan"), None),
+        (float("inf"), None),
+        (-1, None),
+        (True, None),
+        ("12", None),
+    ],
+)
+def test_a_stored_count_is_believed_only_inside_the_bound(stored: object, kept: int | None) -> None:
+    assert believed_subscribers(stored) == kept

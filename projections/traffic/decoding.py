@@ -81,15 +81,17 @@ class TrafficDecoder:
                 fields = orjson.loads(state)
             except orjson.JSONDecodeError:
                 # What it refuses the standard library may read (an escaped lone surrogate,
-                # an integer past 64 bits), or tell is not one JSON document after all.
+                # NaN), or tell is not one JSON document after all. An integer past 64
+                # bits orjson reads as a float: the projection bounds the one integer a
+                # hit holds (domain/feed_readers.py `believed_subscribers`).
                 text = state.decode("utf-8")
                 fields, end = _json_decode(text)
                 if end != len(text):
                     return NEEDS_NOTIFICATION
             # What the domain's rule removes is written escaped by the library's JSON (C0
             # controls, surrogates) or as DEL or a non-ASCII character (C1): an event
-            # stored before the rule (domain/text.py) may hold them. Two C-speed scans of
-            # the bytes tell (isascii is O(1)), and the fields of the few that may are cleaned.
+            # stored before the rule (domain/text.py) may hold them. Three C-speed scans of
+            # the bytes tell, and the fields of the few that may are cleaned.
             if not state.isascii() or b"\\" in state or b"\x7f" in state:
                 fields = cleaned_fields(fields)
             moment = _moment_of(fields.pop("timestamp")["_data_"])

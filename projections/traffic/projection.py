@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, MetaData, Table, delete
 
 from application.erasure import ErasureScope
+from domain.feed_readers import believed_subscribers
 from projections.base import Projection, Step, Tables, erase_sites
 from projections.bulk import Bulk
 from projections.traffic import schema
@@ -174,6 +175,9 @@ class TrafficProjection(Projection):
             platform = get("platform")
             campaign = get("utm_campaign")
             subscribers = get("subscribers")
+            if subscribers is not None:
+                # Stored before the domain bounded it: any JSON number.
+                subscribers = believed_subscribers(subscribers)
             raw.append(
                 (
                     nid, site, moment(at), path, get("url"), referrer, country, browser,
@@ -211,7 +215,7 @@ class TrafficProjection(Projection):
             if subscribers is not None and source is not None:
                 reported = feeds.get((site, source))
                 if reported is None or at >= reported[0]:
-                    feeds[(site, source)] = (at, int(subscribers))
+                    feeds[(site, source)] = (at, subscribers)
             path_entry = paths.get((site, path))
             if path_entry is None:
                 paths[(site, path)] = [1, counted]
