@@ -68,8 +68,9 @@ class Quarantined:
 
 # What an event's own content makes a handler or the database raise. Anything else
 # (OperationalError, InterfaceError, ProgrammingError, a plain Exception) is not the
-# event's doing, and setting the event aside would lose it for nothing.
-_DATA_ERRORS = (ValueError, TypeError, LookupError, AttributeError)
+# event's doing, and setting the event aside would lose it for nothing. sqlite3 raises
+# OverflowError for an integer too large to bind, where psycopg raises a DataError.
+_DATA_ERRORS = (ValueError, TypeError, LookupError, AttributeError, OverflowError)
 _DRIVER_DATA_ERRORS = (
     psycopg.DataError,
     psycopg.IntegrityError,

@@ -242,6 +242,7 @@ def test_a_failure_that_is_not_the_events_stops_the_batch_as_before(
         (psycopg.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes"), True),
         (psycopg.OperationalError("server closed the connection"), False),
         (sqlite3.IntegrityError("NOT NULL constraint failed"), True),
+        (OverflowError("Python int too large to convert to SQLite INTEGER"), True),
         (sqlite3.OperationalError("database is locked"), False),
         (sa.DataError("INSERT", {}, Exception("value too long")), True),
         (sa.IntegrityError("INSERT", {}, Exception("duplicate key")), True),
